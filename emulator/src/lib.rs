@@ -1,0 +1,1 @@
+//! A local Entra ID + Microsoft Graph mail emulator (work in progress).

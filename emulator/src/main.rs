@@ -1,0 +1,3 @@
+//! The emulator command line (work in progress).
+
+fn main() {}
