@@ -81,6 +81,81 @@ function Write-Summary {
     if ($failed -gt 0) { exit 1 }
 }
 
+function Build-Module {
+    # Assembles dist/PmpMail (manifest, assemblies, help, native library) from the debug native build.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'powershell/build.ps1'))
+}
+
+function Start-Emulator {
+    # Starts the emulator sandbox and returns what it printed: base URLs, CA path, state dir.
+    param([string[]] $Arguments)
+    $targetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $Root 'target' }
+    $psi = [System.Diagnostics.ProcessStartInfo]::new((Join-Path $targetDir 'debug/pmp-graph-emulator'))
+    foreach ($a in @('serve') + $Arguments + @('--exit-on-stdin-eof')) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardInput = $true
+    $process = [System.Diagnostics.Process]::Start($psi)
+    $line = $process.StandardOutput.ReadLine()
+    if (-not $line) { throw 'the emulator exited before it printed its address' }
+    $info = $line | ConvertFrom-Json
+    $info | Add-Member -NotePropertyName Process -NotePropertyValue $process
+    $info
+}
+
+function Invoke-Demo {
+    Invoke-Native cargo @('build', '-p', 'pmp-mail', '-p', 'pmp-graph-emulator')
+    Build-Module
+    $state = Join-Path $Root '.state/demo'
+    if (Test-Path $state) { Remove-Item -Recurse -Force $state }
+    $emulator = Start-Emulator @('--demo', '--state-dir', $state)
+    try {
+        Write-Host "Emulator sandbox at $($emulator.baseUrl) (inbox page: $($emulator.baseUrl)/_emulator/)" -ForegroundColor Cyan
+        Import-Module (Join-Path $Root 'dist/PmpMail/PmpMail.psd1') -Force
+        # The demo tenant's app registration, as you would fill it in for a real tenant
+        # (drop the three endpoint parameters there).
+        $connection = @{
+            TenantId      = 'contoso.onmicrosoft.com'
+            ClientId      = '22222222-2222-2222-2222-222222222222'
+            ClientSecret  = ConvertTo-SecureString 'demo-secret-value' -AsPlainText -Force
+            AuthorityHost = $emulator.authorityHost
+            GraphRoot     = $emulator.graphRoot
+            TrustedCaPath = $emulator.caPath
+        }
+        Write-Host "`n> Test-PmpMailPermission" -ForegroundColor Yellow
+        Test-PmpMailPermission @connection | Out-Host
+
+        $report = Join-Path $state 'patch-report.csv'
+        "Product,Version,Status`nContoso Agent,5.2.1,Published`nFabrikam Tool,2.0.0,Published" |
+            Set-Content -Path $report -Encoding utf8
+        Write-Host "`n> Send-PmpMail (HTML body, non-ASCII text, one attachment)" -ForegroundColor Yellow
+        $result = Send-PmpMail @connection -From 'alerts@contoso.onmicrosoft.com' `
+            -To 'Ops Team <ops@contoso.onmicrosoft.com>' -Cc 'Zoë Müller <zoe@contoso.onmicrosoft.com>' `
+            -Subject 'Patch report: 2 updates published ✓' `
+            -Body '<h1>Nightly publishing</h1><p>2 updates published — café, naïve, 東京.</p>' -BodyAsHtml `
+            -Attachments $report -PassThru
+        $result | Format-List | Out-Host
+
+        Write-Host "`n> What the emulator received" -ForegroundColor Yellow
+        Get-ChildItem (Join-Path $state 'messages') -Filter '*.json' | ForEach-Object {
+            $m = Get-Content $_.FullName -Raw | ConvertFrom-Json
+            [pscustomobject]@{
+                Mailbox     = $m.mailbox
+                To          = ($m.to | ForEach-Object { if ($_.name) { "$($_.name) <$($_.address)>" } else { $_.address } }) -join ', '
+                Cc          = ($m.cc | ForEach-Object { $_.address }) -join ', '
+                Subject     = $m.subject
+                BodyType    = $m.bodyContentType
+                Attachments = ($m.attachments | ForEach-Object { "$($_.name) ($($_.size) bytes)" }) -join ', '
+                RequestId   = $m.requestId
+            }
+        } | Format-List | Out-Host
+        Write-Host "The .eml files are in $(Join-Path $state 'messages')." -ForegroundColor Cyan
+    }
+    finally {
+        $emulator.Process.StandardInput.Close()
+        if (-not $emulator.Process.WaitForExit(5000)) { $emulator.Process.Kill() }
+    }
+}
+
 switch ($Task) {
     'build' {
         Invoke-BuildNative
@@ -101,10 +176,16 @@ switch ($Task) {
             Install-SystemPrerequisite -Command valgrind -Package valgrind
             Invoke-Native bash @('tests/c/run.sh')
         }
+        Invoke-Suite 'emulator-fidelity (MSAL.NET, Graph .NET SDK)' {
+            Invoke-Native bash @('emulator/fidelity/run.sh')
+        }
+        Invoke-Suite 'dotnet-format' {
+            Invoke-Native dotnet @('format', 'emulator/fidelity/PmpGraphEmulator.Fidelity.Tests/PmpGraphEmulator.Fidelity.Tests.csproj', '--verify-no-changes')
+        }
         Write-Summary
     }
     'demo' {
-        throw 'demo: not yet available'
+        Invoke-Demo
     }
     'bench' {
         throw 'bench: not yet available'

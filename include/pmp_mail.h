@@ -6,6 +6,158 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PMP_LOG_LEVEL_ERROR 1
+
+#define PMP_LOG_LEVEL_WARN 2
+
+#define PMP_LOG_LEVEL_INFO 3
+
+#define PMP_LOG_LEVEL_DEBUG 4
+
+/*
+ `algorithm` value: RSASSA-PKCS1-v1_5 with SHA-256.
+ */
+#define PMP_SIGN_ALGORITHM_RS256 1
+
+/*
+ `algorithm` value: RSASSA-PSS with SHA-256, MGF1 SHA-256, salt length 32.
+ */
+#define PMP_SIGN_ALGORITHM_PS256 2
+
+/*
+ Result of every fallible `pmp_` function. The numbers are fixed and never reused.
+
+ On failure, `pmp_last_error` on the same thread returns the error document.
+ */
+enum pmp_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Success.
+   */
+  PMP_STATUS_OK = 0,
+  /*
+   A required pointer argument was NULL.
+   */
+  PMP_STATUS_NULL_PARAMETER = 1,
+  /*
+   An argument was malformed: invalid UTF-8, bad JSON, unknown field, too large.
+   */
+  PMP_STATUS_INVALID_ARGUMENT = 2,
+  /*
+   The config document is well-formed but wrong (tenant, clientId, endpoints, options).
+   */
+  PMP_STATUS_INVALID_CONFIG = 3,
+  /*
+   Entra ID rejected the credentials, or Graph rejected the token.
+   */
+  PMP_STATUS_AUTHENTICATION_FAILED = 4,
+  /*
+   Graph answered 403: a permission or mailbox scope is missing.
+   */
+  PMP_STATUS_PERMISSION_DENIED = 5,
+  /*
+   Graph refused the request for another reason (see graphCode).
+   */
+  PMP_STATUS_GRAPH_ERROR = 6,
+  /*
+   Still throttled (429) after the allowed retries.
+   */
+  PMP_STATUS_THROTTLED = 7,
+  /*
+   No answer: DNS, connect, TLS, proxy, timeout (nothing was sent).
+   */
+  PMP_STATUS_NETWORK = 8,
+  /*
+   The request reached the server but its answer was lost: the mail may have been sent.
+   */
+  PMP_STATUS_OUTCOME_UNKNOWN = 9,
+  /*
+   An attachment could not be read, is too large, or its upload failed.
+   */
+  PMP_STATUS_ATTACHMENT = 10,
+  /*
+   The credential (secret, PFX, PEM, certificate) could not be loaded.
+   */
+  PMP_STATUS_CREDENTIAL = 11,
+  /*
+   The host signer callback failed.
+   */
+  PMP_STATUS_SIGNER = 12,
+  /*
+   A bug: a panic was caught at the boundary.
+   */
+  PMP_STATUS_PANIC = 13,
+  /*
+   A bug or an unexpected internal condition.
+   */
+  PMP_STATUS_INTERNAL = 14,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum pmp_status pmp_status;
+#else
+typedef uint32_t pmp_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ A client for one app registration in one tenant: its credential, token cache and HTTP
+ connection pool.
+
+ Thread-safe: any number of threads may use one `pmp_client` concurrently (it is an
+ `Arc`-backed immutable handle; the token cache is internally synchronised). Create with
+ `pmp_client_new` or `pmp_client_new_with_signer`, release with `pmp_client_free` after all
+ calls using it have returned.
+ */
+typedef struct pmp_client pmp_client;
+
+/*
+ Input of one signing request. Valid only during the callback.
+ */
+typedef struct pmp_sign_params {
+  /*
+   `PMP_SIGN_ALGORITHM_RS256` or `PMP_SIGN_ALGORITHM_PS256`.
+   */
+  uint32_t algorithm;
+  /*
+   The JWS signing input (ASCII), `data_len` bytes, not NUL-terminated.
+   */
+  const uint8_t *data;
+  size_t data_len;
+} pmp_sign_params;
+
+/*
+ Signs `params->data` with the certificate's private key.
+
+ Write at most `signature_capacity` bytes to `signature_out`, set `*signature_len_out`, and
+ return 0. Any other return value is a failure (`PMP_STATUS_SIGNER`). May be called on any
+ thread, concurrently; `userdata` must stay valid until the client is freed.
+ */
+typedef uint32_t (*pmp_sign_callback)(void *userdata, const struct pmp_sign_params *params, uint8_t *signature_out, size_t signature_capacity, size_t *signature_len_out);
+
+/*
+ One log message. Valid only during the callback.
+ */
+typedef struct pmp_log_params {
+  /*
+   `PMP_LOG_LEVEL_*`.
+   */
+  uint32_t level;
+  /*
+   UTF-8, NUL-terminated; `message_len` excludes the NUL.
+   */
+  const char *message;
+  size_t message_len;
+} pmp_log_params;
+
+/*
+ Receives log messages. Called on any thread, possibly concurrently; never receives secrets.
+ */
+typedef void (*pmp_log_callback)(void *userdata, const struct pmp_log_params *params);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -16,6 +168,112 @@ extern "C" {
  The string is static: do not free it.
  */
 const char *pmp_version(void);
+
+/*
+ The C name of a status, e.g. "PMP_STATUS_THROTTLED"; "PMP_STATUS_UNKNOWN" for numbers this
+ version does not know.
+
+ The string is static: do not free it.
+ */
+const char *pmp_status_name(uint32_t status);
+
+/*
+ Creates a client from a config document (UTF-8 JSON, at most 1 MiB; see docs/contracts.md
+ section 2). Validates the config and loads the credential; no network I/O.
+
+ On success `*client_out` receives a new handle the caller owns and must release with
+ `pmp_client_free`. On failure `*client_out` is untouched and `pmp_last_error` explains.
+
+ # Safety
+ `config_json` must be valid for reads of `config_len` bytes; `client_out` must be NULL or
+ writable.
+ */
+pmp_status pmp_client_new(const uint8_t *config_json, size_t config_len, struct pmp_client **client_out);
+
+/*
+ Creates a client whose client assertions the host signs (certificate in the Windows store,
+ non-exportable key, HSM). `config.auth` must be `{"type":"signer"}` or omitted.
+
+ `cert_der` (`cert_der_len` bytes) is the DER certificate registered on the app; it is copied.
+ `sign` is called on library threads, possibly concurrently, whenever a token is needed;
+ `userdata` is passed back to it and must stay valid until the client is freed.
+
+ On success `*client_out` receives a new handle (release with `pmp_client_free`).
+
+ # Safety
+ Pointers must be valid for the given lengths; `client_out` must be NULL or writable;
+ `sign` must follow the `pmp_sign_callback` contract.
+ */
+pmp_status pmp_client_new_with_signer(const uint8_t *config_json, size_t config_len, const uint8_t *cert_der, size_t cert_der_len, pmp_sign_callback sign, void *userdata, struct pmp_client **client_out);
+
+/*
+ Releases a client. Calling with NULL is fine. Must not be called twice with the same value,
+ nor while another thread is still using the client.
+
+ # Safety
+ `client` must be NULL or a handle from `pmp_client_new*` that is not used afterwards.
+ */
+void pmp_client_free(struct pmp_client *client);
+
+/*
+ Authenticates and reports the app's mail permissions (docs/contracts.md section 3).
+
+ `options_json` may be NULL with `options_len` 0 for defaults. Returns `PMP_STATUS_OK` with
+ `"authenticated": false` and an `error` member when Entra ID rejects the credentials; a
+ non-OK status only for bad input, network failures and the like.
+
+ On success `*report_out` receives a JSON string the caller frees with `pmp_string_free`.
+ Blocks the calling thread; safe to call concurrently on one client.
+
+ # Safety
+ `client` must be a live handle; `options_json` valid for `options_len` bytes (or NULL with 0);
+ `report_out` writable.
+ */
+pmp_status pmp_test_permissions(const struct pmp_client *client, const uint8_t *options_json, size_t options_len, char **report_out);
+
+/*
+ Sends one message (docs/contracts.md section 4; UTF-8 JSON, at most 256 MiB).
+
+ On success `*result_out` receives the result JSON (free with `pmp_string_free`). On failure
+ nothing is written; `pmp_last_error` holds the error document whose `outcome` says whether
+ the message may nevertheless have been sent (`PMP_STATUS_OUTCOME_UNKNOWN`).
+ Blocks the calling thread; safe to call concurrently on one client.
+
+ # Safety
+ `client` must be a live handle; `message_json` valid for `message_len` bytes; `result_out`
+ writable.
+ */
+pmp_status pmp_send_mail(const struct pmp_client *client, const uint8_t *message_json, size_t message_len, char **result_out);
+
+/*
+ This thread's last error document (docs/contracts.md section 5), or `null` when the last
+ fallible call on this thread succeeded. The caller frees `*error_out` with `pmp_string_free`.
+ Does not clear the stored error.
+
+ # Safety
+ `error_out` must be NULL or writable.
+ */
+pmp_status pmp_last_error(char **error_out);
+
+/*
+ Frees a string returned by a `pmp_` function. Calling with NULL is fine. Must not be called
+ twice with the same value.
+
+ # Safety
+ `s` must be NULL or a string returned by this library and not yet freed.
+ */
+void pmp_string_free(char *s);
+
+/*
+ Installs a process-wide log callback (NULL removes it). Messages up to `max_level`
+ (`PMP_LOG_LEVEL_ERROR` 1 .. `PMP_LOG_LEVEL_DEBUG` 4) are delivered, on any library thread,
+ possibly concurrently. Messages never contain secrets, tokens or assertions. `userdata`
+ must stay valid until the callback is replaced or removed.
+
+ # Safety
+ `cb` must follow the `pmp_log_callback` contract.
+ */
+pmp_status pmp_set_log_callback(pmp_log_callback cb, void *userdata, uint32_t max_level);
 
 #ifdef __cplusplus
 }  // extern "C"

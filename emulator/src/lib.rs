@@ -1,1 +1,276 @@
-//! A local Entra ID + Microsoft Graph mail emulator (work in progress).
+//! `pmp-graph-emulator`: a local Entra ID v2.0 token endpoint + Microsoft Graph mail service
+//! over real HTTPS, for testing pmp-mail (and Microsoft's own clients) without a tenant.
+//!
+//! ```no_run
+//! use pmp_graph_emulator::{Directory, Emulator};
+//! let emu = Emulator::start(Directory::from_toml_str("...").unwrap()).unwrap();
+//! println!("{} trusts {}", emu.base_url(), emu.ca_path().display());
+//! ```
+
+mod control;
+mod demo;
+mod directory;
+mod eml;
+mod errors;
+mod faults;
+mod graph;
+mod inbox;
+mod records;
+mod server;
+mod throttle;
+mod tls;
+mod token;
+mod util;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+pub use demo::{
+    DEMO_CLIENT_ID, DEMO_MAILBOX, DEMO_PFX_PASSWORD, DEMO_SECRET, DEMO_TENANT_DOMAIN,
+    DEMO_TENANT_ID, add_demo,
+};
+pub use directory::{
+    App, Certificate, Cloud, Directory, DirectoryError, Mailbox, Secret, Tenant, Throttling,
+};
+pub use faults::{FaultKind, FaultPlan, FaultRule};
+pub use records::{
+    Counters, Header, Recipient, RecordedAttachment, RecordedMessage, RequestRecord, TokenRecord,
+};
+pub use tls::{CaMaterial, DemoCertificate, demo_certificate};
+
+use crate::server::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("certificates: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Options for [`Emulator::start_with`].
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    pub directory: Directory,
+    /// Loopback only (the control API has no auth). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where `ca.pem` and message copies (`messages/*.json|eml`) go. Without it `ca.pem` is
+    /// written to a temporary folder removed on drop, and messages are kept in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// Overrides the directory's `tokenLifetimeSeconds` (default 3600).
+    pub token_lifetime_seconds: Option<u64>,
+    /// Use this CA instead of generating one.
+    pub ca: Option<CaMaterial>,
+}
+
+impl EmulatorOptions {
+    pub fn new(directory: Directory) -> Self {
+        EmulatorOptions {
+            directory,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            state_dir: None,
+            token_lifetime_seconds: None,
+            ca: None,
+        }
+    }
+}
+
+/// A running emulator on its own thread and tokio runtime; shut down on drop.
+pub struct Emulator {
+    state: Arc<AppState>,
+    base_url: String,
+    ca_pem: String,
+    ca_path: PathBuf,
+    state_dir: Option<PathBuf>,
+    temp_dir: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Io { context, source }
+}
+
+impl Emulator {
+    /// Starts on `127.0.0.1:0` with a generated CA.
+    pub fn start(directory: Directory) -> Result<Emulator, Error> {
+        Self::start_with(EmulatorOptions::new(directory))
+    }
+
+    pub fn start_with(opts: EmulatorOptions) -> Result<Emulator, Error> {
+        opts.directory.check()?;
+        if !opts.listen.ip().is_loopback() {
+            return Err(Error::Config(format!(
+                "refusing to listen on {}: the emulator (and its unauthenticated control API) is loopback-only",
+                opts.listen
+            )));
+        }
+        let identity = tls::build_identity(opts.ca.as_ref()).map_err(Error::Tls)?;
+        let keys = token::keys::SigningKey::generate().map_err(Error::Tls)?;
+        let mut certs: HashMap<String, Vec<directory::CertInfo>> = HashMap::new();
+        for app in &opts.directory.apps {
+            let list = certs.entry(app.client_id.to_ascii_lowercase()).or_default();
+            for c in &app.certificates {
+                if let Some(pem) = &c.pem {
+                    list.push(directory::CertInfo::from_pem(pem).map_err(|e| {
+                        Error::Config(format!("apps (clientId '{}'): {e}", app.client_id))
+                    })?);
+                }
+            }
+        }
+
+        let std_listener = std::net::TcpListener::bind(opts.listen)
+            .map_err(io(format!("bind {}", opts.listen)))?;
+        std_listener.set_nonblocking(true).map_err(io("listener"))?;
+        let addr = std_listener.local_addr().map_err(io("listener"))?;
+        let base_url = match addr.ip() {
+            IpAddr::V6(ip) => format!("https://[{ip}]:{}", addr.port()),
+            IpAddr::V4(ip) => format!("https://{ip}:{}", addr.port()),
+        };
+
+        let (dir_for_ca, temp_dir) = match &opts.state_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t =
+                    std::env::temp_dir().join(format!("pmp-graph-emulator-{}", util::new_guid()));
+                (t.clone(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&dir_for_ca)
+            .map_err(io(format!("create {}", dir_for_ca.display())))?;
+        let ca_path = dir_for_ca.join("ca.pem");
+        std::fs::write(&ca_path, &identity.ca_pem)
+            .map_err(io(format!("write {}", ca_path.display())))?;
+
+        let throttling = opts.directory.throttling.clone().unwrap_or_default();
+        let faults = opts.directory.faults.clone().unwrap_or_default();
+        let state = Arc::new(AppState {
+            token_lifetime: opts
+                .token_lifetime_seconds
+                .or(opts.directory.token_lifetime_seconds)
+                .unwrap_or(3600),
+            clock_skew: opts.directory.clock_skew_seconds.unwrap_or(300) as i64,
+            dir: opts.directory,
+            certs,
+            keys,
+            base_url: base_url.clone(),
+            records: records::Records::new(opts.state_dir.as_ref().map(|d| d.join("messages"))),
+            faults: Mutex::new(faults::FaultEngine::new(faults)),
+            throttle: Arc::new(throttle::Throttle::new(throttling)),
+            jti_seen: Mutex::new(HashMap::new()),
+            drafts: Mutex::new(HashMap::new()),
+            uploads: Mutex::new(HashMap::new()),
+        });
+
+        let (tx, rx) = watch::channel(false);
+        let router = server::router(state.clone());
+        let tls_config = identity.config.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pmp-graph-emulator")
+            .enable_all()
+            .build()
+            .map_err(io("tokio runtime"))?;
+        let thread = std::thread::Builder::new()
+            .name("pmp-graph-emulator".to_string())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(l) => server::serve(l, tls_config, router, rx).await,
+                        Err(e) => eprintln!("pmp-graph-emulator: listener: {e}"),
+                    }
+                });
+                runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            })
+            .map_err(io("spawn server thread"))?;
+
+        Ok(Emulator {
+            state,
+            base_url,
+            ca_pem: identity.ca_pem,
+            ca_path,
+            state_dir: opts.state_dir,
+            temp_dir,
+            shutdown: tx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// `https://127.0.0.1:<port>` — authority host and Graph root alike.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+    pub fn ca_path(&self) -> &Path {
+        &self.ca_path
+    }
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
+    }
+    /// `https://…/{tenant}/oauth2/v2.0/token`.
+    pub fn token_url(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/oauth2/v2.0/token", self.base_url)
+    }
+    pub fn messages(&self) -> Vec<RecordedMessage> {
+        self.state.records.messages()
+    }
+    pub fn counters(&self) -> Counters {
+        self.state.records.counters()
+    }
+    pub fn tokens(&self) -> Vec<TokenRecord> {
+        self.state.records.tokens()
+    }
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.records.requests()
+    }
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.state.set_faults(plan);
+    }
+    pub fn clear_faults(&self) {
+        self.state.set_faults(FaultPlan::default());
+    }
+    /// Clears records, counters, faults, throttling windows, drafts and upload sessions.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
+    /// Stops serving and joins the server thread (also done on drop).
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+        if let Some(t) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(t);
+        }
+    }
+}

@@ -1,3 +1,112 @@
-//! The emulator command line (work in progress).
+//! `pmp-graph-emulator serve …` — runs the emulator and prints one JSON line describing it.
 
-fn main() {}
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pmp_graph_emulator::{Directory, Emulator, EmulatorOptions, add_demo};
+
+#[derive(Parser)]
+#[command(
+    name = "pmp-graph-emulator",
+    version,
+    about = "Local Entra ID token endpoint + Microsoft Graph mail emulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTPS until killed (or until stdin closes with --exit-on-stdin-eof).
+    Serve {
+        /// Directory file (TOML, or JSON when it ends in .json). Optional with --demo.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Loopback address; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Where ca.pem, demo credentials and message copies go (default: a new temp folder).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Add the built-in demo tenant, app and mailbox.
+        #[arg(long)]
+        demo: bool,
+        /// Exit when stdin reaches EOF (lets a parent process tie our lifetime to its own).
+        #[arg(long)]
+        exit_on_stdin_eof: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Serve {
+        config,
+        listen,
+        state_dir,
+        demo,
+        exit_on_stdin_eof,
+    } = cli.command;
+    match serve(config, listen, state_dir, demo, exit_on_stdin_eof) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pmp-graph-emulator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(
+    config: Option<PathBuf>,
+    listen: SocketAddr,
+    state_dir: Option<PathBuf>,
+    demo: bool,
+    exit_on_stdin_eof: bool,
+) -> Result<(), String> {
+    let mut directory = match &config {
+        Some(p) => Directory::load(p).map_err(|e| e.to_string())?,
+        None if demo => Directory::default(),
+        None => return Err("serve needs --config FILE or --demo".to_string()),
+    };
+    let state_dir = match state_dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("pmp-graph-emulator-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
+    if demo {
+        add_demo(&mut directory, &state_dir)?;
+    }
+    let mut opts = EmulatorOptions::new(directory);
+    opts.listen = listen;
+    opts.state_dir = Some(state_dir.clone());
+    let emu = Emulator::start_with(opts).map_err(|e| e.to_string())?;
+    let base = emu.base_url().to_string();
+    let line = serde_json::json!({
+        "baseUrl": base,
+        "authorityHost": base,
+        "graphRoot": base,
+        "controlUrl": format!("{base}/_emulator/api"),
+        "caPath": emu.ca_path(),
+        "stateDir": state_dir,
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    drop(out);
+
+    if exit_on_stdin_eof {
+        let mut sink = [0u8; 1024];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        drop(emu);
+        Ok(())
+    } else {
+        loop {
+            std::thread::park();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace PmpGraphEmulator.Fidelity.Tests;
+
+// Shapes of the emulator's control API (docs/contracts.md section 6).
+public sealed record RecipientRecord(string Address, string? Name);
+
+public sealed record HeaderRecord(string Name, string Value);
+
+public sealed record AttachmentRecord(
+    string Name,
+    string ContentType,
+    long Size,
+    bool IsInline,
+    string? ContentId,
+    string ContentBase64,
+    string Sha256);
+
+public sealed record RecordedMessage(
+    string Id,
+    string Mailbox,
+    string AppId,
+    string Via,
+    RecipientRecord? From,
+    List<RecipientRecord> To,
+    List<RecipientRecord> Cc,
+    List<RecipientRecord> Bcc,
+    List<RecipientRecord> ReplyTo,
+    string Subject,
+    string BodyContentType,
+    string Body,
+    string Importance,
+    bool SaveToSentItems,
+    List<HeaderRecord> Headers,
+    List<AttachmentRecord> Attachments,
+    string RequestId,
+    string? ClientRequestId,
+    string ReceivedAt);
+
+public sealed record CountersRecord(
+    long TokenRequests,
+    long TokensIssued,
+    long SendMailRequests,
+    long MessagesAccepted,
+    long Requests);
+
+public sealed record TokenRecord(string TenantId, string AppId, string Credential, string IssuedAt, JsonElement Claims);
+
+public sealed record RequestRecord(
+    string Method,
+    string Path,
+    int Status,
+    string? RequestId,
+    string? ClientRequestId,
+    string? At);
+
+/// <summary>Client for <c>{baseUrl}/_emulator/api</c>, over the same CA-pinned TLS as everything else.</summary>
+public sealed class ControlApi(HttpClient http)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Task<List<RecordedMessage>> MessagesAsync() => GetAsync<List<RecordedMessage>>("messages");
+
+    public Task<CountersRecord> CountersAsync() => GetAsync<CountersRecord>("counters");
+
+    public Task<List<TokenRecord>> TokensAsync() => GetAsync<List<TokenRecord>>("tokens");
+
+    public Task<List<RequestRecord>> RequestsAsync() => GetAsync<List<RequestRecord>>("requests");
+
+    private async Task<T> GetAsync<T>(string path)
+    {
+        using var resp = await http.GetAsync(path);
+        var text = await resp.Content.ReadAsStringAsync();
+        if (!resp.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"GET {path}: {(int)resp.StatusCode} {text}");
+        }
+
+        return JsonSerializer.Deserialize<T>(text, Json)
+            ?? throw new InvalidOperationException($"GET {path}: null body");
+    }
+
+    /// <summary><c>PUT faults</c> with a fault plan (<c>{"seed":…,"rules":[…]}</c>).</summary>
+    public async Task SetFaultsAsync(object plan)
+    {
+        using var resp = await http.PutAsync("faults", JsonContent.Create(plan, options: Json));
+        var text = await resp.Content.ReadAsStringAsync();
+        if (!resp.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"PUT faults: {(int)resp.StatusCode} {text}");
+        }
+    }
+
+    public async Task ClearFaultsAsync()
+    {
+        using var resp = await http.DeleteAsync("faults");
+        resp.EnsureSuccessStatusCode();
+    }
+
+    public async Task PostAsync(string path)
+    {
+        using var resp = await http.PostAsync(path, JsonContent.Create(new { }));
+        resp.EnsureSuccessStatusCode();
+    }
+}

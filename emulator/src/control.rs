@@ -1,0 +1,90 @@
+//! Control API under `/_emulator/api` (no auth; the listener is loopback-only).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::faults::FaultPlan;
+use crate::server::AppState;
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/messages", get(messages).delete(clear_messages))
+        .route("/messages/{id}", get(message))
+        .route("/counters", get(counters))
+        .route("/tokens", get(tokens))
+        .route("/requests", get(requests))
+        .route(
+            "/faults",
+            get(get_faults).put(put_faults).delete(delete_faults),
+        )
+        .route("/reset", post(reset))
+        .fallback(|| async { problem(StatusCode::NOT_FOUND, "unknown control API path") })
+}
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+async fn messages(State(st): State<Arc<AppState>>) -> Response {
+    Json(st.records.messages()).into_response()
+}
+
+async fn message(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    match st.records.message(&id) {
+        Some(m) => Json(m).into_response(),
+        None => problem(StatusCode::NOT_FOUND, "no such message"),
+    }
+}
+
+async fn clear_messages(State(st): State<Arc<AppState>>) -> Response {
+    st.records.clear_messages();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn counters(State(st): State<Arc<AppState>>) -> Response {
+    Json(st.records.counters()).into_response()
+}
+
+async fn tokens(State(st): State<Arc<AppState>>) -> Response {
+    Json(st.records.tokens()).into_response()
+}
+
+async fn requests(State(st): State<Arc<AppState>>) -> Response {
+    Json(st.records.requests()).into_response()
+}
+
+async fn get_faults(State(st): State<Arc<AppState>>) -> Response {
+    Json(st.faults.lock().plan().clone()).into_response()
+}
+
+async fn put_faults(State(st): State<Arc<AppState>>, body: Body) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return problem(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    };
+    let plan: FaultPlan = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("invalid fault plan: {e}")),
+    };
+    if let Err(e) = plan.validate() {
+        return problem(StatusCode::BAD_REQUEST, &format!("invalid fault plan: {e}"));
+    }
+    st.set_faults(plan);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn delete_faults(State(st): State<Arc<AppState>>) -> Response {
+    st.set_faults(FaultPlan::default());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reset(State(st): State<Arc<AppState>>) -> Response {
+    st.reset();
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,86 @@
+//! The built-in demo tenant used by `serve --demo` (docs/contracts.md section 6).
+
+use std::path::Path;
+
+use crate::directory::{App, Certificate, Cloud, Directory, Mailbox, Secret, Tenant};
+use crate::tls::{DemoCertificate, demo_certificate};
+
+pub const DEMO_TENANT_ID: &str = "11111111-1111-1111-1111-111111111111";
+pub const DEMO_TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+pub const DEMO_CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
+pub const DEMO_SECRET: &str = "demo-secret-value";
+pub const DEMO_MAILBOX: &str = "alerts@contoso.onmicrosoft.com";
+pub const DEMO_PFX_PASSWORD: &str = "demo";
+
+/// Adds the demo tenant, app and mailbox (those not already declared) to `dir`, and writes
+/// `demo-app.pfx` (password `demo`), `demo-app.crt` and `demo-app.key` into `state_dir`.
+pub fn add_demo(dir: &mut Directory, state_dir: &Path) -> Result<DemoCertificate, String> {
+    let cert = demo_certificate()?;
+    std::fs::create_dir_all(state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    let write = |name: &str, data: &[u8]| {
+        std::fs::write(state_dir.join(name), data)
+            .map_err(|e| format!("{}: {e}", state_dir.join(name).display()))
+    };
+    write("demo-app.pfx", &cert.pfx)?;
+    write("demo-app.crt", cert.cert_pem.as_bytes())?;
+    write("demo-app.key", cert.key_pem.as_bytes())?;
+    restrict(&state_dir.join("demo-app.key"));
+    restrict(&state_dir.join("demo-app.pfx"));
+
+    if dir.find_tenant(DEMO_TENANT_ID).is_none() {
+        dir.tenants.push(Tenant {
+            id: DEMO_TENANT_ID.to_string(),
+            domains: vec![DEMO_TENANT_DOMAIN.to_string()],
+            cloud: Cloud::Global,
+        });
+    }
+    if !dir
+        .apps
+        .iter()
+        .any(|a| a.client_id.eq_ignore_ascii_case(DEMO_CLIENT_ID))
+    {
+        dir.apps.push(App {
+            tenant: DEMO_TENANT_ID.to_string(),
+            client_id: DEMO_CLIENT_ID.to_string(),
+            display_name: "pmp-mail demo app".to_string(),
+            enabled: true,
+            roles: vec!["Mail.Send".to_string(), "Mail.ReadWrite".to_string()],
+            unconsented_roles: Vec::new(),
+            conditional_access_blocked: false,
+            secrets: vec![Secret {
+                value: DEMO_SECRET.to_string(),
+                expires: None,
+            }],
+            certificates: vec![Certificate {
+                pem: Some(cert.cert_pem.clone()),
+                path: None,
+            }],
+            object_id: None,
+        });
+    }
+    if !dir
+        .mailboxes
+        .iter()
+        .any(|m| m.address.eq_ignore_ascii_case(DEMO_MAILBOX))
+    {
+        dir.mailboxes.push(Mailbox {
+            tenant: DEMO_TENANT_ID.to_string(),
+            address: DEMO_MAILBOX.to_string(),
+            id: None,
+            display_name: Some("Alerts".to_string()),
+            exists: true,
+            rest_enabled: true,
+            access_policy_allowed_apps: Vec::new(),
+        });
+    }
+    Ok(cert)
+}
+
+#[cfg(unix)]
+fn restrict(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict(_p: &Path) {}

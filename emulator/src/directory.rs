@@ -1,0 +1,453 @@
+//! The directory file: tenants, app registrations, credentials, granted roles and mailboxes
+//! (docs/contracts.md section 6). TOML or JSON, camelCase keys, unknown keys rejected.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha1::Digest as _;
+
+use crate::faults::FaultPlan;
+use crate::util::{b64url, hex, is_guid, parse_rfc3339, stable_guid};
+
+/// Error loading or validating a directory file. The message names the line (syntax errors)
+/// or the entry (semantic errors).
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// National cloud of a tenant; decides the Graph resource its tokens are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Cloud {
+    #[default]
+    Global,
+    UsGov,
+    #[serde(rename = "usGovDoD")]
+    UsGovDoD,
+    China,
+}
+
+impl Cloud {
+    /// The Graph root, which is also the token resource (`<root>/.default`).
+    pub fn graph_resource(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::UsGov => "https://graph.microsoft.us",
+            Cloud::UsGovDoD => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Throttling {
+    #[serde(default = "default_concurrent")]
+    pub max_concurrent: u32,
+    #[serde(default = "default_max_requests")]
+    pub max_requests: u32,
+    #[serde(default = "default_window")]
+    pub window_seconds: u64,
+}
+
+fn default_concurrent() -> u32 {
+    4
+}
+fn default_max_requests() -> u32 {
+    10_000
+}
+fn default_window() -> u64 {
+    600
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for Throttling {
+    fn default() -> Self {
+        Throttling {
+            max_concurrent: 4,
+            max_requests: 10_000,
+            window_seconds: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tenant {
+    pub id: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub cloud: Cloud,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Secret {
+    pub value: String,
+    /// RFC 3339; absent = never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Certificate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pem: Option<String>,
+    /// Relative paths are resolved against the directory file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct App {
+    pub tenant: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Granted with admin consent: these appear in tokens.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Requested but not consented: never in tokens.
+    #[serde(default)]
+    pub unconsented_roles: Vec<String>,
+    #[serde(default)]
+    pub conditional_access_blocked: bool,
+    #[serde(default)]
+    pub secrets: Vec<Secret>,
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+    /// Service principal object id (`oid`/`sub`); derived from the client id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Mailbox {
+    pub tenant: String,
+    pub address: String,
+    /// User object id usable in `/users/{id}`; derived from the address when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default = "yes")]
+    pub exists: bool,
+    #[serde(default = "yes")]
+    pub rest_enabled: bool,
+    #[serde(default)]
+    pub access_policy_allowed_apps: Vec<String>,
+}
+
+/// The whole directory file.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Directory {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_lifetime_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling: Option<Throttling>,
+    #[serde(default)]
+    pub tenants: Vec<Tenant>,
+    #[serde(default)]
+    pub apps: Vec<App>,
+    #[serde(default)]
+    pub mailboxes: Vec<Mailbox>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultPlan>,
+}
+
+impl Directory {
+    /// Parses TOML; certificate paths resolve against the current directory.
+    pub fn from_toml_str(text: &str) -> Result<Directory, DirectoryError> {
+        Self::parse(text, Format::Toml, Path::new("."), "<toml>")
+    }
+
+    /// Parses JSON; certificate paths resolve against the current directory.
+    pub fn from_json_str(text: &str) -> Result<Directory, DirectoryError> {
+        Self::parse(text, Format::Json, Path::new("."), "<json>")
+    }
+
+    /// Loads a `.json` or (any other extension) TOML file.
+    pub fn load(path: &Path) -> Result<Directory, DirectoryError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| DirectoryError::File {
+            path: shown.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let format = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Format::Json
+        } else {
+            Format::Toml
+        };
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, format, &base, &shown)
+    }
+
+    fn parse(
+        text: &str,
+        format: Format,
+        base: &Path,
+        shown: &str,
+    ) -> Result<Directory, DirectoryError> {
+        let file_err = |message: String| DirectoryError::File {
+            path: shown.to_string(),
+            message,
+        };
+        let mut dir: Directory = match format {
+            // toml's Display already says "TOML parse error at line L, column C" + a snippet.
+            Format::Toml => toml::from_str(text).map_err(|e| file_err(e.to_string()))?,
+            Format::Json => serde_json::from_str(text).map_err(|e| {
+                file_err(format!(
+                    "JSON error at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ))
+            })?,
+        };
+        dir.inline_certificate_paths(base)
+            .map_err(|m| file_err(locate(text, &m)))?;
+        dir.validate().map_err(|m| file_err(locate(text, &m)))?;
+        Ok(dir)
+    }
+
+    /// Reads `path` certificates into `pem`, so the directory is self-contained.
+    fn inline_certificate_paths(&mut self, base: &Path) -> Result<(), SemanticError> {
+        for app in &mut self.apps {
+            for (i, cert) in app.certificates.iter_mut().enumerate() {
+                if cert.pem.is_none()
+                    && let Some(p) = &cert.path
+                {
+                    let full = if p.is_absolute() {
+                        p.clone()
+                    } else {
+                        base.join(p)
+                    };
+                    let pem = std::fs::read_to_string(&full).map_err(|e| SemanticError {
+                        message: format!(
+                            "apps (clientId '{}') certificates[{i}]: cannot read '{}': {e}",
+                            app.client_id,
+                            full.display()
+                        ),
+                        needle: p.display().to_string(),
+                    })?;
+                    cert.pem = Some(pem);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks references and values. Called by the parsers and by `Emulator::start`.
+    pub fn check(&self) -> Result<(), DirectoryError> {
+        self.validate()
+            .map_err(|e| DirectoryError::Invalid(e.message))
+    }
+
+    fn validate(&self) -> Result<(), SemanticError> {
+        let err = |message: String, needle: &str| SemanticError {
+            message,
+            needle: needle.to_string(),
+        };
+        for (i, t) in self.tenants.iter().enumerate() {
+            if !is_guid(&t.id) {
+                return Err(err(
+                    format!("tenants[{i}]: id '{}' is not a GUID", t.id),
+                    &t.id,
+                ));
+            }
+        }
+        for (i, a) in self.apps.iter().enumerate() {
+            let who = format!("apps[{i}] (clientId '{}')", a.client_id);
+            if !is_guid(&a.client_id) {
+                return Err(err(format!("{who}: clientId is not a GUID"), &a.client_id));
+            }
+            if self.find_tenant(&a.tenant).is_none() {
+                return Err(err(
+                    format!("{who}: tenant '{}' is not declared in tenants", a.tenant),
+                    &a.tenant,
+                ));
+            }
+            for s in &a.secrets {
+                if let Some(exp) = &s.expires
+                    && parse_rfc3339(exp).is_none()
+                {
+                    return Err(err(
+                        format!("{who}: secret expiry '{exp}' is not an RFC 3339 date-time"),
+                        exp,
+                    ));
+                }
+            }
+            for (j, c) in a.certificates.iter().enumerate() {
+                match &c.pem {
+                    None => {
+                        return Err(err(
+                            format!("{who}: certificates[{j}] needs 'pem' or 'path'"),
+                            &a.client_id,
+                        ));
+                    }
+                    Some(pem) => {
+                        if let Err(e) = CertInfo::from_pem(pem) {
+                            return Err(err(
+                                format!("{who}: certificates[{j}]: {e}"),
+                                &a.client_id,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for (i, m) in self.mailboxes.iter().enumerate() {
+            let who = format!("mailboxes[{i}] ('{}')", m.address);
+            if !m.address.contains('@') {
+                return Err(err(
+                    format!("{who}: address is not an e-mail address"),
+                    &m.address,
+                ));
+            }
+            if self.find_tenant(&m.tenant).is_none() {
+                return Err(err(
+                    format!("{who}: tenant '{}' is not declared in tenants", m.tenant),
+                    &m.tenant,
+                ));
+            }
+        }
+        if let Some(t) = &self.throttling
+            && (t.max_concurrent == 0 || t.max_requests == 0 || t.window_seconds == 0)
+        {
+            return Err(err(
+                "throttling: values must be greater than 0".to_string(),
+                "throttling",
+            ));
+        }
+        if let Some(f) = &self.faults {
+            f.validate()
+                .map_err(|m| err(format!("faults: {m}"), "faults"))?;
+        }
+        Ok(())
+    }
+
+    /// Finds a tenant by GUID or domain (case-insensitive).
+    pub fn find_tenant(&self, key: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(key) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(key))
+        })
+    }
+
+    pub(crate) fn find_app(&self, tenant_id: &str, client_id: &str) -> Option<&App> {
+        self.apps.iter().find(|a| {
+            a.client_id.eq_ignore_ascii_case(client_id)
+                && self
+                    .find_tenant(&a.tenant)
+                    .is_some_and(|t| t.id.eq_ignore_ascii_case(tenant_id))
+        })
+    }
+
+    /// Finds a mailbox of a tenant by address or object id.
+    pub(crate) fn find_mailbox(&self, tenant_id: &str, key: &str) -> Option<&Mailbox> {
+        self.mailboxes.iter().find(|m| {
+            (m.address.eq_ignore_ascii_case(key) || m.object_id().eq_ignore_ascii_case(key))
+                && self
+                    .find_tenant(&m.tenant)
+                    .is_some_and(|t| t.id.eq_ignore_ascii_case(tenant_id))
+        })
+    }
+}
+
+impl App {
+    pub fn object_id(&self) -> String {
+        self.object_id
+            .clone()
+            .unwrap_or_else(|| stable_guid(&format!("sp:{}", self.client_id.to_lowercase())))
+    }
+}
+
+impl Mailbox {
+    pub fn object_id(&self) -> String {
+        self.id
+            .clone()
+            .unwrap_or_else(|| stable_guid(&format!("user:{}", self.address.to_lowercase())))
+    }
+}
+
+enum Format {
+    Toml,
+    Json,
+}
+
+struct SemanticError {
+    message: String,
+    /// A value from the offending entry, used to find its line in the file.
+    needle: String,
+}
+
+/// Prefixes the line of the first occurrence of the offending value, when found.
+fn locate(text: &str, e: &SemanticError) -> String {
+    if !e.needle.is_empty()
+        && let Some(pos) = text.find(&e.needle)
+    {
+        let line = text[..pos].matches('\n').count() + 1;
+        return format!("line {line}: {}", e.message);
+    }
+    e.message.clone()
+}
+
+/// A registered certificate and the thumbprints an assertion header may name.
+#[derive(Debug, Clone)]
+pub(crate) struct CertInfo {
+    /// base64url SHA-1 of the DER (`x5t`).
+    pub x5t: String,
+    /// base64url SHA-256 of the DER (`x5t#S256`).
+    pub x5t_s256: String,
+    /// Upper-case hex SHA-1, as Entra prints it in AADSTS700027.
+    pub sha1_hex: String,
+    /// PKCS#1 RSAPublicKey DER, for signature checks.
+    pub rsa_public_key: Vec<u8>,
+}
+
+impl CertInfo {
+    pub fn from_pem(pem_text: &str) -> Result<CertInfo, String> {
+        let block = pem::parse_many(pem_text)
+            .map_err(|e| format!("not PEM: {e}"))?
+            .into_iter()
+            .find(|b| b.tag() == "CERTIFICATE")
+            .ok_or_else(|| "no CERTIFICATE block in PEM".to_string())?;
+        Self::from_der(block.contents())
+    }
+
+    pub fn from_der(der: &[u8]) -> Result<CertInfo, String> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| format!("bad certificate: {e}"))?;
+        let spki = cert.public_key();
+        if spki.algorithm.algorithm.to_id_string() != "1.2.840.113549.1.1.1" {
+            return Err("only RSA certificates are supported (Entra requires RSA)".to_string());
+        }
+        let sha1 = sha1::Sha1::digest(der);
+        let sha256 = sha2::Sha256::digest(der);
+        Ok(CertInfo {
+            x5t: b64url(&sha1),
+            x5t_s256: b64url(&sha256),
+            sha1_hex: hex(&sha1).to_uppercase(),
+            rsa_public_key: spki.subject_public_key.data.to_vec(),
+        })
+    }
+}

@@ -1,0 +1,220 @@
+//! Fault plan: injected statuses, delays and dropped connections (docs/contracts.md section 6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::util::SplitMix;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Seed for `rate` rules; the same seed gives the same sequence.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub rules: Vec<FaultRule>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultKind {
+    /// Answer with `status` (and `retryAfterSeconds`, `graphCode`) instead of serving.
+    Status,
+    /// Wait `delayMs`, then serve normally (inside the throttling slot for Graph calls).
+    Delay,
+    /// Close the connection without an answer; nothing is processed or recorded.
+    DropBeforeAccept,
+    /// Process the request (a message is recorded), then close the connection without an answer.
+    DropAfterAccept,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultRule {
+    /// Substring of the request path, or `token` / `sendMail` / `upload` / `send`.
+    pub path: String,
+    pub action: FaultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// Apply to the next N matching requests (after `skip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Apply with this probability (0..1, seeded) to each matching request (after `skip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Let the first N matching requests through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<u64>,
+}
+
+impl FaultPlan {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.path.is_empty() {
+                return Err(format!("rules[{i}]: path is empty"));
+            }
+            if let Some(rate) = r.rate
+                && !(0.0..=1.0).contains(&rate)
+            {
+                return Err(format!("rules[{i}]: rate {rate} is not within 0..1"));
+            }
+            match r.action {
+                FaultKind::Status => match r.status {
+                    Some(s) if (400..=599).contains(&s) => {}
+                    _ => return Err(format!("rules[{i}]: action 'status' needs status 400..599")),
+                },
+                FaultKind::Delay if r.delay_ms.is_none() => {
+                    return Err(format!("rules[{i}]: action 'delay' needs delayMs"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the engine decided for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FaultAction {
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        graph_code: Option<String>,
+    },
+    Delay(u64),
+    DropBefore,
+    DropAfter,
+}
+
+/// Live state of a plan: per-rule counters and the seeded generator.
+#[derive(Debug)]
+pub(crate) struct FaultEngine {
+    plan: FaultPlan,
+    matched: Vec<u64>,
+    applied: Vec<u64>,
+    rng: SplitMix,
+}
+
+impl FaultEngine {
+    pub fn new(plan: FaultPlan) -> Self {
+        let n = plan.rules.len();
+        let rng = SplitMix::new(plan.seed);
+        FaultEngine {
+            plan,
+            matched: vec![0; n],
+            applied: vec![0; n],
+            rng,
+        }
+    }
+
+    pub fn plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// Decides for one request; the first rule that fires wins.
+    pub fn decide(&mut self, path: &str) -> Option<FaultAction> {
+        if path.starts_with("/_emulator") {
+            return None;
+        }
+        for (i, rule) in self.plan.rules.iter().enumerate() {
+            if !path_matches(&rule.path, path) {
+                continue;
+            }
+            self.matched[i] += 1;
+            if self.matched[i] <= rule.skip.unwrap_or(0) {
+                continue;
+            }
+            if let Some(count) = rule.count
+                && self.applied[i] >= count
+            {
+                continue;
+            }
+            if let Some(rate) = rule.rate
+                && self.rng.next_f64() >= rate
+            {
+                continue;
+            }
+            self.applied[i] += 1;
+            return Some(match rule.action {
+                FaultKind::Status => FaultAction::Status {
+                    status: rule.status.unwrap_or(503),
+                    retry_after: rule.retry_after_seconds,
+                    graph_code: rule.graph_code.clone(),
+                },
+                FaultKind::Delay => FaultAction::Delay(rule.delay_ms.unwrap_or(0)),
+                FaultKind::DropBeforeAccept => FaultAction::DropBefore,
+                FaultKind::DropAfterAccept => FaultAction::DropAfter,
+            });
+        }
+        None
+    }
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    match pattern {
+        "token" => lower.contains("/oauth2/") && lower.ends_with("/token"),
+        "sendMail" => lower.ends_with("/sendmail"),
+        "upload" => lower.starts_with("/_upload/"),
+        "send" => lower.ends_with("/send"),
+        other => path.contains(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(action: FaultKind) -> FaultRule {
+        FaultRule {
+            path: "sendMail".into(),
+            action,
+            status: Some(503),
+            retry_after_seconds: None,
+            graph_code: None,
+            delay_ms: None,
+            count: None,
+            rate: None,
+            skip: None,
+        }
+    }
+
+    #[test]
+    fn count_and_skip() {
+        let mut r = rule(FaultKind::Status);
+        r.count = Some(2);
+        r.skip = Some(1);
+        let mut e = FaultEngine::new(FaultPlan {
+            seed: 0,
+            rules: vec![r],
+        });
+        let p = "/v1.0/users/a@b/sendMail";
+        let got: Vec<bool> = (0..5).map(|_| e.decide(p).is_some()).collect();
+        assert_eq!(got, [false, true, true, false, false]);
+        assert!(e.decide("/v1.0/users/a@b/messages").is_none());
+    }
+
+    #[test]
+    fn rate_is_deterministic() {
+        let mut r = rule(FaultKind::DropBeforeAccept);
+        r.rate = Some(0.5);
+        let run = |seed| {
+            let mut e = FaultEngine::new(FaultPlan {
+                seed,
+                rules: vec![r.clone()],
+            });
+            (0..64)
+                .map(|_| e.decide("/x/sendMail").is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+        let hits = run(7).iter().filter(|b| **b).count();
+        assert!((16..48).contains(&hits), "{hits}");
+    }
+}

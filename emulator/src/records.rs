@@ -1,0 +1,202 @@
+//! What the emulator remembers: accepted messages, issued tokens (claims only), requests, counters.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedAttachment {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub is_inline: bool,
+    pub content_id: Option<String>,
+    pub content_base64: String,
+    pub sha256: String,
+}
+
+/// One accepted message, exactly as it arrived (docs/contracts.md section 6).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedMessage {
+    pub id: String,
+    pub mailbox: String,
+    pub app_id: String,
+    /// `sendMail`, `draft` or `mime`.
+    pub via: String,
+    pub from: Recipient,
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    pub bcc: Vec<Recipient>,
+    pub reply_to: Vec<Recipient>,
+    pub subject: String,
+    /// `text` or `html`.
+    pub body_content_type: String,
+    pub body: String,
+    pub importance: String,
+    pub save_to_sent_items: bool,
+    pub headers: Vec<Header>,
+    pub attachments: Vec<RecordedAttachment>,
+    pub request_id: String,
+    pub client_request_id: String,
+    pub received_at: String,
+}
+
+/// An issued access token: its claims, never the token itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRecord {
+    pub tenant_id: String,
+    pub app_id: String,
+    /// `secret` or `certificate`.
+    pub credential: String,
+    pub issued_at: String,
+    pub claims: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub request_id: String,
+    pub client_request_id: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    pub token_requests: u64,
+    pub tokens_issued: u64,
+    pub send_mail_requests: u64,
+    pub messages_accepted: u64,
+    pub requests: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AtomicCounters {
+    pub token_requests: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub send_mail_requests: AtomicU64,
+    pub messages_accepted: AtomicU64,
+    pub requests: AtomicU64,
+}
+
+impl AtomicCounters {
+    pub fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    fn snapshot(&self) -> Counters {
+        Counters {
+            token_requests: self.token_requests.load(Ordering::Relaxed),
+            tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
+            send_mail_requests: self.send_mail_requests.load(Ordering::Relaxed),
+            messages_accepted: self.messages_accepted.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
+    }
+    fn clear(&self) {
+        for c in [
+            &self.token_requests,
+            &self.tokens_issued,
+            &self.send_mail_requests,
+            &self.messages_accepted,
+            &self.requests,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Keeps the last this-many requests; the log is for debugging, not an archive.
+const MAX_REQUEST_LOG: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub(crate) struct Records {
+    pub counters: AtomicCounters,
+    messages: Mutex<Vec<RecordedMessage>>,
+    tokens: Mutex<Vec<TokenRecord>>,
+    requests: Mutex<std::collections::VecDeque<RequestRecord>>,
+    /// Where `.json` + `.eml` copies go (only when a state dir was given).
+    pub messages_dir: Option<PathBuf>,
+}
+
+impl Records {
+    pub fn new(messages_dir: Option<PathBuf>) -> Self {
+        Records {
+            messages_dir,
+            ..Default::default()
+        }
+    }
+
+    pub fn add_message(&self, m: RecordedMessage) {
+        AtomicCounters::bump(&self.counters.messages_accepted);
+        if let Some(dir) = &self.messages_dir {
+            crate::eml::write_files(dir, &m);
+        }
+        self.messages.lock().push(m);
+    }
+
+    pub fn add_token(&self, t: TokenRecord) {
+        AtomicCounters::bump(&self.counters.tokens_issued);
+        self.tokens.lock().push(t);
+    }
+
+    pub fn add_request(&self, r: RequestRecord) {
+        let mut q = self.requests.lock();
+        if q.len() >= MAX_REQUEST_LOG {
+            q.pop_front();
+        }
+        q.push_back(r);
+    }
+
+    pub fn messages(&self) -> Vec<RecordedMessage> {
+        self.messages.lock().clone()
+    }
+
+    pub fn message(&self, id: &str) -> Option<RecordedMessage> {
+        self.messages.lock().iter().find(|m| m.id == id).cloned()
+    }
+
+    pub fn clear_messages(&self) {
+        self.messages.lock().clear();
+    }
+
+    pub fn tokens(&self) -> Vec<TokenRecord> {
+        self.tokens.lock().clone()
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.requests.lock().iter().cloned().collect()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters.snapshot()
+    }
+
+    pub fn reset(&self) {
+        self.messages.lock().clear();
+        self.tokens.lock().clear();
+        self.requests.lock().clear();
+        self.counters.clear();
+    }
+}

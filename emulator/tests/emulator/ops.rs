@@ -1,0 +1,429 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pmp_graph_emulator::{Directory, FaultKind, FaultPlan, FaultRule};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn rule(path: &str, action: FaultKind) -> FaultRule {
+    FaultRule {
+        path: path.into(),
+        action,
+        status: None,
+        retry_after_seconds: None,
+        graph_code: None,
+        delay_ms: None,
+        count: None,
+        rate: None,
+        skip: None,
+    }
+}
+
+async fn send(
+    emu: &pmp_graph_emulator::Emulator,
+    c: &reqwest::Client,
+    tok: &str,
+) -> reqwest::Result<reqwest::Response> {
+    c.post(graph_url(emu, &format!("users/{MAILBOX}/sendMail")))
+        .bearer_auth(tok)
+        .json(&simple_message("a@b.c"))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn throttling_concurrency_and_rate() {
+    let emu = start_with(|o| {
+        o.directory.throttling = Some(pmp_graph_emulator::Throttling {
+            max_concurrent: 2,
+            max_requests: 5,
+            window_seconds: 60,
+        });
+    });
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let mut r = rule("sendMail", FaultKind::Delay);
+    r.delay_ms = Some(1500);
+    r.count = Some(2);
+    emu.set_faults(FaultPlan {
+        seed: 0,
+        rules: vec![r],
+    });
+    // Two slow requests hold both slots; the third is refused.
+    let (e1, c1, t1) = (&emu, c.clone(), tok.clone());
+    let slow = async move { tokio::join!(send(e1, &c1, &t1), send(e1, &c1, &t1)) };
+    let third = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        send(&emu, &c, &tok).await
+    };
+    let ((a, b), third) = tokio::join!(slow, third);
+    assert_eq!(a.unwrap().status(), 202);
+    assert_eq!(b.unwrap().status(), 202);
+    let third = third.unwrap();
+    assert_eq!(third.status(), 429, "{:?}", third.headers());
+    assert_eq!(
+        third
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1"),
+        "{:?}",
+        third.headers()
+    );
+    let v = assert_graph_error(third, 429, "ApplicationThrottled").await;
+    assert_eq!(
+        v["error"]["message"],
+        "Application is over its MailboxConcurrency limit."
+    );
+    assert!(v["error"].get("innerError").is_none());
+    // Rate: 5 per window; 3 used so far (the refused attempt counts too).
+    for _ in 0..2 {
+        assert_eq!(send(&emu, &c, &tok).await.unwrap().status(), 202);
+    }
+    let r = send(&emu, &c, &tok).await.unwrap();
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let v = assert_graph_error(r, 429, "ApplicationThrottled").await;
+    assert_eq!(
+        v["error"]["message"],
+        "Application is over its RequestRate limit."
+    );
+    // Another app has its own budget.
+    let other = secret_token(&emu, SENDONLY).await;
+    assert_eq!(send(&emu, &c, &other).await.unwrap().status(), 202);
+    assert_eq!(emu.messages().len(), 5);
+}
+
+#[tokio::test]
+async fn fault_status_count_skip_and_control_api() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let plan = json!({"seed": 1, "rules": [{"path": "sendMail", "action": "status", "status": 503, "retryAfterSeconds": 2, "count": 2, "skip": 1}]});
+    let r = c
+        .put(format!("{}/_emulator/api/faults", emu.base_url()))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let statuses = [
+        send(&emu, &c, &tok).await.unwrap(),
+        send(&emu, &c, &tok).await.unwrap(),
+        send(&emu, &c, &tok).await.unwrap(),
+        send(&emu, &c, &tok).await.unwrap(),
+    ];
+    let codes: Vec<u16> = statuses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(codes, [202, 503, 503, 202]);
+    assert_eq!(statuses[1].headers()["retry-after"], "2");
+    assert_eq!(emu.messages().len(), 2);
+    // Token faults are Entra-shaped.
+    let r = c.put(format!("{}/_emulator/api/faults", emu.base_url()))
+        .json(&json!({"rules": [{"path": "token", "action": "status", "status": 429, "retryAfterSeconds": 5, "count": 1}]}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, v) = token_form(
+        &emu,
+        TENANT,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SENDER),
+            ("client_secret", SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 429);
+    assert!(v["error_codes"].is_array());
+    // Invalid plan refused.
+    let r = c
+        .put(format!("{}/_emulator/api/faults", emu.base_url()))
+        .json(&json!({"rules": [{"path": "x", "action": "explode"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let counters: Value = c
+        .get(format!("{}/_emulator/api/counters", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["sendMailRequests"], 4);
+    assert_eq!(counters["messagesAccepted"], 2);
+    assert_eq!(counters["tokenRequests"], 2);
+    assert_eq!(counters["tokensIssued"], 1);
+    let reqs: Value = c
+        .get(format!("{}/_emulator/api/requests", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        reqs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == 503)
+            .count(),
+        2
+    );
+    let toks: Value = c
+        .get(format!("{}/_emulator/api/tokens", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(toks[0]["claims"]["appid"], SENDER);
+    assert!(!toks.to_string().contains(&tok));
+    let id = emu.messages()[0].id.clone();
+    let one: Value = c
+        .get(format!("{}/_emulator/api/messages/{id}", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["id"], id);
+    assert_eq!(
+        c.delete(format!("{}/_emulator/api/messages", emu.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert!(emu.messages().is_empty());
+    assert_eq!(
+        c.post(format!("{}/_emulator/api/reset", emu.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(emu.counters(), pmp_graph_emulator::Counters::default());
+    assert_eq!(send(&emu, &c, &tok).await.unwrap().status(), 202);
+}
+
+#[tokio::test]
+async fn fault_rate_is_seeded() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let run = |seed| {
+        let mut r = rule("sendMail", FaultKind::Status);
+        r.status = Some(504);
+        r.rate = Some(0.5);
+        FaultPlan {
+            seed,
+            rules: vec![r],
+        }
+    };
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        emu.set_faults(run(42));
+        let mut seq = Vec::new();
+        for _ in 0..12 {
+            seq.push(send(&emu, &c, &tok).await.unwrap().status().as_u16());
+        }
+        outcomes.push(seq);
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert!(
+        outcomes[0].contains(&504) && outcomes[0].contains(&202),
+        "{:?}",
+        outcomes[0]
+    );
+}
+
+#[tokio::test]
+async fn drop_before_and_after_accept() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let mut r = rule("sendMail", FaultKind::DropBeforeAccept);
+    r.count = Some(1);
+    emu.set_faults(FaultPlan {
+        seed: 0,
+        rules: vec![r],
+    });
+    let e = send(&emu, &c, &tok)
+        .await
+        .expect_err("connection must be dropped");
+    assert!(!e.is_status(), "{e:?}");
+    assert!(emu.messages().is_empty());
+
+    let mut r = rule("sendMail", FaultKind::DropAfterAccept);
+    r.count = Some(1);
+    emu.set_faults(FaultPlan {
+        seed: 0,
+        rules: vec![r],
+    });
+    let c2 = client(&emu); // fresh connection
+    let e = send(&emu, &c2, &tok)
+        .await
+        .expect_err("connection must be dropped");
+    assert!(!e.is_status(), "{e:?}");
+    assert_eq!(emu.messages().len(), 1, "accepted before the drop");
+    // The next request works again.
+    assert_eq!(send(&emu, &client(&emu), &tok).await.unwrap().status(), 202);
+    assert_eq!(emu.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn expired_token_refused() {
+    let emu = start_with(|o| o.token_lifetime_seconds = Some(1));
+    let tok = secret_token(&emu, SENDER).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = send(&emu, &client(&emu), &tok).await.unwrap();
+    let v = assert_graph_error(r, 401, "InvalidAuthenticationToken").await;
+    assert_eq!(
+        v["error"]["message"],
+        "Access token has expired or is not yet valid."
+    );
+}
+
+#[tokio::test]
+async fn state_dir_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let emu = start_with(|o| o.state_dir = Some(path.clone()));
+    assert_eq!(emu.ca_path(), path.join("ca.pem"));
+    assert_eq!(
+        std::fs::read_to_string(path.join("ca.pem")).unwrap(),
+        emu.ca_pem()
+    );
+    let tok = secret_token(&emu, SENDER).await;
+    assert_eq!(send(&emu, &client(&emu), &tok).await.unwrap().status(), 202);
+    let id = &emu.messages()[0].id;
+    let eml = std::fs::read_to_string(path.join("messages").join(format!("{id}.eml"))).unwrap();
+    assert!(eml.contains("Subject: Patch report"));
+    assert!(path.join("messages").join(format!("{id}.json")).exists());
+}
+
+#[test]
+fn bad_directory_files_name_the_line() {
+    let e = Directory::from_toml_str(
+        "[[tenants]]\nid = \"11111111-1111-1111-1111-111111111111\"\ncolour = 1\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("line 3") && e.contains("colour"), "{e}");
+    let e = Directory::from_toml_str("[[tenants]]\nid = \n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2"), "{e}");
+    let e = Directory::from_json_str("{\n \"tenants\": [\n {\"id\": 5}\n ]\n}")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 3"), "{e}");
+    let toml = "[[tenants]]\nid = \"11111111-1111-1111-1111-111111111111\"\n\n[[apps]]\ntenant = \"nope.example\"\nclientId = \"22222222-2222-2222-2222-222222222222\"\n";
+    let e = Directory::from_toml_str(toml).unwrap_err().to_string();
+    assert!(
+        e.contains("line 5")
+            && e.contains("nope.example")
+            && e.contains("22222222-2222-2222-2222-222222222222"),
+        "{e}"
+    );
+    let e = Directory::from_toml_str("[[tenants]]\nid = \"11111111-1111-1111-1111-111111111111\"\n[[apps]]\ntenant = \"11111111-1111-1111-1111-111111111111\"\nclientId = \"22222222-2222-2222-2222-222222222222\"\ncertificates = [{ pem = \"junk\" }]\n").unwrap_err().to_string();
+    assert!(e.contains("certificates[0]"), "{e}");
+    // JSON with the same shape as TOML.
+    let d = Directory::from_json_str(r#"{"tenants":[{"id":"11111111-1111-1111-1111-111111111111","domains":["a.example"],"cloud":"usGovDoD"}]}"#).unwrap();
+    assert_eq!(
+        d.tenants[0].cloud.graph_resource(),
+        "https://dod-graph.microsoft.us"
+    );
+}
+
+/// Kills the child on drop, so a failing assertion does not leak a server.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn cli_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_pmp-graph-emulator"))
+        .args(["serve", "--demo", "--exit-on-stdin-eof", "--state-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Child(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let base = info["baseUrl"].as_str().unwrap();
+    assert_eq!(info["graphRoot"], base);
+    assert_eq!(info["controlUrl"], format!("{base}/_emulator/api"));
+    for f in ["ca.pem", "demo-app.pfx", "demo-app.crt", "demo-app.key"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let ca = std::fs::read(info["caPath"].as_str().unwrap()).unwrap();
+    let c = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap();
+    let v: Value = c
+        .post(format!(
+            "{base}/{}/oauth2/v2.0/token",
+            pmp_graph_emulator::DEMO_TENANT_DOMAIN
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", pmp_graph_emulator::DEMO_CLIENT_ID),
+            ("client_secret", pmp_graph_emulator::DEMO_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok = v["access_token"].as_str().expect("token");
+    let r = c
+        .post(format!(
+            "{base}/v1.0/users/{}/sendMail",
+            pmp_graph_emulator::DEMO_MAILBOX
+        ))
+        .bearer_auth(tok)
+        .json(&simple_message("a@b.c"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // Closing stdin stops the server.
+    drop(child.0.stdin.take());
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.0.wait()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success());
+}

@@ -1,0 +1,217 @@
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn b64(b: &[u8]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)
+}
+
+async fn draft(emu: &pmp_graph_emulator::Emulator, tok: &str) -> String {
+    let r = client(emu)
+        .post(graph_url(emu, &format!("users/{MAILBOX}/messages")))
+        .bearer_auth(tok)
+        .json(&json!({"subject": "Big one ✓", "body": {"contentType": "Text", "content": "see attached"},
+                      "toRecipients": [{"emailAddress": {"address": "ann@example.com", "name": "Ann"}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["isDraft"], true);
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn session(
+    emu: &pmp_graph_emulator::Emulator,
+    tok: &str,
+    id: &str,
+    size: usize,
+) -> reqwest::Response {
+    client(emu)
+        .post(graph_url(emu, &format!("users/{MAILBOX}/messages/{id}/attachments/createUploadSession")))
+        .bearer_auth(tok)
+        .json(&json!({"AttachmentItem": {"attachmentType": "file", "name": "große-datei.bin", "size": size,
+                                          "contentType": "application/octet-stream"}}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn upload_session_end_to_end() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let id = draft(&emu, &tok).await;
+
+    // Small attachment through /attachments.
+    let r = c.post(graph_url(&emu, &format!("users/{MAILBOX}/messages/{id}/attachments"))).bearer_auth(&tok)
+        .json(&json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": "small.txt", "contentType": "text/plain", "contentBytes": b64(b"hello")}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201);
+
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 123)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let r = session(&emu, &tok, &id, data.len()).await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["nextExpectedRanges"], json!(["0-"]));
+    let upload_url = v["uploadUrl"].as_str().unwrap().to_string();
+    assert!(upload_url.starts_with(&format!("{}/_upload/", emu.base_url())));
+
+    // Out of order: starting at 100 is refused and changes nothing.
+    let r = c
+        .put(&upload_url)
+        .header("content-range", format!("bytes 100-199/{}", data.len()))
+        .body(data[100..200].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+
+    let chunk = 2 * 1024 * 1024;
+    let mut start = 0;
+    let mut last = None;
+    while start < data.len() {
+        let end = (start + chunk).min(data.len());
+        let r = c
+            .put(&upload_url)
+            .header(
+                "content-range",
+                format!("bytes {}-{}/{}", start, end - 1, data.len()),
+            )
+            .body(data[start..end].to_vec())
+            .send()
+            .await
+            .unwrap();
+        if end < data.len() {
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["nextExpectedRanges"], json!([end.to_string()]));
+            assert!(v["ExpirationDateTime"].is_string());
+        } else {
+            assert_eq!(r.status(), 201);
+            assert!(r.headers().contains_key("location"));
+            last = Some(r.bytes().await.unwrap());
+        }
+        start = end;
+    }
+    assert!(last.unwrap().is_empty());
+
+    let r = c
+        .post(graph_url(
+            &emu,
+            &format!("users/{MAILBOX}/messages/{id}/send"),
+        ))
+        .bearer_auth(&tok)
+        .header("content-length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let msgs = emu.messages();
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(m.via, "draft");
+    assert_eq!(m.subject, "Big one ✓");
+    assert_eq!(m.attachments.len(), 2);
+    assert_eq!(m.attachments[0].content_base64, b64(b"hello"));
+    assert_eq!(m.attachments[1].name, "große-datei.bin");
+    assert_eq!(m.attachments[1].size as usize, data.len());
+    assert_eq!(m.attachments[1].content_base64, b64(&data));
+
+    // Sending the same draft again: it is gone, nothing new is recorded.
+    let r = c
+        .post(graph_url(
+            &emu,
+            &format!("users/{MAILBOX}/messages/{id}/send"),
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_graph_error(r, 404, "ErrorItemNotFound").await;
+    assert_eq!(emu.messages().len(), 1);
+    // The finished session is gone too.
+    let r = c
+        .put(&upload_url)
+        .header("content-range", "bytes 0-0/1")
+        .body(vec![0u8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn draft_rules() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let id = draft(&emu, &tok).await;
+    let r = session(&emu, &tok, &id, 1024).await;
+    assert_graph_error(r, 400, "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize").await;
+    let r = session(&emu, &tok, &id, 200 * 1024 * 1024).await;
+    assert_graph_error(r, 400, "ErrorMessageSizeExceeded").await;
+    // Cancel a session.
+    let v: Value = session(&emu, &tok, &id, 4 * 1024 * 1024)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = v["uploadUrl"].as_str().unwrap();
+    assert_eq!(c.delete(url).send().await.unwrap().status(), 204);
+    // Wrong authtoken.
+    let v: Value = session(&emu, &tok, &id, 4 * 1024 * 1024)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = v["uploadUrl"].as_str().unwrap();
+    let bad = format!("{}x", url);
+    let r = c
+        .put(&bad)
+        .header("content-range", "bytes 0-0/4194304")
+        .body(vec![0u8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // GET the draft, then delete it.
+    let r = c
+        .get(graph_url(&emu, &format!("users/{MAILBOX}/messages/{id}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .delete(graph_url(&emu, &format!("users/{MAILBOX}/messages/{id}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = c
+        .post(graph_url(
+            &emu,
+            &format!("users/{MAILBOX}/messages/{id}/send"),
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_graph_error(r, 404, "ErrorItemNotFound").await;
+    // Mail.Send alone cannot create drafts.
+    let sendonly = secret_token(&emu, SENDONLY).await;
+    let r = c
+        .post(graph_url(&emu, &format!("users/{MAILBOX}/messages")))
+        .bearer_auth(&sendonly)
+        .json(&json!({"subject": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_graph_error(r, 403, "ErrorAccessDenied").await;
+    assert!(emu.messages().is_empty());
+}

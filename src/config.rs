@@ -1,0 +1,754 @@
+//! The config document (contract section 2) and its validation: tenant and authority parsing,
+//! national clouds, endpoint overrides, HTTP and retry options.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Largest accepted config or options document.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// How the app proves its identity to Entra ID.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum AuthConfig {
+    /// A client secret: the secret's VALUE, not its ID.
+    ClientSecret { secret: Secret },
+    /// A PKCS#12 (PFX) file with the certificate and its RSA private key.
+    CertificatePfx {
+        /// The PFX bytes, base64.
+        pfx_base64: Option<Secret>,
+        /// Or a path to the PFX file.
+        pfx_path: Option<String>,
+        /// The PFX password (empty or absent for none).
+        password: Option<Secret>,
+    },
+    /// A PEM certificate and a PEM RSA private key (PKCS#8 or PKCS#1, unencrypted).
+    CertificatePem {
+        certificate_pem: Option<String>,
+        certificate_path: Option<String>,
+        private_key_pem: Option<Secret>,
+        private_key_path: Option<String>,
+    },
+    /// The host signs assertions (`pmp_client_new_with_signer`).
+    Signer,
+}
+
+/// A national cloud: decides the authority host, the Graph root and the token scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Cloud {
+    Global,
+    UsGov,
+    #[serde(rename = "usGovDoD")]
+    UsGovDoD,
+    China,
+}
+
+impl Cloud {
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://login.microsoftonline.com",
+            Cloud::UsGov | Cloud::UsGovDoD => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    pub fn graph_root(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::UsGov => "https://graph.microsoft.us",
+            Cloud::UsGovDoD => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// The client-credentials scope: always the cloud's Graph resource, even when `graphRoot`
+    /// is overridden.
+    pub fn graph_scope(self) -> String {
+        format!("{}/.default", self.graph_root())
+    }
+
+    /// The cloud a well-known login host belongs to. `login.microsoftonline.us` serves both US
+    /// government clouds; we pick usGov and let an explicit `cloud` say DoD.
+    fn from_login_host(host: &str) -> Option<Cloud> {
+        match host {
+            "login.microsoftonline.com"
+            | "login.microsoft.com"
+            | "login.windows.net"
+            | "sts.windows.net" => Some(Cloud::Global),
+            "login.microsoftonline.us" | "login-us.microsoftonline.com" => Some(Cloud::UsGov),
+            "login.chinacloudapi.cn" | "login.partner.microsoftonline.cn" => Some(Cloud::China),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Global => "global",
+            Cloud::UsGov => "usGov",
+            Cloud::UsGovDoD => "usGovDoD",
+            Cloud::China => "china",
+        }
+    }
+}
+
+/// Which JWS algorithm the client assertion uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+pub enum AssertionAlgorithm {
+    /// RSASSA-PSS SHA-256 with an `x5t#S256` header (Entra's current recommendation).
+    #[default]
+    PS256,
+    /// RSASSA-PKCS1-v1_5 SHA-256 with an `x5t` (SHA-1) header.
+    RS256,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpOptions {
+    /// Whole-request timeout (default 100).
+    pub timeout_seconds: Option<u64>,
+    /// TCP + TLS connect timeout (default 15).
+    pub connect_timeout_seconds: Option<u64>,
+    /// An explicit proxy for all requests, e.g. `http://proxy:8080` (may hold credentials).
+    pub proxy: Option<Secret>,
+    /// Hosts that bypass the explicit proxy.
+    pub no_proxy: Option<Vec<String>>,
+    /// Use the system proxy settings (environment variables) when no explicit proxy is given
+    /// (default true).
+    pub use_system_proxy: Option<bool>,
+    /// PEM certificates trusted in addition to the operating system's trust store.
+    pub extra_ca_certificates_pem: Option<String>,
+    /// Prepended to the library's own `pmp-mail/<version>` user agent.
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryOptions {
+    /// Attempts per request including the first (1..10, default 4).
+    pub max_attempts: Option<u32>,
+    /// Upper bound for all waits of one request (default 120).
+    pub max_total_wait_seconds: Option<u64>,
+    /// Retry sends whose outcome is unknown (timeouts after the request was sent, 5xx without
+    /// Retry-After). May deliver a message twice. Default false.
+    pub retry_unknown_outcome: Option<bool>,
+}
+
+/// The config document of `pmp_client_new` / [`crate::Client::new`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "pmp-mail client config")]
+pub struct Config {
+    /// Tenant ID (GUID), verified domain, or authority URL
+    /// `https://login.microsoftonline.com/<tenant>`. Not common/consumers/organizations.
+    pub tenant: String,
+    /// The app registration's application (client) ID.
+    pub client_id: String,
+    /// How to authenticate; may be omitted only with a host signer.
+    pub auth: Option<AuthConfig>,
+    /// global | usGov | usGovDoD | china; else derived from the authority host.
+    pub cloud: Option<Cloud>,
+    /// Override of the authority (login) host, e.g. an emulator.
+    pub authority_host: Option<String>,
+    /// Override of the Graph root, e.g. an emulator.
+    pub graph_root: Option<String>,
+    /// Allow `http://` endpoint overrides, and only to loopback addresses.
+    #[serde(default)]
+    pub allow_http_loopback: bool,
+    /// PS256 (default) or RS256.
+    pub assertion_algorithm: Option<AssertionAlgorithm>,
+    #[serde(default)]
+    pub http: HttpOptions,
+    #[serde(default)]
+    pub retry: RetryOptions,
+    /// Refresh the token this long before it expires (default 300).
+    pub token_refresh_margin_seconds: Option<u64>,
+}
+
+/// Where requests go, derived from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub cloud: Cloud,
+    /// The tenant as given (GUID or domain, lower case).
+    pub tenant: String,
+    /// `https://host[:port][/prefix]` without a trailing slash.
+    pub authority_host: String,
+    pub token_url: String,
+    pub graph_root: String,
+    pub scope: String,
+}
+
+/// The retry policy after defaults are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub max_total_wait: Duration,
+    pub retry_unknown_outcome: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            max_total_wait: Duration::from_secs(120),
+            retry_unknown_outcome: false,
+        }
+    }
+}
+
+/// The HTTP settings after validation.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub proxy: Option<Secret>,
+    pub no_proxy: Vec<String>,
+    pub use_system_proxy: bool,
+    /// DER certificates trusted on top of the OS store.
+    pub extra_roots: Vec<Vec<u8>>,
+    pub user_agent: String,
+}
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct ValidatedConfig {
+    pub client_id: String,
+    pub allow_http_loopback: bool,
+    pub endpoints: Endpoints,
+    pub auth: Option<AuthConfig>,
+    pub assertion_algorithm: AssertionAlgorithm,
+    pub http: HttpSettings,
+    pub retry: RetryPolicy,
+    pub token_refresh_margin: Duration,
+}
+
+impl Config {
+    /// Parses a config document; unknown fields are rejected.
+    pub fn from_json(text: &str) -> Result<Config> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(Error::invalid_argument(format!(
+                "the config document is {} bytes; the limit is {MAX_CONFIG_BYTES}",
+                text.len()
+            )));
+        }
+        serde_json::from_str(text).map_err(|e| {
+            Error::invalid_argument(format!("config document: {}", sanitize_serde_error(&e)))
+        })
+    }
+
+    /// Checks every field and resolves endpoints and defaults.
+    pub fn validate(&self) -> Result<ValidatedConfig> {
+        let client_id = parse_guid(self.client_id.trim()).ok_or_else(|| {
+            Error::config(format!(
+                "clientId '{}' is not a GUID",
+                truncate_for_message(&self.client_id)
+            ))
+            .with_remedy("Use the app registration's Application (client) ID from the Entra admin center (Overview page).")
+        })?;
+        let (tenant, tenant_authority) =
+            parse_tenant(self.tenant.trim(), self.allow_http_loopback)?;
+
+        let explicit_authority = self
+            .authority_host
+            .as_deref()
+            .map(|v| parse_endpoint_url("authorityHost", v, self.allow_http_loopback))
+            .transpose()?;
+        if let (Some(a), Some(b)) = (&explicit_authority, &tenant_authority)
+            && a != b
+        {
+            return Err(Error::config(format!(
+                "tenant names the authority {b} but authorityHost is {a}; give one or make them equal"
+            )));
+        }
+        let authority_url = explicit_authority.or(tenant_authority);
+        let host_cloud = authority_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .and_then(|u| u.host_str().and_then(Cloud::from_login_host));
+        let cloud = match (self.cloud, host_cloud) {
+            (Some(explicit), Some(derived)) => {
+                let compatible =
+                    explicit == derived || (explicit == Cloud::UsGovDoD && derived == Cloud::UsGov);
+                if !compatible {
+                    return Err(Error::config(format!(
+                        "cloud is {} but the authority host belongs to the {} cloud",
+                        explicit.name(),
+                        derived.name()
+                    )));
+                }
+                explicit
+            }
+            (Some(explicit), None) => explicit,
+            (None, Some(derived)) => derived,
+            (None, None) => Cloud::Global,
+        };
+        let authority_host = authority_url.unwrap_or_else(|| cloud.authority_host().to_owned());
+        let graph_root = match &self.graph_root {
+            Some(v) => parse_endpoint_url("graphRoot", v, self.allow_http_loopback)?,
+            None => cloud.graph_root().to_owned(),
+        };
+        let token_url = format!("{authority_host}/{tenant}/oauth2/v2.0/token");
+        let endpoints = Endpoints {
+            cloud,
+            tenant,
+            authority_host,
+            token_url,
+            graph_root,
+            scope: cloud.graph_scope(),
+        };
+
+        let auth = self.auth.clone();
+        if let Some(auth) = &auth {
+            validate_auth_shape(auth)?;
+        }
+
+        let http = validate_http(&self.http)?;
+        let retry = validate_retry(&self.retry)?;
+        let margin = self.token_refresh_margin_seconds.unwrap_or(300);
+        if margin > 3000 {
+            return Err(Error::config(
+                "tokenRefreshMarginSeconds must be at most 3000 (tokens live 60-90 minutes)",
+            ));
+        }
+        Ok(ValidatedConfig {
+            client_id,
+            allow_http_loopback: self.allow_http_loopback,
+            endpoints,
+            auth,
+            assertion_algorithm: self.assertion_algorithm.unwrap_or_default(),
+            http,
+            retry,
+            token_refresh_margin: Duration::from_secs(margin),
+        })
+    }
+}
+
+fn validate_auth_shape(auth: &AuthConfig) -> Result<()> {
+    match auth {
+        AuthConfig::ClientSecret { secret } => {
+            if secret.expose().trim().is_empty() {
+                return Err(Error::config("auth.secret is empty"));
+            }
+        }
+        AuthConfig::CertificatePfx {
+            pfx_base64,
+            pfx_path,
+            ..
+        } => {
+            if pfx_base64.is_some() == pfx_path.is_some() {
+                return Err(Error::config(
+                    "auth type certificatePfx needs exactly one of pfxBase64 or pfxPath",
+                ));
+            }
+        }
+        AuthConfig::CertificatePem {
+            certificate_pem,
+            certificate_path,
+            private_key_pem,
+            private_key_path,
+        } => {
+            if certificate_pem.is_some() == certificate_path.is_some() {
+                return Err(Error::config(
+                    "auth type certificatePem needs exactly one of certificatePem or certificatePath",
+                ));
+            }
+            if private_key_pem.is_some() == private_key_path.is_some() {
+                return Err(Error::config(
+                    "auth type certificatePem needs exactly one of privateKeyPem or privateKeyPath",
+                ));
+            }
+        }
+        AuthConfig::Signer => {}
+    }
+    Ok(())
+}
+
+fn validate_http(options: &HttpOptions) -> Result<HttpSettings> {
+    let timeout = options.timeout_seconds.unwrap_or(100);
+    if !(1..=3600).contains(&timeout) {
+        return Err(Error::config(
+            "http.timeoutSeconds must be between 1 and 3600",
+        ));
+    }
+    let connect_timeout = options.connect_timeout_seconds.unwrap_or(15);
+    if !(1..=600).contains(&connect_timeout) {
+        return Err(Error::config(
+            "http.connectTimeoutSeconds must be between 1 and 600",
+        ));
+    }
+    if let Some(proxy) = &options.proxy {
+        // The proxy URL may carry credentials: never echo it.
+        let url = Url::parse(proxy.expose())
+            .map_err(|e| Error::config(format!("http.proxy is not a valid URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::config(
+                "http.proxy must be an http:// or https:// URL with a host",
+            ));
+        }
+    }
+    let mut extra_roots = Vec::new();
+    if let Some(pem_text) = &options.extra_ca_certificates_pem {
+        let blocks = pem::parse_many(pem_text).map_err(|e| {
+            Error::config(format!(
+                "http.extraCaCertificatesPem is not valid PEM ({e})"
+            ))
+        })?;
+        for block in blocks {
+            if block.tag() == "CERTIFICATE" {
+                x509_parser::parse_x509_certificate(block.contents()).map_err(|e| {
+                    Error::config(format!(
+                        "http.extraCaCertificatesPem holds an unreadable certificate ({e})"
+                    ))
+                })?;
+                extra_roots.push(block.into_contents());
+            }
+        }
+        if extra_roots.is_empty() {
+            return Err(Error::config(
+                "http.extraCaCertificatesPem holds no '-----BEGIN CERTIFICATE-----' block",
+            ));
+        }
+    }
+    let own_agent = format!("pmp-mail/{}", crate::version());
+    let user_agent = match options.user_agent.as_deref().map(str::trim) {
+        Some(ua) if !ua.is_empty() => {
+            if !ua.chars().all(|c| (' '..='~').contains(&c)) {
+                return Err(Error::config(
+                    "http.userAgent must be printable ASCII (it becomes an HTTP header)",
+                ));
+            }
+            format!("{ua} {own_agent}")
+        }
+        _ => own_agent,
+    };
+    Ok(HttpSettings {
+        timeout: Duration::from_secs(timeout),
+        connect_timeout: Duration::from_secs(connect_timeout),
+        proxy: options.proxy.clone(),
+        no_proxy: options.no_proxy.clone().unwrap_or_default(),
+        use_system_proxy: options.use_system_proxy.unwrap_or(true),
+        extra_roots,
+        user_agent,
+    })
+}
+
+fn validate_retry(options: &RetryOptions) -> Result<RetryPolicy> {
+    let defaults = RetryPolicy::default();
+    let max_attempts = options.max_attempts.unwrap_or(defaults.max_attempts);
+    if !(1..=10).contains(&max_attempts) {
+        return Err(Error::config("retry.maxAttempts must be between 1 and 10"));
+    }
+    let max_wait = options
+        .max_total_wait_seconds
+        .unwrap_or(defaults.max_total_wait.as_secs());
+    if max_wait > 3600 {
+        return Err(Error::config(
+            "retry.maxTotalWaitSeconds must be at most 3600",
+        ));
+    }
+    Ok(RetryPolicy {
+        max_attempts,
+        max_total_wait: Duration::from_secs(max_wait),
+        retry_unknown_outcome: options.retry_unknown_outcome.unwrap_or(false),
+    })
+}
+
+/// Splits the `tenant` field into a tenant id/domain and, for an authority URL, its host part.
+fn parse_tenant(value: &str, allow_http_loopback: bool) -> Result<(String, Option<String>)> {
+    if value.is_empty() {
+        return Err(Error::config("tenant is empty").with_remedy(
+            "Give the Directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com.",
+        ));
+    }
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        let url = Url::parse(value)
+            .map_err(|e| Error::config(format!("tenant authority URL is invalid ({e})")))?;
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(|s| s.filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default();
+        let Some((tenant, rest)) = segments.split_first() else {
+            return Err(Error::config(
+                "tenant authority URL has no tenant: use https://login.microsoftonline.com/<tenant>",
+            ));
+        };
+        let rest = rest.join("/").to_ascii_lowercase();
+        if !matches!(
+            rest.as_str(),
+            "" | "v2.0" | "oauth2/v2.0" | "oauth2/v2.0/token"
+        ) {
+            return Err(Error::config(format!(
+                "tenant authority URL has an unexpected path after the tenant ('{rest}'); use https://<login host>/<tenant>"
+            )));
+        }
+        let tenant = validate_tenant_id(tenant)?;
+        let mut origin = url.clone();
+        origin.set_path("");
+        origin.set_query(None);
+        origin.set_fragment(None);
+        let origin = parse_endpoint_url("tenant", origin.as_str(), allow_http_loopback)?;
+        return Ok((tenant, Some(origin)));
+    }
+    Ok((validate_tenant_id(value)?, None))
+}
+
+fn validate_tenant_id(value: &str) -> Result<String> {
+    let lower = value.to_ascii_lowercase();
+    if matches!(lower.as_str(), "common" | "consumers" | "organizations") {
+        return Err(Error::config(format!(
+            "tenant '{lower}' is a multi-tenant alias; app-only (client credentials) tokens need a specific tenant"
+        ))
+        .with_remedy("Use the Directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com."));
+    }
+    if let Some(guid) = parse_guid(&lower) {
+        if guid == "00000000-0000-0000-0000-000000000000" {
+            return Err(Error::config("tenant may not be the empty GUID"));
+        }
+        return Ok(guid);
+    }
+    if is_dns_name(&lower) {
+        return Ok(lower);
+    }
+    Err(Error::config(format!(
+        "tenant '{}' is neither a GUID nor a domain name",
+        truncate_for_message(value)
+    ))
+    .with_remedy(
+        "Use the Directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com.",
+    ))
+}
+
+/// Lower-case canonical GUID (8-4-4-4-12 hex) or None.
+pub(crate) fn parse_guid(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        let dash = matches!(i, 8 | 13 | 18 | 23);
+        if dash != (*b == b'-') || (!dash && !b.is_ascii_hexdigit()) {
+            return None;
+        }
+    }
+    Some(value.to_ascii_lowercase())
+}
+
+fn is_dns_name(value: &str) -> bool {
+    let labels: Vec<&str> = value.split('.').collect();
+    value.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// An endpoint override: https, or http only to loopback with `allowHttpLoopback`. Returns the
+/// URL without a trailing slash.
+fn parse_endpoint_url(field: &str, value: &str, allow_http_loopback: bool) -> Result<String> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| Error::config(format!("{field} is not a valid URL ({e})")))?;
+    let Some(host) = url.host() else {
+        return Err(Error::config(format!("{field} has no host")));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config(format!(
+            "{field} may not contain credentials"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(format!(
+            "{field} may not have a query or fragment"
+        )));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match host {
+                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            };
+            if !loopback {
+                return Err(Error::config(format!(
+                    "{field} uses http://; only https:// is allowed (http only to loopback with allowHttpLoopback)"
+                )));
+            }
+            if !allow_http_loopback {
+                return Err(Error::config(format!(
+                    "{field} uses http:// to loopback; set allowHttpLoopback: true to allow it"
+                )));
+            }
+        }
+        other => {
+            return Err(Error::config(format!(
+                "{field} has scheme '{other}'; use https://"
+            )));
+        }
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn truncate_for_message(value: &str) -> String {
+    let mut s: String = value.chars().take(80).collect();
+    if s.len() < value.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// serde_json messages quote offending string values (`invalid type: string "…"`). A secret
+/// pasted into the wrong field must not come back in an error, so quoted values are dropped.
+pub(crate) fn sanitize_serde_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(pos) = rest.find("string \"") {
+        out.push_str(&rest[..pos + "string ".len()]);
+        let after = &rest[pos + "string \"".len()..];
+        match after.find("\", expected").or_else(|| after.find('"')) {
+            Some(end) => {
+                out.push_str("(value hidden)");
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str("(value hidden)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+    const CLIENT: &str = "22222222-2222-2222-2222-222222222222";
+
+    fn config(extra: &str) -> Result<ValidatedConfig> {
+        let text = format!(
+            r#"{{"tenant":"{TENANT}","clientId":"{CLIENT}","auth":{{"type":"clientSecret","secret":"s"}}{extra}}}"#
+        );
+        Config::from_json(&text)?.validate()
+    }
+
+    #[test]
+    fn defaults_to_global_cloud() {
+        let c = config("").unwrap();
+        assert_eq!(c.endpoints.cloud, Cloud::Global);
+        assert_eq!(
+            c.endpoints.token_url,
+            format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
+        );
+        assert_eq!(c.endpoints.scope, "https://graph.microsoft.com/.default");
+        assert_eq!(c.retry.max_attempts, 4);
+        assert_eq!(c.token_refresh_margin, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn cloud_from_authority_url() {
+        let text = format!(
+            r#"{{"tenant":"https://login.microsoftonline.us/contoso.onmicrosoft.us","clientId":"{CLIENT}","cloud":"usGovDoD"}}"#
+        );
+        let c = Config::from_json(&text).unwrap().validate().unwrap();
+        assert_eq!(c.endpoints.cloud, Cloud::UsGovDoD);
+        assert_eq!(c.endpoints.graph_root, "https://dod-graph.microsoft.us");
+        assert_eq!(c.endpoints.tenant, "contoso.onmicrosoft.us");
+        let text = format!(
+            r#"{{"tenant":"https://login.chinacloudapi.cn/{TENANT}/","clientId":"{CLIENT}"}}"#
+        );
+        let c = Config::from_json(&text).unwrap().validate().unwrap();
+        assert_eq!(c.endpoints.cloud, Cloud::China);
+        assert_eq!(
+            c.endpoints.scope,
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        let text = format!(
+            r#"{{"tenant":"https://login.chinacloudapi.cn/{TENANT}","clientId":"{CLIENT}","cloud":"global"}}"#
+        );
+        assert!(Config::from_json(&text).unwrap().validate().is_err());
+    }
+
+    #[test]
+    fn rejects_multi_tenant_aliases() {
+        for alias in ["common", "Organizations", "consumers"] {
+            let text = format!(r#"{{"tenant":"{alias}","clientId":"{CLIENT}"}}"#);
+            let e = Config::from_json(&text).unwrap().validate().unwrap_err();
+            assert_eq!(e.status, crate::Status::InvalidConfig);
+            assert!(e.message.contains("specific tenant"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_client_id_and_unknown_fields() {
+        let text = format!(r#"{{"tenant":"{TENANT}","clientId":"nope"}}"#);
+        assert!(Config::from_json(&text).unwrap().validate().is_err());
+        let text = format!(r#"{{"tenant":"{TENANT}","clientId":"{CLIENT}","colud":"global"}}"#);
+        let e = Config::from_json(&text).unwrap_err();
+        assert_eq!(e.status, crate::Status::InvalidArgument);
+        assert!(e.message.contains("colud"), "{}", e.message);
+        let text = format!(
+            r#"{{"tenant":"{TENANT}","clientId":"{CLIENT}","auth":{{"type":"clientSecret","secret":"x","extra":1}}}}"#
+        );
+        let e = Config::from_json(&text).unwrap_err();
+        assert!(e.message.contains("extra"), "{}", e.message);
+    }
+
+    #[test]
+    fn http_only_to_loopback_with_opt_in() {
+        assert!(config(r#","authorityHost":"http://127.0.0.1:8080""#).is_err());
+        assert!(
+            config(r#","authorityHost":"http://127.0.0.1:8080","allowHttpLoopback":true"#).is_ok()
+        );
+        assert!(
+            config(r#","authorityHost":"http://example.com","allowHttpLoopback":true"#).is_err()
+        );
+        let c = config(
+            r#","authorityHost":"https://127.0.0.1:8443/","graphRoot":"https://127.0.0.1:8443""#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoints.token_url,
+            format!("https://127.0.0.1:8443/{TENANT}/oauth2/v2.0/token")
+        );
+        assert_eq!(c.endpoints.scope, "https://graph.microsoft.com/.default");
+    }
+
+    #[test]
+    fn serde_errors_hide_string_values() {
+        let text = format!(
+            r#"{{"tenant":"{TENANT}","clientId":"{CLIENT}","retry":{{"maxAttempts":"topsecret"}}}}"#
+        );
+        let e = Config::from_json(&text).unwrap_err();
+        assert!(!e.message.contains("topsecret"), "{}", e.message);
+    }
+
+    #[test]
+    fn tenant_forms() {
+        assert!(validate_tenant_id("contoso.onmicrosoft.com").is_ok());
+        assert!(validate_tenant_id("contoso").is_err());
+        assert!(validate_tenant_id("00000000-0000-0000-0000-000000000000").is_err());
+        assert_eq!(
+            validate_tenant_id("AAAAAAAA-1111-1111-1111-111111111111").unwrap(),
+            "aaaaaaaa-1111-1111-1111-111111111111"
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! The app's credential: a client secret, or a certificate whose private key signs client
+//! assertions — loaded from PKCS#12 or PEM, or held by the host behind [`AssertionSigner`].
+
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
+use base64::Engine;
+use zeroize::Zeroizing;
+
+use crate::config::AuthConfig;
+use crate::error::{Error, Result, Status};
+use crate::secret::{Secret, SecretBytes};
+
+/// The JWS algorithms a signer must support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// RSASSA-PSS with SHA-256, MGF1 SHA-256, salt length 32.
+    Ps256,
+}
+
+/// Signs the JWS signing input of a client assertion with the certificate's private key.
+///
+/// Called on a blocking worker thread, possibly concurrently from several threads.
+pub trait AssertionSigner: Send + Sync {
+    fn sign(&self, algorithm: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>>;
+}
+
+impl<F> AssertionSigner for F
+where
+    F: Fn(SignatureAlgorithm, &[u8]) -> Result<Vec<u8>> + Send + Sync,
+{
+    fn sign(&self, algorithm: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
+        self(algorithm, data)
+    }
+}
+
+/// An RSA private key held in memory (from a PFX or PEM file).
+pub struct RsaKeySigner {
+    key: RsaKeyPair,
+}
+
+impl std::fmt::Debug for RsaKeySigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RsaKeySigner(<redacted>)")
+    }
+}
+
+impl RsaKeySigner {
+    /// From PKCS#8 DER, or PKCS#1 `RSAPrivateKey` DER.
+    pub fn from_der(der: &[u8]) -> Result<RsaKeySigner> {
+        let key = RsaKeyPair::from_pkcs8(der)
+            .or_else(|_| RsaKeyPair::from_der(der))
+            .map_err(|e| {
+                Error::credential(format!(
+                    "the private key is not a usable RSA key ({e}); Entra certificate credentials need RSA (2048 bits or more)"
+                ))
+            })?;
+        Ok(RsaKeySigner { key })
+    }
+
+    /// The public key as PKCS#1 `RSAPublicKey` DER.
+    pub fn public_key_der(&self) -> &[u8] {
+        self.key.public_key().as_ref()
+    }
+}
+
+impl AssertionSigner for RsaKeySigner {
+    fn sign(&self, algorithm: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
+        let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match algorithm {
+            SignatureAlgorithm::Rs256 => &RSA_PKCS1_SHA256,
+            SignatureAlgorithm::Ps256 => &RSA_PSS_SHA256,
+        };
+        let mut signature = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                padding,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                data,
+                &mut signature,
+            )
+            .map_err(|_| Error::new(Status::Signer, "RSA signing failed"))?;
+        Ok(signature)
+    }
+}
+
+/// The public facts about the credential's certificate.
+#[derive(Debug, Clone)]
+pub struct CertificateInfo {
+    pub der: Vec<u8>,
+    pub sha1: Vec<u8>,
+    pub sha256: Vec<u8>,
+    pub subject: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl CertificateInfo {
+    pub fn from_der(der: &[u8]) -> Result<CertificateInfo> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
+            Error::credential(format!("the certificate is not valid X.509 DER ({e})"))
+        })?;
+        Ok(CertificateInfo {
+            der: der.to_vec(),
+            sha1: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der)
+                .as_ref()
+                .to_vec(),
+            sha256: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
+                .as_ref()
+                .to_vec(),
+            subject: cert.subject().to_string(),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+        })
+    }
+
+    /// The SHA-1 thumbprint in upper-case hex, as the Entra portal shows it.
+    pub fn thumbprint_hex(&self) -> String {
+        self.sha1.iter().map(|b| format!("{b:02X}")).collect()
+    }
+
+    /// The certificate's public key as PKCS#1 `RSAPublicKey` DER.
+    fn rsa_public_key_der(&self) -> Result<Vec<u8>> {
+        let (_, cert) = x509_parser::parse_x509_certificate(&self.der).map_err(|e| {
+            Error::credential(format!("the certificate is not valid X.509 DER ({e})"))
+        })?;
+        Ok(cert.public_key().subject_public_key.data.to_vec())
+    }
+}
+
+/// The credential a client authenticates with.
+#[derive(Clone)]
+pub enum Credential {
+    Secret(Secret),
+    Certificate {
+        certificate: CertificateInfo,
+        signer: Arc<dyn AssertionSigner>,
+    },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Secret(_) => f.write_str("Credential::Secret(<redacted>)"),
+            Credential::Certificate { certificate, .. } => write!(
+                f,
+                "Credential::Certificate(thumbprint {})",
+                certificate.thumbprint_hex()
+            ),
+        }
+    }
+}
+
+impl Credential {
+    /// Loads the credential named by the config's `auth` section.
+    pub fn load(auth: &AuthConfig) -> Result<Credential> {
+        match auth {
+            AuthConfig::ClientSecret { secret } => Ok(Credential::Secret(secret.clone())),
+            AuthConfig::CertificatePfx {
+                pfx_base64,
+                pfx_path,
+                password,
+            } => {
+                let bytes: SecretBytes = match (pfx_base64, pfx_path) {
+                    (Some(b64), _) => Zeroizing::new(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b64.expose().trim().as_bytes())
+                            .map_err(|e| {
+                                Error::credential(format!(
+                                    "auth.pfxBase64 is not valid base64 ({e})"
+                                ))
+                            })?,
+                    ),
+                    (None, Some(path)) => read_file("auth.pfxPath", path)?,
+                    (None, None) => {
+                        return Err(Error::config(
+                            "auth type certificatePfx needs pfxBase64 or pfxPath",
+                        ));
+                    }
+                };
+                let password = password.as_ref().map(Secret::expose).unwrap_or("");
+                load_pfx(&bytes, password)
+            }
+            AuthConfig::CertificatePem {
+                certificate_pem,
+                certificate_path,
+                private_key_pem,
+                private_key_path,
+            } => {
+                let cert_text = match (certificate_pem, certificate_path) {
+                    (Some(text), _) => text.clone(),
+                    (None, Some(path)) => {
+                        String::from_utf8_lossy(&read_file("auth.certificatePath", path)?)
+                            .into_owned()
+                    }
+                    (None, None) => {
+                        return Err(Error::config(
+                            "auth type certificatePem needs certificatePem or certificatePath",
+                        ));
+                    }
+                };
+                let key_text: Secret = match (private_key_pem, private_key_path) {
+                    (Some(text), _) => text.clone(),
+                    (None, Some(path)) => Secret::new(
+                        String::from_utf8_lossy(&read_file("auth.privateKeyPath", path)?)
+                            .into_owned(),
+                    ),
+                    (None, None) => {
+                        return Err(Error::config(
+                            "auth type certificatePem needs privateKeyPem or privateKeyPath",
+                        ));
+                    }
+                };
+                load_pem(&cert_text, &key_text)
+            }
+            AuthConfig::Signer => Err(Error::config(
+                "auth type signer needs a host signer: create the client with pmp_client_new_with_signer",
+            )),
+        }
+    }
+
+    /// A credential whose assertions the host signs.
+    pub fn with_signer(cert_der: &[u8], signer: Arc<dyn AssertionSigner>) -> Result<Credential> {
+        Ok(Credential::Certificate {
+            certificate: CertificateInfo::from_der(cert_der)?,
+            signer,
+        })
+    }
+
+    pub fn certificate(&self) -> Option<&CertificateInfo> {
+        match self {
+            Credential::Secret(_) => None,
+            Credential::Certificate { certificate, .. } => Some(certificate),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::Secret(_) => "client secret",
+            Credential::Certificate { .. } => "certificate",
+        }
+    }
+}
+
+fn read_file(field: &str, path: &str) -> Result<SecretBytes> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
+        Error::credential(format!("{field}: cannot read '{path}' ({e})"))
+            .with_remedy("Check the path and that this process may read the file.")
+    })
+}
+
+fn load_pfx(bytes: &[u8], password: &str) -> Result<Credential> {
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        bytes,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    )
+    .map_err(|e| {
+        Error::credential(format!("cannot open the PFX file ({e})")).with_remedy(
+            "Check the PFX password and that the file is a PKCS#12 export with the private key.",
+        )
+    })?;
+    let (_, chain) = store.private_key_chain().ok_or_else(|| {
+        Error::credential("the PFX file holds no private key with a certificate")
+            .with_remedy("Export the certificate WITH its private key (PFX/PKCS#12).")
+    })?;
+    let leaf = chain.certs().first().ok_or_else(|| {
+        Error::credential("the PFX file's private key has no matching certificate")
+    })?;
+    let key_der = Zeroizing::new(chain.key().as_der().to_vec());
+    build_certificate_credential(leaf.as_der(), &key_der)
+}
+
+fn load_pem(cert_text: &str, key_text: &Secret) -> Result<Credential> {
+    let certs = pem::parse_many(cert_text)
+        .map_err(|e| Error::credential(format!("the certificate PEM is invalid ({e})")))?;
+    let leaf = certs
+        .into_iter()
+        .find(|p| p.tag() == "CERTIFICATE")
+        .ok_or_else(|| Error::credential("the certificate PEM holds no CERTIFICATE block"))?;
+    let keys = pem::parse_many(key_text.expose())
+        .map_err(|_| Error::credential("the private key PEM is invalid"))?;
+    let mut key_der = None;
+    for block in keys {
+        match block.tag() {
+            "PRIVATE KEY" | "RSA PRIVATE KEY" => {
+                key_der = Some(Zeroizing::new(block.into_contents()));
+                break;
+            }
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(Error::credential("the private key PEM is encrypted")
+                    .with_remedy("Use an unencrypted PKCS#8 key, or a password-protected PFX (certificatePfx)."));
+            }
+            "EC PRIVATE KEY" => {
+                return Err(Error::credential(
+                    "the private key is an EC key; Entra certificate credentials need RSA",
+                ));
+            }
+            _ => {}
+        }
+    }
+    let key_der = key_der.ok_or_else(|| {
+        Error::credential("the private key PEM holds no 'PRIVATE KEY' or 'RSA PRIVATE KEY' block")
+    })?;
+    build_certificate_credential(leaf.contents(), &key_der)
+}
+
+fn build_certificate_credential(cert_der: &[u8], key_der: &[u8]) -> Result<Credential> {
+    let certificate = CertificateInfo::from_der(cert_der)?;
+    let signer = RsaKeySigner::from_der(key_der)?;
+    if certificate.rsa_public_key_der()? != signer.public_key_der() {
+        return Err(Error::credential(format!(
+            "the private key does not belong to the certificate (thumbprint {})",
+            certificate.thumbprint_hex()
+        ))
+        .with_remedy("Use the key that was generated with this certificate."));
+    }
+    Ok(Credential::Certificate {
+        certificate,
+        signer: Arc::new(signer),
+    })
+}

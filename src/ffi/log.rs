@@ -1,0 +1,78 @@
+//! The optional process-wide log callback.
+
+use std::ffi::{CString, c_char, c_void};
+use std::sync::Arc;
+
+use crate::logging::{self, Level};
+
+pub const PMP_LOG_LEVEL_ERROR: u32 = 1;
+pub const PMP_LOG_LEVEL_WARN: u32 = 2;
+pub const PMP_LOG_LEVEL_INFO: u32 = 3;
+pub const PMP_LOG_LEVEL_DEBUG: u32 = 4;
+
+/// One log message. Valid only during the callback.
+#[repr(C)]
+pub struct pmp_log_params {
+    /// `PMP_LOG_LEVEL_*`.
+    pub level: u32,
+    /// UTF-8, NUL-terminated; `message_len` excludes the NUL.
+    pub message: *const c_char,
+    pub message_len: usize,
+}
+
+/// Receives log messages. Called on any thread, possibly concurrently; never receives secrets.
+pub type pmp_log_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, params: *const pmp_log_params)>;
+
+pub(crate) fn level_from(value: u32) -> Option<Level> {
+    match value {
+        PMP_LOG_LEVEL_ERROR => Some(Level::Error),
+        PMP_LOG_LEVEL_WARN => Some(Level::Warn),
+        PMP_LOG_LEVEL_INFO => Some(Level::Info),
+        PMP_LOG_LEVEL_DEBUG => Some(Level::Debug),
+        _ => None,
+    }
+}
+
+struct LogTarget {
+    callback: unsafe extern "C" fn(*mut c_void, *const pmp_log_params),
+    userdata: *mut c_void,
+}
+
+// SAFETY: pmp_set_log_callback's contract requires the callback and userdata to be usable from
+// any thread, concurrently, until the callback is replaced or removed.
+unsafe impl Send for LogTarget {}
+// SAFETY: as above.
+unsafe impl Sync for LogTarget {}
+
+impl LogTarget {
+    fn emit(&self, level: Level, message: &str) {
+        let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+        let params = pmp_log_params {
+            level: level as u32,
+            message: text.as_ptr(),
+            message_len: text.as_bytes().len(),
+        };
+        // SAFETY: `params` and the string it points to live until the call returns.
+        unsafe { (self.callback)(self.userdata, &params) };
+    }
+}
+
+pub(crate) fn install(
+    callback: Option<unsafe extern "C" fn(*mut c_void, *const pmp_log_params)>,
+    userdata: *mut c_void,
+    max_level: Level,
+) {
+    match callback {
+        None => logging::set_sink(None, max_level),
+        Some(callback) => {
+            let target = Arc::new(LogTarget { callback, userdata });
+            logging::set_sink(
+                Some(Arc::new(move |level, message: &str| {
+                    target.emit(level, message)
+                })),
+                max_level,
+            );
+        }
+    }
+}

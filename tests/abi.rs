@@ -1,0 +1,363 @@
+//! The C ABI called directly from Rust: NULLs, bad UTF-8, malformed and oversized JSON,
+//! unknown fields, outputs untouched on failure, the signer and log callbacks.
+
+mod common;
+
+use std::ffi::{CStr, c_char, c_void};
+use std::ptr;
+use std::sync::Mutex;
+
+use common::*;
+use pmp_mail::ffi::*;
+use serde_json::{Value, json};
+
+fn last_error() -> Value {
+    let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: `out` is a valid local; the string is freed once below.
+    unsafe {
+        assert_eq!(pmp_last_error(&mut out), pmp_status::Ok);
+        let text = CStr::from_ptr(out).to_str().unwrap().to_owned();
+        pmp_string_free(out);
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn new_client(config: &str) -> (pmp_status, *mut pmp_client) {
+    let mut client: *mut pmp_client = ptr::null_mut();
+    // SAFETY: the slice outlives the call; `client` is a valid local.
+    let status = unsafe { pmp_client_new(config.as_ptr(), config.len(), &mut client) };
+    (status, client)
+}
+
+fn take_string(s: *mut c_char) -> Value {
+    // SAFETY: `s` was returned by the library and is freed once.
+    unsafe {
+        let text = CStr::from_ptr(s).to_str().unwrap().to_owned();
+        pmp_string_free(s);
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+#[test]
+fn version_and_status_names() {
+    // SAFETY: static strings.
+    unsafe {
+        assert_eq!(
+            CStr::from_ptr(pmp_version()).to_str().unwrap(),
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(
+            CStr::from_ptr(pmp_status_name(9)).to_str().unwrap(),
+            "PMP_STATUS_OUTCOME_UNKNOWN"
+        );
+        assert_eq!(
+            CStr::from_ptr(pmp_status_name(13)).to_str().unwrap(),
+            "PMP_STATUS_PANIC"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_rejected_with_a_named_problem() {
+    let mut client: *mut pmp_client = ptr::null_mut();
+    // SAFETY: NULL input with length 0 is allowed to be passed; outputs are valid locals.
+    unsafe {
+        assert_eq!(
+            pmp_client_new(ptr::null(), 0, &mut client),
+            pmp_status::NullParameter
+        );
+        assert!(client.is_null());
+        assert_eq!(last_error()["statusName"], "PMP_STATUS_NULL_PARAMETER");
+        let cfg = b"{}";
+        assert_eq!(
+            pmp_client_new(cfg.as_ptr(), cfg.len(), ptr::null_mut()),
+            pmp_status::NullParameter
+        );
+        assert!(
+            last_error()["message"]
+                .as_str()
+                .unwrap()
+                .contains("client_out")
+        );
+    }
+    let (status, client) = new_client("\u{0}");
+    assert_eq!(status, pmp_status::InvalidArgument);
+    assert!(client.is_null());
+    let invalid_utf8 = [b'{', 0xff, 0xfe, b'}'];
+    let mut out: *mut pmp_client = ptr::null_mut();
+    // SAFETY: valid local buffers.
+    let status = unsafe { pmp_client_new(invalid_utf8.as_ptr(), invalid_utf8.len(), &mut out) };
+    assert_eq!(status, pmp_status::InvalidArgument);
+    assert!(last_error()["message"].as_str().unwrap().contains("UTF-8"));
+    let (status, _) = new_client("{\"tenant\": ");
+    assert_eq!(status, pmp_status::InvalidArgument);
+    let (status, _) = new_client(&format!(
+        r#"{{"tenant":"{TENANT}","clientId":"{APP}","auth":{{"type":"clientSecret","secret":"x"}},"tenantt":1}}"#
+    ));
+    assert_eq!(status, pmp_status::InvalidArgument);
+    let doc = last_error();
+    assert!(
+        doc["message"].as_str().unwrap().contains("tenantt"),
+        "{doc}"
+    );
+    assert_eq!(doc["category"], "invalidArgument");
+    let oversized = format!("{{\"tenant\":\"{}\"}}", "a".repeat(1024 * 1024));
+    let (status, _) = new_client(&oversized);
+    assert_eq!(status, pmp_status::InvalidArgument);
+    assert!(last_error()["message"].as_str().unwrap().contains("limit"));
+    let (status, _) = new_client(&format!(
+        r#"{{"tenant":"common","clientId":"{APP}","auth":{{"type":"clientSecret","secret":"x"}}}}"#
+    ));
+    assert_eq!(status, pmp_status::InvalidConfig);
+    assert_eq!(last_error()["category"], "config");
+    // SAFETY: NULL is explicitly allowed.
+    unsafe {
+        pmp_client_free(ptr::null_mut());
+        pmp_string_free(ptr::null_mut());
+    }
+}
+
+#[test]
+fn permissions_and_send_through_the_abi() {
+    let emu = start_emulator();
+    let config = config_json(&emu, APP, secret_auth()).to_string();
+    let (status, client) = new_client(&config);
+    assert_eq!(status, pmp_status::Ok);
+    assert_eq!(last_error(), Value::Null);
+    let mut report: *mut c_char = ptr::null_mut();
+    // SAFETY: live client, valid locals.
+    unsafe {
+        assert_eq!(
+            pmp_test_permissions(client, ptr::null(), 0, &mut report),
+            pmp_status::Ok
+        );
+        let doc = take_string(report);
+        assert_eq!(doc["authenticated"], true);
+        assert_eq!(doc["permissions"][0]["status"], "Granted");
+        let options = br#"{"forceRefresh":true,"bogus":1}"#;
+        let mut untouched = std::ptr::dangling_mut::<c_char>();
+        assert_eq!(
+            pmp_test_permissions(client, options.as_ptr(), options.len(), &mut untouched),
+            pmp_status::InvalidArgument
+        );
+        assert_eq!(
+            untouched,
+            std::ptr::dangling_mut::<c_char>(),
+            "outputs are written only on success"
+        );
+        assert!(last_error()["message"].as_str().unwrap().contains("bogus"));
+
+        let message = json!({"from": MAILBOX, "to": ["a@contoso.com"], "subject": "über die ABI"})
+            .to_string();
+        let mut result: *mut c_char = ptr::null_mut();
+        assert_eq!(
+            pmp_send_mail(client, message.as_ptr(), message.len(), &mut result),
+            pmp_status::Ok
+        );
+        let doc = take_string(result);
+        assert_eq!(doc["status"], "sent");
+        assert_eq!(doc["uploadSession"], false);
+
+        let bad = json!({"from": MAILBOX, "to": ["nope"]}).to_string();
+        let mut untouched = std::ptr::dangling_mut::<c_char>();
+        assert_eq!(
+            pmp_send_mail(client, bad.as_ptr(), bad.len(), &mut untouched),
+            pmp_status::InvalidArgument
+        );
+        assert_eq!(untouched, std::ptr::dangling_mut::<c_char>());
+        assert!(last_error()["message"].as_str().unwrap().contains("to[0]"));
+        assert_eq!(
+            pmp_send_mail(ptr::null(), bad.as_ptr(), bad.len(), &mut untouched),
+            pmp_status::NullParameter
+        );
+        assert_eq!(
+            pmp_send_mail(client, bad.as_ptr(), bad.len(), ptr::null_mut()),
+            pmp_status::NullParameter
+        );
+
+        emu.set_faults(
+            serde_json::from_value(
+                json!({"rules": [{"path": "sendMail", "action": "dropAfterAccept", "count": 1}]}),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            pmp_send_mail(client, message.as_ptr(), message.len(), &mut result),
+            pmp_status::OutcomeUnknown
+        );
+        let doc = last_error();
+        assert_eq!(doc["outcome"], "unknown");
+        assert_eq!(doc["status"], 9);
+        pmp_client_free(client);
+    }
+    assert_eq!(emu.messages().len(), 2);
+}
+
+/// Host signer over the C callback: signs with the test certificate's key.
+unsafe extern "C" fn test_signer(
+    userdata: *mut c_void,
+    params: *const pmp_sign_params,
+    signature_out: *mut u8,
+    capacity: usize,
+    signature_len_out: *mut usize,
+) -> u32 {
+    // SAFETY: the library passes valid params for the duration of the call and a buffer of
+    // `capacity` bytes; userdata is the &TestCert given at creation.
+    unsafe {
+        let cert = &*(userdata as *const TestCert);
+        let params = &*params;
+        let data = std::slice::from_raw_parts(params.data, params.data_len);
+        let algorithm = match params.algorithm {
+            PMP_SIGN_ALGORITHM_RS256 => pmp_mail::SignatureAlgorithm::Rs256,
+            PMP_SIGN_ALGORITHM_PS256 => pmp_mail::SignatureAlgorithm::Ps256,
+            _ => return 1,
+        };
+        let sig = cert.sign(algorithm, data);
+        if sig.len() > capacity {
+            return 2;
+        }
+        ptr::copy_nonoverlapping(sig.as_ptr(), signature_out, sig.len());
+        *signature_len_out = sig.len();
+    }
+    0
+}
+
+unsafe extern "C" fn failing_signer(
+    _: *mut c_void,
+    _: *const pmp_sign_params,
+    _: *mut u8,
+    _: usize,
+    _: *mut usize,
+) -> u32 {
+    42
+}
+
+#[test]
+fn signer_callback_authenticates() {
+    let emu = start_emulator();
+    let cert: &'static TestCert = app_cert();
+    for algorithm in ["PS256", "RS256"] {
+        let mut config = config_json(&emu, APP, json!({"type": "signer"}));
+        config["assertionAlgorithm"] = json!(algorithm);
+        let config = config.to_string();
+        let mut client: *mut pmp_client = ptr::null_mut();
+        let mut report: *mut c_char = ptr::null_mut();
+        // SAFETY: buffers outlive the calls; the userdata (&'static TestCert) outlives the client.
+        unsafe {
+            assert_eq!(
+                pmp_client_new_with_signer(
+                    config.as_ptr(),
+                    config.len(),
+                    cert.cert_der.as_ptr(),
+                    cert.cert_der.len(),
+                    Some(test_signer),
+                    cert as *const TestCert as *mut c_void,
+                    &mut client,
+                ),
+                pmp_status::Ok
+            );
+            assert_eq!(
+                pmp_test_permissions(client, ptr::null(), 0, &mut report),
+                pmp_status::Ok
+            );
+            assert_eq!(take_string(report)["authenticated"], true);
+            pmp_client_free(client);
+        }
+    }
+    let config = config_json(&emu, APP, json!({"type": "signer"})).to_string();
+    let mut client: *mut pmp_client = ptr::null_mut();
+    let mut report: *mut c_char = ptr::null_mut();
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(
+            pmp_client_new_with_signer(
+                config.as_ptr(),
+                config.len(),
+                cert.cert_der.as_ptr(),
+                cert.cert_der.len(),
+                None,
+                ptr::null_mut(),
+                &mut client
+            ),
+            pmp_status::NullParameter
+        );
+        assert_eq!(
+            pmp_client_new_with_signer(
+                config.as_ptr(),
+                config.len(),
+                cert.cert_der.as_ptr(),
+                cert.cert_der.len(),
+                Some(failing_signer),
+                ptr::null_mut(),
+                &mut client
+            ),
+            pmp_status::Ok
+        );
+        assert_eq!(
+            pmp_test_permissions(client, ptr::null(), 0, &mut report),
+            pmp_status::Signer
+        );
+        assert!(last_error()["message"].as_str().unwrap().contains("42"));
+        pmp_client_free(client);
+    }
+}
+
+static LOG_LINES: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn collect_log(_: *mut c_void, params: *const pmp_log_params) {
+    // SAFETY: params and its message are valid during the callback.
+    unsafe {
+        let params = &*params;
+        let bytes = std::slice::from_raw_parts(params.message.cast::<u8>(), params.message_len);
+        LOG_LINES
+            .lock()
+            .unwrap()
+            .push((params.level, String::from_utf8_lossy(bytes).into_owned()));
+    }
+}
+
+#[test]
+fn log_callback_receives_messages_without_secrets() {
+    let emu = start_emulator();
+    // SAFETY: the callback is a plain function; no userdata.
+    unsafe {
+        assert_eq!(
+            pmp_set_log_callback(Some(collect_log), ptr::null_mut(), 99),
+            pmp_status::InvalidArgument
+        );
+        assert_eq!(
+            pmp_set_log_callback(Some(collect_log), ptr::null_mut(), PMP_LOG_LEVEL_DEBUG),
+            pmp_status::Ok
+        );
+    }
+    let client = client_for(&emu, APP, secret_auth());
+    client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    let wrong = client_for(
+        &emu,
+        APP,
+        json!({"type": "clientSecret", "secret": "wrong-secret-xyz"}),
+    );
+    wrong.test_permissions(&Default::default()).unwrap();
+    // SAFETY: removing the callback.
+    unsafe {
+        assert_eq!(
+            pmp_set_log_callback(None, ptr::null_mut(), PMP_LOG_LEVEL_DEBUG),
+            pmp_status::Ok
+        );
+    }
+    let lines = LOG_LINES.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|(_, l)| l.contains("token from endpoint")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|(_, l)| l.contains("sendMail accepted")));
+    for (level, line) in &lines {
+        assert!((1..=4).contains(level));
+        assert!(
+            !line.contains(SECRET) && !line.contains("wrong-secret-xyz") && !line.contains("eyJ"),
+            "{line}"
+        );
+    }
+}

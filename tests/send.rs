@@ -1,0 +1,366 @@
+//! Sending through the emulator: message fidelity, attachments small and large, retries,
+//! unknown outcomes and Graph errors.
+
+mod common;
+
+use common::*;
+use pmp_graph_emulator::FaultPlan;
+use pmp_mail::{Outcome, Status};
+use serde_json::json;
+
+fn faults(value: serde_json::Value) -> FaultPlan {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn full_message_arrives_intact() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("report ü.csv");
+    std::fs::write(&csv, "host,status\nsrv1,ok\n").unwrap();
+    let logo = pseudo_random_bytes(2000, 7);
+    let blob = pseudo_random_bytes(1000, 8);
+    let subject = "Patch-Bericht: Grüße – 日本語 🚀";
+    let result = client
+        .send_mail(&message(json!({
+            "from": "Alerts <alerts@contoso.onmicrosoft.com>",
+            "to": ["ann@contoso.com", "Jörg Müller <joerg@contoso.com>", {"address": "b@contoso.com", "name": "B"}],
+            "cc": ["cc@contoso.com"], "bcc": ["bcc@contoso.com"], "replyTo": ["Help <help@contoso.com>"],
+            "subject": subject,
+            "body": "<p>Hallo <img src=\"cid:logo\"></p>",
+            "bodyAsHtml": true,
+            "importance": "high",
+            "saveToSentItems": false,
+            "headers": [{"name": "x-run-id", "value": "42"}, {"name": "X-Tool", "value": "pmp"}],
+            "attachments": [
+                {"path": csv},
+                {"name": "blob.bin", "contentBase64": b64(&blob)},
+                {"name": "logo.png", "contentBase64": b64(&logo), "contentId": "logo"},
+            ],
+        })))
+        .unwrap();
+    assert_eq!(result.status, "sent");
+    assert_eq!(result.attempts, 1);
+    assert!(!result.upload_session);
+    let messages = emu.messages();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m.via, "sendMail");
+    assert_eq!(m.mailbox, MAILBOX);
+    assert_eq!(m.subject, subject);
+    assert_eq!(m.body_content_type, "html");
+    assert_eq!(m.importance.to_ascii_lowercase(), "high");
+    assert!(!m.save_to_sent_items);
+    assert_eq!(m.to.len(), 3);
+    assert_eq!(m.to[1].name.as_deref(), Some("Jörg Müller"));
+    assert_eq!(m.bcc[0].address, "bcc@contoso.com");
+    assert_eq!(m.reply_to[0].name.as_deref(), Some("Help"));
+    assert_eq!(m.headers.len(), 2);
+    assert_eq!(m.client_request_id, result.client_request_id);
+    assert_eq!(Some(&m.request_id), result.request_id.as_ref());
+    let by_name = |n: &str| m.attachments.iter().find(|a| a.name == n).unwrap();
+    assert_eq!(by_name("report ü.csv").content_type, "text/csv");
+    assert_eq!(
+        by_name("report ü.csv").sha256,
+        sha256_hex(b"host,status\nsrv1,ok\n")
+    );
+    assert_eq!(by_name("blob.bin").content_type, "application/octet-stream");
+    assert_eq!(by_name("blob.bin").sha256, sha256_hex(&blob));
+    let inline = by_name("logo.png");
+    assert!(inline.is_inline);
+    assert_eq!(inline.content_id.as_deref(), Some("logo"));
+    assert_eq!(inline.content_type, "image/png");
+    assert_eq!(inline.sha256, sha256_hex(&logo));
+}
+
+#[test]
+fn large_attachment_goes_through_an_upload_session() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let big = pseudo_random_bytes(5 * 1024 * 1024 + 123, 1);
+    let small = pseudo_random_bytes(4096, 2);
+    let result = client
+        .send_mail(&message(json!({
+            "from": MAILBOX, "to": ["a@contoso.com"], "subject": "big",
+            "attachments": [
+                {"name": "big.bin", "contentBase64": b64(&big)},
+                {"name": "small.txt", "contentBase64": b64(&small)},
+            ],
+        })))
+        .unwrap();
+    assert!(result.upload_session);
+    let messages = emu.messages();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m.via, "draft");
+    let big_rec = m.attachments.iter().find(|a| a.name == "big.bin").unwrap();
+    assert_eq!(big_rec.size, big.len() as u64);
+    assert_eq!(big_rec.sha256, sha256_hex(&big));
+    let small_rec = m
+        .attachments
+        .iter()
+        .find(|a| a.name == "small.txt")
+        .unwrap();
+    assert_eq!(small_rec.sha256, sha256_hex(&small));
+    // Upload chunks never carry the bearer token and stay below 4 MiB: 5 MiB -> 2 chunks.
+    let puts = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    assert_eq!(puts, 2);
+}
+
+#[test]
+fn many_small_attachments_over_four_megabytes_use_the_draft_path() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let parts: Vec<Vec<u8>> = (0..3)
+        .map(|i| pseudo_random_bytes(2 * 1024 * 1024, 10 + i))
+        .collect();
+    let attachments: Vec<_> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"name": format!("part{i}.bin"), "contentBase64": b64(p)}))
+        .collect();
+    let result = client
+        .send_mail(&message(
+            json!({"from": MAILBOX, "to": ["a@contoso.com"], "attachments": attachments}),
+        ))
+        .unwrap();
+    assert!(!result.upload_session);
+    let m = &emu.messages()[0];
+    assert_eq!(m.via, "draft");
+    for (i, p) in parts.iter().enumerate() {
+        let rec = m
+            .attachments
+            .iter()
+            .find(|a| a.name == format!("part{i}.bin"))
+            .unwrap();
+        assert_eq!(rec.sha256, sha256_hex(p));
+    }
+}
+
+#[test]
+fn failed_upload_deletes_the_draft_and_sends_nothing() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [{"path": "upload", "action": "status", "status": 500, "skip": 1, "count": 100}]})));
+    let big = pseudo_random_bytes(5 * 1024 * 1024, 3);
+    let e = client
+        .send_mail(&message(json!({
+            "from": MAILBOX, "to": ["a@contoso.com"],
+            "attachments": [{"name": "big.bin", "contentBase64": b64(&big)}],
+        })))
+        .unwrap_err();
+    assert_eq!(e.status, Status::Attachment, "{e:?}");
+    assert_eq!(e.outcome, Some(Outcome::Failed));
+    assert!(emu.messages().is_empty());
+    let deleted = emu
+        .requests()
+        .into_iter()
+        .any(|r| r.method == "DELETE" && r.path.contains("/messages/") && r.status < 300);
+    assert!(deleted, "the draft was deleted");
+    assert!(
+        e.log.iter().any(|l| l.contains("draft was deleted")),
+        "{:?}",
+        e.log
+    );
+}
+
+#[test]
+fn large_attachment_without_mail_read_write_explains_the_permission() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP_SEND_ONLY, secret_auth());
+    let big = pseudo_random_bytes(3 * 1024 * 1024, 4);
+    let e = client
+        .send_mail(&message(json!({
+            "from": MAILBOX, "to": ["a@contoso.com"],
+            "attachments": [{"name": "big.bin", "contentBase64": b64(&big)}],
+        })))
+        .unwrap_err();
+    assert_eq!(e.status, Status::PermissionDenied);
+    assert!(e.remedy.as_deref().unwrap_or("").contains("Mail.ReadWrite"));
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
+fn throttling_is_retried_after_retry_after() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "status", "status": 429, "retryAfterSeconds": 1, "count": 2}]})));
+    let started = std::time::Instant::now();
+    let result = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    assert_eq!(result.attempts, 3);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    assert_eq!(emu.messages().len(), 1);
+    assert_eq!(emu.counters().send_mail_requests, 3);
+}
+
+#[test]
+fn throttling_beyond_the_attempt_budget_is_throttled() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["retry"]["maxAttempts"] = json!(2);
+    let client = client_from(config);
+    emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "status", "status": 429, "retryAfterSeconds": 1, "count": 10}]})));
+    let e = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap_err();
+    assert_eq!(e.status, Status::Throttled);
+    assert_eq!(e.attempts, Some(2));
+    assert_eq!(e.retry_after_seconds, Some(1));
+    assert_eq!(e.http_status, Some(429));
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
+fn dropped_answer_after_accept_is_unknown_and_not_retried() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(
+        json!({"rules": [{"path": "sendMail", "action": "dropAfterAccept", "count": 1}]}),
+    ));
+    let e = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap_err();
+    assert_eq!(e.status, Status::OutcomeUnknown, "{e:?}");
+    assert_eq!(e.outcome, Some(Outcome::Unknown));
+    assert_eq!(e.attempts, Some(1));
+    assert!(e.client_request_id.is_some());
+    let doc: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    assert_eq!(doc["outcome"], "unknown");
+    assert_eq!(doc["statusName"], "PMP_STATUS_OUTCOME_UNKNOWN");
+    assert_eq!(emu.messages().len(), 1, "exactly one message, no duplicate");
+    assert_eq!(emu.counters().send_mail_requests, 1);
+}
+
+#[test]
+fn service_unavailable_without_retry_after_is_unknown_and_not_retried() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(
+        json!({"rules": [{"path": "sendMail", "action": "status", "status": 503, "count": 1}]}),
+    ));
+    let e = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap_err();
+    assert_eq!(e.status, Status::OutcomeUnknown);
+    assert_eq!(e.outcome, Some(Outcome::Unknown));
+    assert_eq!(e.attempts, Some(1));
+    assert_eq!(emu.counters().send_mail_requests, 1);
+}
+
+#[test]
+fn service_unavailable_with_retry_after_is_retried() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "status", "status": 503, "retryAfterSeconds": 1, "count": 1}]})));
+    let result = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    assert_eq!(result.attempts, 2);
+    assert_eq!(emu.messages().len(), 1);
+}
+
+#[test]
+fn retry_unknown_outcome_opt_in_retries() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["retry"]["retryUnknownOutcome"] = json!(true);
+    let client = client_from(config);
+    emu.set_faults(faults(
+        json!({"rules": [{"path": "sendMail", "action": "status", "status": 503, "count": 1}]}),
+    ));
+    let result = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    assert_eq!(result.attempts, 2);
+}
+
+#[test]
+fn rejected_token_is_refreshed_once() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "status", "status": 401, "graphCode": "InvalidAuthenticationToken", "count": 1}]})));
+    let result = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    assert_eq!(result.attempts, 2);
+    assert_eq!(emu.counters().tokens_issued, 2);
+}
+
+#[test]
+fn graph_errors_carry_code_and_remedy() {
+    let emu = start_emulator();
+    let cases = [
+        (
+            APP_NO_ROLES,
+            MAILBOX,
+            Status::PermissionDenied,
+            "ErrorAccessDenied",
+            "Mail.Send",
+        ),
+        (
+            APP,
+            MAILBOX_POLICY,
+            Status::PermissionDenied,
+            "ErrorAccessDenied",
+            "Application Access Policy",
+        ),
+        (
+            APP,
+            MAILBOX_MISSING,
+            Status::GraphError,
+            "ErrorInvalidUser",
+            "does not exist",
+        ),
+        (
+            APP,
+            MAILBOX_NO_REST,
+            Status::GraphError,
+            "MailboxNotEnabledForRESTAPI",
+            "license",
+        ),
+    ];
+    for (app, from, status, code, hint) in cases {
+        let client = client_for(&emu, app, secret_auth());
+        let e = client
+            .send_mail(&message(json!({"from": from, "to": ["a@contoso.com"]})))
+            .unwrap_err();
+        assert_eq!(e.status, status, "{app} {from}: {e:?}");
+        assert_eq!(e.graph_code.as_deref(), Some(code));
+        assert_eq!(e.outcome, Some(Outcome::Failed));
+        assert!(e.request_id.is_some());
+        assert!(
+            e.remedy.as_deref().unwrap_or("").contains(hint),
+            "{:?}",
+            e.remedy
+        );
+    }
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
+fn invalid_messages_fail_before_any_request() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let bad = [
+        json!({"from": MAILBOX, "to": ["good@contoso.com", "not an address"]}),
+        json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": [{"name": "Subject", "value": "x"}]}),
+        json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": (0..6).map(|i| json!({"name": format!("x-h{i}"), "value": "v"})).collect::<Vec<_>>()}),
+        json!({"from": MAILBOX, "to": ["a@contoso.com"], "attachments": [{"path": "/nonexistent/file.txt"}]}),
+        json!({"from": "nobody", "to": ["a@contoso.com"]}),
+    ];
+    for doc in bad {
+        let e = client.send_mail(&message(doc.clone())).unwrap_err();
+        assert!(
+            matches!(e.status, Status::InvalidArgument | Status::Attachment),
+            "{doc}: {e:?}"
+        );
+    }
+    assert_eq!(emu.counters().requests, 0);
+}
