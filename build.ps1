@@ -176,11 +176,18 @@ switch ($Task) {
             Install-SystemPrerequisite -Command valgrind -Package valgrind
             Invoke-Native bash @('tests/c/run.sh')
         }
+        Invoke-Suite 'csharp-interop (xunit)' {
+            Invoke-Native dotnet @('test', 'tests/csharp/PmpMail.Interop.Tests/PmpMail.Interop.Tests.csproj')
+        }
+        Invoke-Suite 'powershell-module (Pester)' {
+            Build-Module
+            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', 'powershell/tests/Invoke-PesterTests.ps1', '-Output', 'Normal')
+        }
         Invoke-Suite 'emulator-fidelity (MSAL.NET, Graph .NET SDK)' {
             Invoke-Native bash @('emulator/fidelity/run.sh')
         }
         Invoke-Suite 'dotnet-format' {
-            Invoke-Native dotnet @('format', 'emulator/fidelity/PmpGraphEmulator.Fidelity.Tests/PmpGraphEmulator.Fidelity.Tests.csproj', '--verify-no-changes')
+            Invoke-Native dotnet @('format', 'pmp-mail.sln', '--verify-no-changes')
         }
         Write-Summary
     }
@@ -188,6 +195,7 @@ switch ($Task) {
         Invoke-Demo
     }
     'bench' {
-        throw 'bench: not yet available'
+        # Prints numbers; asserts nothing about time. PMP_BENCH_PROFILE=release for release builds.
+        Invoke-Native bash @('bench/run.sh')
     }
 }

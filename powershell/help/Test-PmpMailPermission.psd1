@@ -1,0 +1,64 @@
+@{
+    Synopsis    = 'Checks that an app registration can authenticate and holds the Mail.Send application permission.'
+    Description = @'
+Test-PmpMailPermission gets an access token for the app registration (from the cache unless -ForceRefresh) and reads the application roles granted with admin consent. It returns one PmpMail.PermissionStatus per permission that sending can need: Mail.Send (required) and Mail.ReadWrite (needed for attachments of 3 MB or more), each Granted, Missing, or Unknown when the token cannot be read. The default view shows an "App Registration Connection Status" table with OK in green and Missing in red.
+
+When Entra ID rejects the credentials, it writes an error whose id carries the AADSTS code (PmpMail.AuthenticationFailed.AADSTS7000215 for a wrong secret, AADSTS7000222 for an expired one, AADSTS700016 for an unknown app, AADSTS90002 for an unknown tenant) and whose message says what to do. -Quiet returns only $true or $false. Warnings (such as a secret about to expire) are written as warnings; the token details and every step as verbose output.
+'@
+    Parameters  = @{
+        Quiet        = 'Returns only $true when Mail.Send is granted, otherwise $false (also when authentication fails). Writes no error.'
+        ForceRefresh = 'Asks Entra ID for a new token instead of using the cached one, for example right after granting a permission.'
+    }
+    Outputs     = @{
+        'PmpMail.PermissionStatus' = 'Permission, Status (Granted, Missing, Unknown), Required, NeededFor, TenantId, AppId, AppDisplayName, TokenExpiresOn, TokenSource.'
+        'System.Boolean'           = 'With -Quiet.'
+    }
+    Examples    = @(
+        @{
+            Title   = 'Check the existing app registration with its certificate (real tenant)'
+            Code    = @'
+Test-PmpMailPermission -TenantId 'contoso.onmicrosoft.com' -ClientId '0f5c2f8e-1234-4c1d-9d3e-5a6b7c8d9e0f' `
+    -CertificateThumbprint 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678'
+
+   App Registration Connection Status: 'Intune publishing' (app 0f5c2f8e-...) in tenant 3c1d...
+
+Permission       Status    Required NeededFor
+----------       ------    -------- ---------
+Mail.Send        OK        True     sending mail (sendMail)
+Mail.ReadWrite   Missing   False    attachments of 3 MB or more (draft + upload session)
+'@
+            Remarks = 'The app registration already used for Intune publishing can send (Mail.Send OK); attachments of 3 MB or more would also need Mail.ReadWrite.'
+        }
+        @{
+            Title   = 'Gate a script on the permission'
+            Code    = @'
+if (-not (Test-PmpMailPermission -ProfileName 'contoso-mail' -Quiet)) {
+    throw 'The app cannot send mail: grant Mail.Send (application) and admin consent.'
+}
+'@
+            Remarks = '-Quiet returns $true or $false and writes no error.'
+        }
+        @{
+            Title   = 'Diagnose a failing secret'
+            Code    = @'
+$cred = Get-Credential -UserName '0f5c2f8e-1234-4c1d-9d3e-5a6b7c8d9e0f' -Message 'Client secret'
+Test-PmpMailPermission -TenantId 'contoso.onmicrosoft.com' -ClientSecretCredential $cred -ErrorVariable err
+$err[0].FullyQualifiedErrorId   # e.g. PmpMail.AuthenticationFailed.AADSTS7000222,PmpMail.Commands.TestPmpMailPermissionCommand
+$err[0].Exception.Remedy
+'@
+            Remarks = 'AADSTS7000222 means the secret expired: create a new one under Certificates & secrets of the app registration.'
+        }
+        @{
+            Title   = 'Against the local emulator'
+            Code    = @'
+# pmp-graph-emulator serve --demo --state-dir ./emu   (prints baseUrl, e.g. https://127.0.0.1:40123)
+$emu = 'https://127.0.0.1:40123'
+Test-PmpMailPermission -TenantId 'contoso.onmicrosoft.com' -ClientId '22222222-2222-2222-2222-222222222222' `
+    -CertificatePath ./emu/demo-app.pfx -CertificatePassword (ConvertTo-SecureString 'demo' -AsPlainText -Force) `
+    -AuthorityHost $emu -GraphRoot $emu -TrustedCaPath ./emu/ca.pem -Verbose
+'@
+            Remarks = 'Uses the demo app''s certificate from the emulator''s state folder. The demo app holds Mail.Send and Mail.ReadWrite, so both show OK.'
+        }
+    )
+    Links       = @('Send-PmpMail', 'Connect-PmpMail')
+}

@@ -1,0 +1,116 @@
+using System;
+
+namespace PmpMail.Interop;
+
+/// <summary>
+/// A pmp-mail failure. Carries the native status and the parsed error document (message, remedy,
+/// AADSTS or Graph code, request ids). Subclasses mark the category so hosts can catch what they handle.
+/// </summary>
+public class PmpMailException : Exception
+{
+    /// <summary>Creates an exception from a native status and its error document.</summary>
+    public PmpMailException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+        : base(ComposeMessage(status, detail), innerException)
+    {
+        Status = status;
+        Detail = detail ?? new PmpErrorDetail { Status = (uint)status, StatusName = "PMP_STATUS_" + status.ToString().ToUpperInvariant() };
+    }
+
+    /// <summary>The native status code.</summary>
+    public PmpStatus Status { get; }
+
+    /// <summary>The native error document (never null; minimal when the library gave none).</summary>
+    public PmpErrorDetail Detail { get; }
+
+    /// <summary>What to do about it, from the native library.</summary>
+    public string? Remedy => Detail.Remedy;
+
+    /// <summary>The error category name from the document (e.g. "permission").</summary>
+    public string Category => Detail.Category ?? CategoryOf(Status);
+
+    /// <summary>Maps a status code and error document to the matching exception type (the single table).</summary>
+    public static PmpMailException Create(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null) => status switch
+    {
+        PmpStatus.NullParameter or PmpStatus.InvalidArgument or PmpStatus.InvalidConfig => new PmpMailInvalidArgumentException(status, detail, innerException),
+        PmpStatus.AuthenticationFailed => new PmpMailAuthenticationException(status, detail, innerException),
+        PmpStatus.PermissionDenied => new PmpMailPermissionException(status, detail, innerException),
+        PmpStatus.GraphError => new PmpMailGraphException(status, detail, innerException),
+        PmpStatus.Throttled => new PmpMailThrottledException(status, detail, innerException),
+        PmpStatus.Network => new PmpMailNetworkException(status, detail, innerException),
+        PmpStatus.OutcomeUnknown => new PmpMailOutcomeUnknownException(status, detail, innerException),
+        PmpStatus.Attachment => new PmpMailAttachmentException(status, detail, innerException),
+        PmpStatus.Credential => new PmpMailCredentialException(status, detail, innerException),
+        PmpStatus.Signer => new PmpMailSignerException(status, detail, innerException),
+        _ => new PmpMailException(status, detail, innerException),
+    };
+
+    private static string CategoryOf(PmpStatus status) => status switch
+    {
+        PmpStatus.NullParameter or PmpStatus.InvalidArgument => "invalidArgument",
+        PmpStatus.InvalidConfig => "config",
+        PmpStatus.AuthenticationFailed => "authentication",
+        PmpStatus.PermissionDenied => "permission",
+        PmpStatus.GraphError => "graph",
+        PmpStatus.Throttled => "throttled",
+        PmpStatus.Network => "network",
+        PmpStatus.OutcomeUnknown => "outcomeUnknown",
+        PmpStatus.Attachment => "attachment",
+        PmpStatus.Credential => "credential",
+        PmpStatus.Signer => "signer",
+        _ => "internal",
+    };
+
+    private static string ComposeMessage(PmpStatus status, PmpErrorDetail? detail)
+    {
+        string message = string.IsNullOrWhiteSpace(detail?.Message) ? $"pmp-mail failed with {status}." : detail!.Message!;
+        return string.IsNullOrWhiteSpace(detail?.Remedy) ? message : message + " Remedy: " + detail!.Remedy;
+    }
+}
+
+/// <summary>A document, option or argument was rejected (INVALID_ARGUMENT, INVALID_CONFIG, NULL_PARAMETER).</summary>
+public sealed class PmpMailInvalidArgumentException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>Entra ID refused the credentials (see <see cref="PmpErrorDetail.Aadsts"/>).</summary>
+public sealed class PmpMailAuthenticationException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException)
+{
+    /// <summary>The AADSTS number, when Entra ID gave one.</summary>
+    public long? Aadsts => Detail.Aadsts;
+}
+
+/// <summary>Graph refused for lack of permission (403, e.g. ErrorAccessDenied or an application access policy).</summary>
+public sealed class PmpMailPermissionException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>Graph answered with an error other than permission (e.g. 404 ErrorInvalidUser).</summary>
+public sealed class PmpMailGraphException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>Throttled (429/503) after the configured retries.</summary>
+public sealed class PmpMailThrottledException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException)
+{
+    /// <summary>The Retry-After Graph asked for.</summary>
+    public TimeSpan? RetryAfter => Detail.RetryAfterSeconds is double s ? TimeSpan.FromSeconds(s) : null;
+}
+
+/// <summary>The network failed before the request was accepted: safe to retry.</summary>
+public sealed class PmpMailNetworkException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>The message may or may not have been sent (the connection broke after the request was sent).</summary>
+public sealed class PmpMailOutcomeUnknownException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>An attachment could not be read or uploaded.</summary>
+public sealed class PmpMailAttachmentException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>The credential (secret, certificate or key) is unusable.</summary>
+public sealed class PmpMailCredentialException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>The host signer (certificate private key) failed; the inner exception says why.</summary>
+public sealed class PmpMailSignerException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);

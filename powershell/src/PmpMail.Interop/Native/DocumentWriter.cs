@@ -1,0 +1,203 @@
+using System;
+using System.Collections.Generic;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace PmpMail.Interop.Native;
+
+/// <summary>Writes the config, options and message documents as UTF-8 JSON (contracts §2–4).</summary>
+internal static class DocumentWriter
+{
+    // Relaxed escaping keeps non-ASCII text as UTF-8 instead of \uXXXX; the documents never reach HTML.
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static void WriteConfig(SensitiveBufferWriter buffer, PmpMailConfig config, bool signer)
+    {
+        using var writer = new Utf8JsonWriter(buffer, Options);
+        writer.WriteStartObject();
+        writer.WriteString("tenant", config.Tenant);
+        writer.WriteString("clientId", config.ClientId);
+        if (signer)
+        {
+            writer.WriteStartObject("auth");
+            writer.WriteString("type", "signer");
+            writer.WriteEndObject();
+        }
+        else if (config.Credential is not null)
+        {
+            config.Credential.WriteAuth(writer);
+        }
+        else
+        {
+            throw new ArgumentException("The configuration has no credential: set PmpMailConfig.Credential or use PmpMailClient.CreateWithCertificate.", nameof(config));
+        }
+
+        if (config.Cloud is PmpMailCloud cloud)
+        {
+            writer.WriteString("cloud", cloud switch
+            {
+                PmpMailCloud.USGov => "usGov",
+                PmpMailCloud.USGovDoD => "usGovDoD",
+                PmpMailCloud.China => "china",
+                _ => "global",
+            });
+        }
+
+        WriteIfSet(writer, "authorityHost", config.AuthorityHost?.AbsoluteUri.TrimEnd('/'));
+        WriteIfSet(writer, "graphRoot", config.GraphRoot?.AbsoluteUri.TrimEnd('/'));
+        if (config.AllowHttpLoopback is bool loopback)
+        {
+            writer.WriteBoolean("allowHttpLoopback", loopback);
+        }
+
+        if (config.AssertionAlgorithm is PmpAssertionAlgorithm algorithm)
+        {
+            writer.WriteString("assertionAlgorithm", algorithm.ToString());
+        }
+
+        if (config.Http is PmpMailHttpOptions http)
+        {
+            writer.WriteStartObject("http");
+            WriteIfSet(writer, "timeoutSeconds", http.TimeoutSeconds);
+            WriteIfSet(writer, "connectTimeoutSeconds", http.ConnectTimeoutSeconds);
+            WriteIfSet(writer, "proxy", http.Proxy?.AbsoluteUri);
+            if (http.NoProxy is { Count: > 0 } noProxy)
+            {
+                writer.WriteStartArray("noProxy");
+                foreach (string host in noProxy)
+                {
+                    writer.WriteStringValue(host);
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (http.UseSystemProxy is bool useSystemProxy)
+            {
+                writer.WriteBoolean("useSystemProxy", useSystemProxy);
+            }
+
+            WriteIfSet(writer, "extraCaCertificatesPem", http.ExtraCaCertificatesPem);
+            WriteIfSet(writer, "userAgent", http.UserAgent);
+            writer.WriteEndObject();
+        }
+
+        if (config.Retry is PmpMailRetryOptions retry)
+        {
+            writer.WriteStartObject("retry");
+            WriteIfSet(writer, "maxAttempts", retry.MaxAttempts);
+            WriteIfSet(writer, "maxTotalWaitSeconds", retry.MaxTotalWaitSeconds);
+            if (retry.RetryUnknownOutcome is bool retryUnknown)
+            {
+                writer.WriteBoolean("retryUnknownOutcome", retryUnknown);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        WriteIfSet(writer, "tokenRefreshMarginSeconds", config.TokenRefreshMarginSeconds);
+        writer.WriteEndObject();
+    }
+
+    public static void WriteTestOptions(SensitiveBufferWriter buffer, bool forceRefresh)
+    {
+        using var writer = new Utf8JsonWriter(buffer, Options);
+        writer.WriteStartObject();
+        writer.WriteBoolean("forceRefresh", forceRefresh);
+        writer.WriteEndObject();
+    }
+
+    public static void WriteMessage(SensitiveBufferWriter buffer, PmpMailMessage message)
+    {
+        Guard.NotEmpty(message.From, "message", "The message has no From address (the mailbox to send as).");
+        using var writer = new Utf8JsonWriter(buffer, Options);
+        writer.WriteStartObject();
+        writer.WriteString("from", message.From);
+        WriteAddresses(writer, "to", message.To);
+        WriteAddresses(writer, "cc", message.Cc);
+        WriteAddresses(writer, "bcc", message.Bcc);
+        WriteAddresses(writer, "replyTo", message.ReplyTo);
+        WriteIfSet(writer, "subject", message.Subject);
+        WriteIfSet(writer, "body", message.Body);
+        writer.WriteBoolean("bodyAsHtml", message.BodyAsHtml);
+        if (message.Importance is PmpMailImportance importance)
+        {
+            writer.WriteString("importance", importance switch
+            {
+                PmpMailImportance.High => "high",
+                PmpMailImportance.Low => "low",
+                _ => "normal",
+            });
+        }
+
+        writer.WriteBoolean("saveToSentItems", message.SaveToSentItems);
+        if (message.Headers.Count > 0)
+        {
+            writer.WriteStartArray("headers");
+            foreach (KeyValuePair<string, string> header in message.Headers)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("name", header.Key);
+                writer.WriteString("value", header.Value);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        if (message.Attachments.Count > 0)
+        {
+            writer.WriteStartArray("attachments");
+            foreach (PmpMailAttachment attachment in message.Attachments)
+            {
+                writer.WriteStartObject();
+                WriteIfSet(writer, "path", attachment.Path);
+                WriteIfSet(writer, "name", attachment.Name);
+                if (attachment.Content is ReadOnlyMemory<byte> content)
+                {
+                    writer.WriteBase64String("contentBase64", content.Span);
+                }
+
+                WriteIfSet(writer, "contentType", attachment.ContentType);
+                WriteIfSet(writer, "contentId", attachment.ContentId);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static void WriteAddresses(Utf8JsonWriter writer, string name, IList<string> addresses)
+    {
+        if (addresses.Count == 0)
+        {
+            return;
+        }
+
+        writer.WriteStartArray(name);
+        foreach (string address in addresses)
+        {
+            writer.WriteStringValue(address);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private static void WriteIfSet(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(name, value);
+        }
+    }
+
+    private static void WriteIfSet(Utf8JsonWriter writer, string name, int? value)
+    {
+        if (value is int number)
+        {
+            writer.WriteNumber(name, number);
+        }
+    }
+}

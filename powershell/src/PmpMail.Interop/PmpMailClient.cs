@@ -1,0 +1,222 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using PmpMail.Interop.Native;
+
+namespace PmpMail.Interop;
+
+/// <summary>
+/// A client for one app registration in one tenant. Thread-safe: many threads may send through one
+/// client and share its token cache and connections. Dispose it to free the native handle.
+/// </summary>
+public sealed class PmpMailClient : IDisposable
+{
+    private readonly PmpClientHandle _handle;
+    private readonly CertificateSigner? _signer;
+
+    private PmpMailClient(PmpClientHandle handle, CertificateSigner? signer, string tenant, string clientId, string credentialKind)
+    {
+        _handle = handle;
+        _signer = signer;
+        Tenant = tenant;
+        ClientId = clientId;
+        CredentialKind = credentialKind;
+    }
+
+    static PmpMailClient() => NativeLibraryResolver.EnsureRegistered();
+
+    /// <summary>The tenant as configured.</summary>
+    public string Tenant { get; }
+
+    /// <summary>The app registration's client id.</summary>
+    public string ClientId { get; }
+
+    /// <summary>clientSecret, certificatePfx, certificatePem or signer.</summary>
+    public string CredentialKind { get; }
+
+    /// <summary>The signer state (tests observe its lifetime).</summary>
+    internal CertificateSigner? Signer => _signer;
+
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => _handle.IsClosed;
+
+    /// <summary>The native library's version, e.g. "0.1.0" (loads the library).</summary>
+    public static unsafe string NativeVersion => NativeMethods.ReadStaticString(NativeMethods.Version());
+
+    /// <summary>The native name of a status code, e.g. PMP_STATUS_THROTTLED.</summary>
+    public static unsafe string StatusName(PmpStatus status) => NativeMethods.ReadStaticString(NativeMethods.StatusName((uint)status));
+
+    /// <summary>Creates a client whose credential (secret, PFX or PEM file) is in <paramref name="config"/>.</summary>
+    /// <exception cref="PmpMailException">The configuration was rejected.</exception>
+    public static unsafe PmpMailClient Create(PmpMailConfig config)
+    {
+        Guard.NotNull(config, nameof(config));
+        using var buffer = new SensitiveBufferWriter();
+        DocumentWriter.WriteConfig(buffer, config, signer: false);
+        uint status;
+        PmpClientHandle handle;
+        fixed (byte* json = buffer.WrittenSpan)
+        {
+            status = NativeMethods.ClientNew(json, (nuint)buffer.WrittenSpan.Length, out handle);
+        }
+
+        ThrowIfFailed(status);
+        return new PmpMailClient(handle, null, config.Tenant, config.ClientId, config.Credential!.Kind);
+    }
+
+    /// <summary>
+    /// Creates a client that signs client assertions with <paramref name="certificate"/>'s private key in
+    /// this process (the key is never exported; store and non-exportable keys work). The certificate must
+    /// stay undisposed for the client's lifetime.
+    /// </summary>
+    /// <exception cref="PmpMailCredentialException">The certificate has no usable RSA private key.</exception>
+    public static unsafe PmpMailClient CreateWithCertificate(PmpMailConfig config, X509Certificate2 certificate)
+    {
+        Guard.NotNull(config, nameof(config));
+        Guard.NotNull(certificate, nameof(certificate));
+        if (!certificate.HasPrivateKey)
+        {
+            throw new PmpMailCredentialException(PmpStatus.Credential, new PmpErrorDetail
+            {
+                Status = (uint)PmpStatus.Credential,
+                StatusName = "PMP_STATUS_CREDENTIAL",
+                Category = "credential",
+                Message = $"Certificate {certificate.Thumbprint} ({certificate.Subject}) has no private key.",
+                Remedy = "Use the certificate from the store or PFX that holds its private key, not the public .cer file.",
+            });
+        }
+
+        var signer = new CertificateSigner(certificate);
+        GCHandle state = GCHandle.Alloc(signer);
+        using var buffer = new SensitiveBufferWriter();
+        try
+        {
+            DocumentWriter.WriteConfig(buffer, config, signer: true);
+            byte[] der = certificate.RawData;
+            uint status;
+            PmpClientHandle handle;
+            fixed (byte* json = buffer.WrittenSpan)
+            fixed (byte* derPtr = der)
+            {
+                status = NativeMethods.ClientNewWithSigner(
+                    json, (nuint)buffer.WrittenSpan.Length, derPtr, (nuint)der.Length,
+                    CertificateSigner.Callback, (void*)GCHandle.ToIntPtr(state), out handle);
+            }
+
+            if (status != 0)
+            {
+                ThrowIfFailed(status, signer);
+            }
+
+            // From here the handle owns the GCHandle and frees it after pmp_client_free.
+            handle.AttachCallbackState(state);
+            return new PmpMailClient(handle, signer, config.Tenant, config.ClientId, "signer");
+        }
+        catch
+        {
+            if (state.IsAllocated)
+            {
+                state.Free();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Gets a token (from the cache unless <paramref name="forceRefresh"/>) and reports which permissions it holds.</summary>
+    /// <returns>The report; <see cref="PmpPermissionReport.Authenticated"/> is false when Entra ID rejected the credentials.</returns>
+    public unsafe PmpPermissionReport TestPermissions(bool forceRefresh = false)
+    {
+        using var buffer = new SensitiveBufferWriter(64);
+        DocumentWriter.WriteTestOptions(buffer, forceRefresh);
+        uint status;
+        byte* report;
+        fixed (byte* json = buffer.WrittenSpan)
+        {
+            status = NativeMethods.TestPermissions(_handle, json, (nuint)buffer.WrittenSpan.Length, out report);
+        }
+
+        ThrowIfFailed(status, _signer);
+        return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
+    }
+
+    /// <summary>Sends one message. Throws a <see cref="PmpMailException"/> subclass on failure.</summary>
+    public unsafe PmpSendResult SendMail(PmpMailMessage message)
+    {
+        Guard.NotNull(message, nameof(message));
+        using var buffer = new SensitiveBufferWriter(4096);
+        DocumentWriter.WriteMessage(buffer, message);
+        uint status;
+        byte* result;
+        fixed (byte* json = buffer.WrittenSpan)
+        {
+            status = NativeMethods.SendMail(_handle, json, (nuint)buffer.WrittenSpan.Length, out result);
+        }
+
+        ThrowIfFailed(status, _signer);
+        return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
+    }
+
+    /// <summary>Frees the native client (safe to call twice).</summary>
+    public void Dispose() => _handle.Dispose();
+
+    /// <summary>
+    /// The one status check: on failure reads this thread's error document right away and throws the typed exception.
+    /// </summary>
+    private static unsafe void ThrowIfFailed(uint status, CertificateSigner? signer = null)
+    {
+        if (status == 0)
+        {
+            return;
+        }
+
+        PmpErrorDetail? detail = null;
+        if (NativeMethods.LastError(out byte* document) == 0 && document != null)
+        {
+            try
+            {
+                detail = TakeDocument(document, PmpJsonContext.Default.PmpErrorDetail);
+            }
+            catch (JsonException)
+            {
+                // An unreadable error document must not hide the status itself.
+            }
+        }
+
+        var code = (PmpStatus)status;
+        throw PmpMailException.Create(code, detail, code == PmpStatus.Signer ? signer?.LastFailure : null);
+    }
+
+    private static PmpMailException EmptyDocument() => new(PmpStatus.Internal, new PmpErrorDetail
+    {
+        Status = (uint)PmpStatus.Internal,
+        StatusName = "PMP_STATUS_INTERNAL",
+        Category = "internal",
+        Message = "The native library returned OK with an empty document.",
+    });
+
+    /// <summary>Parses a library-owned JSON string straight from native memory, then frees it with pmp_string_free.</summary>
+    private static unsafe T? TakeDocument<T>(byte* document, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    {
+        try
+        {
+#if NET
+            ReadOnlySpan<byte> utf8 = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(document);
+#else
+            int length = 0;
+            while (document[length] != 0)
+            {
+                length++;
+            }
+
+            var utf8 = new ReadOnlySpan<byte>(document, length);
+#endif
+            return JsonSerializer.Deserialize(utf8, typeInfo);
+        }
+        finally
+        {
+            NativeMethods.StringFree(document);
+        }
+    }
+}

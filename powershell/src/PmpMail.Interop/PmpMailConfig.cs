@@ -1,0 +1,105 @@
+using System;
+using System.Collections.Generic;
+
+namespace PmpMail.Interop;
+
+/// <summary>The national cloud an app registration lives in.</summary>
+public enum PmpMailCloud
+{
+    /// <summary>Microsoft Entra ID global (login.microsoftonline.com, graph.microsoft.com).</summary>
+    Global,
+    /// <summary>US Government L4 (GCC High).</summary>
+    USGov,
+    /// <summary>US Government L5 (DoD).</summary>
+    USGovDoD,
+    /// <summary>Microsoft Azure operated by 21Vianet.</summary>
+    China,
+}
+
+/// <summary>Algorithm of the client-assertion JWT for certificate credentials.</summary>
+public enum PmpAssertionAlgorithm
+{
+    /// <summary>RSASSA-PSS SHA-256 with an x5t#S256 header (the default).</summary>
+    PS256,
+    /// <summary>RSASSA-PKCS1-v1_5 SHA-256 with an x5t header.</summary>
+    RS256,
+}
+
+/// <summary>HTTP options (config document "http").</summary>
+public sealed class PmpMailHttpOptions
+{
+    /// <summary>Whole-request timeout.</summary>
+    public int? TimeoutSeconds { get; set; }
+    /// <summary>TCP/TLS connect timeout.</summary>
+    public int? ConnectTimeoutSeconds { get; set; }
+    /// <summary>Explicit proxy URL.</summary>
+    public Uri? Proxy { get; set; }
+    /// <summary>Hosts that bypass the proxy.</summary>
+    public IList<string>? NoProxy { get; set; }
+    /// <summary>Use the system proxy settings.</summary>
+    public bool? UseSystemProxy { get; set; }
+    /// <summary>Extra CA certificates to trust (PEM), e.g. the emulator's CA.</summary>
+    public string? ExtraCaCertificatesPem { get; set; }
+    /// <summary>User-Agent suffix.</summary>
+    public string? UserAgent { get; set; }
+}
+
+/// <summary>Retry options (config document "retry").</summary>
+public sealed class PmpMailRetryOptions
+{
+    /// <summary>Attempts per request, first one included.</summary>
+    public int? MaxAttempts { get; set; }
+    /// <summary>Cap on the total time spent waiting between attempts.</summary>
+    public int? MaxTotalWaitSeconds { get; set; }
+    /// <summary>Retry even when the first attempt may have been carried out (risk of duplicates).</summary>
+    public bool? RetryUnknownOutcome { get; set; }
+}
+
+/// <summary>
+/// Everything needed to create a <see cref="PmpMailClient"/> (contracts §2). The credential is
+/// <see cref="Credential"/>, or a certificate given to <see cref="PmpMailClient.CreateWithCertificate"/>.
+/// </summary>
+public sealed class PmpMailConfig
+{
+    /// <summary>Creates a configuration for a tenant and app registration.</summary>
+    /// <param name="tenant">Tenant id (GUID), verified domain, or authority URL.</param>
+    /// <param name="clientId">The app registration's application (client) id.</param>
+    public PmpMailConfig(string tenant, string clientId)
+    {
+        Tenant = string.IsNullOrWhiteSpace(tenant) ? throw new ArgumentException("The tenant is required.", nameof(tenant)) : tenant;
+        ClientId = string.IsNullOrWhiteSpace(clientId) ? throw new ArgumentException("The client id is required.", nameof(clientId)) : clientId;
+    }
+
+    /// <summary>Tenant id (GUID), verified domain, or authority URL.</summary>
+    public string Tenant { get; }
+
+    /// <summary>The app registration's application (client) id.</summary>
+    public string ClientId { get; }
+
+    /// <summary>Secret or certificate file credential; null when a certificate object signs (see <see cref="PmpMailClient.CreateWithCertificate"/>).</summary>
+    public PmpMailCredential? Credential { get; set; }
+
+    /// <summary>National cloud; null means derived from the authority host.</summary>
+    public PmpMailCloud? Cloud { get; set; }
+
+    /// <summary>Override of the Entra ID authority host (e.g. the emulator's base URL).</summary>
+    public Uri? AuthorityHost { get; set; }
+
+    /// <summary>Override of the Graph root (e.g. the emulator's base URL).</summary>
+    public Uri? GraphRoot { get; set; }
+
+    /// <summary>Allow http:// to loopback addresses only (tests).</summary>
+    public bool? AllowHttpLoopback { get; set; }
+
+    /// <summary>Client-assertion algorithm for certificates; null means the library default (PS256).</summary>
+    public PmpAssertionAlgorithm? AssertionAlgorithm { get; set; }
+
+    /// <summary>HTTP options.</summary>
+    public PmpMailHttpOptions? Http { get; set; }
+
+    /// <summary>Retry options.</summary>
+    public PmpMailRetryOptions? Retry { get; set; }
+
+    /// <summary>Refresh a cached token this long before it expires.</summary>
+    public int? TokenRefreshMarginSeconds { get; set; }
+}

@@ -1,0 +1,61 @@
+using System.Linq;
+using System.Management.Automation;
+using PmpMail.Interop;
+
+namespace PmpMail.Commands;
+
+/// <summary>
+/// Connects once for the session: later PmpMail cmdlets without credentials use this connection, and its
+/// token cache and HTTP connections, until Disconnect-PmpMail.
+/// </summary>
+[Cmdlet(VerbsCommunications.Connect, "PmpMail", DefaultParameterSetName = ClientSecretSet)]
+[OutputType(typeof(PmpMailConnection))]
+public sealed class ConnectPmpMailCommand : PmpMailConnectedCmdletBase
+{
+    /// <summary>Do not fetch a token now (by default Connect-PmpMail checks the credentials right away).</summary>
+    [Parameter]
+    public SwitchParameter SkipValidation { get; set; }
+
+    /// <summary>Return the connection object.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <inheritdoc />
+    protected override void EndProcessing()
+    {
+        PmpMailConnection connection = AcquireConnectionOrStop();
+        if (!SkipValidation)
+        {
+            try
+            {
+                PmpPermissionReport report = connection.Client.TestPermissions();
+                WriteLog(report.Log);
+                if (!report.Authenticated)
+                {
+                    var error = PmpMailException.Create(PmpStatus.AuthenticationFailed, report.Error);
+                    ThrowTerminatingError(ErrorMapper.ToErrorRecord(error, "ConnectFailed", connection));
+                }
+
+                if (report.RolesReadable && !report.Permissions.Any(p => p.Name == "Mail.Send" && p.Status == "Granted"))
+                {
+                    WriteWarning($"Connected, but app {report.AppId} does not hold the Mail.Send application permission: sending will fail with 403. Run Test-PmpMailPermission for details.");
+                }
+
+                WriteVerbose($"Connected as '{report.AppDisplayName}' (app {report.AppId}) in tenant {report.TenantId}; token expires {report.TokenExpiresOn:u}.");
+            }
+            catch (PmpMailException ex)
+            {
+                WriteLog(ex.Detail.Log);
+                ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, "ConnectFailed", connection));
+            }
+        }
+
+        // The session keeps a connection built here; a borrowed -Connection becomes the session one as is.
+        ReleaseOwnership();
+        SessionConnection.Set(connection);
+        if (PassThru)
+        {
+            WriteObject(connection);
+        }
+    }
+}

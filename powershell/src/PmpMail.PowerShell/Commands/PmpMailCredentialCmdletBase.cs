@@ -1,0 +1,194 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Security;
+using System.Security.Cryptography.X509Certificates;
+using PmpMail.Interop;
+
+namespace PmpMail.Commands;
+
+/// <summary>
+/// The credential parameters every PmpMail cmdlet that authenticates shares: tenant, client id, one credential
+/// form (one parameter set each), the cloud, and endpoint overrides.
+/// </summary>
+public abstract class PmpMailCredentialCmdletBase : PSCmdlet
+{
+    internal const string ClientSecretSet = "ClientSecret";
+    internal const string ClientSecretCredentialSet = "ClientSecretCredential";
+    internal const string ClientSecretEnvironmentVariableSet = "ClientSecretEnvironmentVariable";
+    internal const string CertificateThumbprintSet = "CertificateThumbprint";
+    internal const string CertificateSet = "Certificate";
+    internal const string CertificatePathSet = "CertificatePath";
+
+    #region Parameters
+
+    /// <summary>Tenant id (GUID), verified domain, or authority URL.</summary>
+    [Parameter(ParameterSetName = ClientSecretSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ClientSecretCredentialSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ClientSecretEnvironmentVariableSet, Mandatory = true)]
+    [Parameter(ParameterSetName = CertificateThumbprintSet, Mandatory = true)]
+    [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
+    [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("Tenant")]
+    public string? TenantId { get; set; }
+
+    /// <summary>The app registration's application (client) id.</summary>
+    [Parameter(ParameterSetName = ClientSecretSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ClientSecretCredentialSet)]
+    [Parameter(ParameterSetName = ClientSecretEnvironmentVariableSet, Mandatory = true)]
+    [Parameter(ParameterSetName = CertificateThumbprintSet, Mandatory = true)]
+    [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
+    [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("ApplicationId", "AppId")]
+    public string? ClientId { get; set; }
+
+    /// <summary>The client secret.</summary>
+    [Parameter(ParameterSetName = ClientSecretSet, Mandatory = true)]
+    [ValidateNotNull]
+    public SecureString? ClientSecret { get; set; }
+
+    /// <summary>Client id as user name, client secret as password.</summary>
+    [Parameter(ParameterSetName = ClientSecretCredentialSet, Mandatory = true)]
+    [ValidateNotNull]
+    [Credential]
+    public PSCredential? ClientSecretCredential { get; set; }
+
+    /// <summary>Name of an environment variable holding the client secret, read when used.</summary>
+    [Parameter(ParameterSetName = ClientSecretEnvironmentVariableSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ClientSecretEnvironmentVariable { get; set; }
+
+    /// <summary>Thumbprint of a certificate in CurrentUser\My or LocalMachine\My.</summary>
+    [Parameter(ParameterSetName = CertificateThumbprintSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? CertificateThumbprint { get; set; }
+
+    /// <summary>A certificate with its private key.</summary>
+    [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
+    [ValidateNotNull]
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>Path of a PFX (PKCS#12) file with the certificate and private key.</summary>
+    [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? CertificatePath { get; set; }
+
+    /// <summary>Password of the PFX file.</summary>
+    [Parameter(ParameterSetName = CertificatePathSet)]
+    public SecureString? CertificatePassword { get; set; }
+
+    /// <summary>The national cloud of the app registration.</summary>
+    [Parameter]
+    public PmpMailCloud Environment { get; set; } = PmpMailCloud.Global;
+
+    /// <summary>Override of the Entra ID authority host (e.g. the emulator).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? AuthorityHost { get; set; }
+
+    /// <summary>Override of the Microsoft Graph root (e.g. the emulator).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? GraphRoot { get; set; }
+
+    /// <summary>PEM file of extra CA certificates to trust (e.g. the emulator's CA).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? TrustedCaPath { get; set; }
+
+    #endregion
+
+    /// <summary>True when one of the credential parameter sets is in use.</summary>
+    internal bool HasCredentialParameters => CredentialKindOf(ParameterSetName) is not null;
+
+    /// <summary>True when any endpoint parameter was given.</summary>
+    internal bool HasEndpointParameters =>
+        MyInvocation.BoundParameters.ContainsKey(nameof(Environment)) || AuthorityHost is not null || GraphRoot is not null || TrustedCaPath is not null;
+
+    /// <summary>Builds the spec for the credential parameters given (null when none were).</summary>
+    internal CredentialSpec? BuildCredentialSpec(string? profileName = null)
+    {
+        CredentialKind? kind = CredentialKindOf(ParameterSetName);
+        if (kind is null)
+        {
+            return null;
+        }
+
+        string clientId = ClientId ?? string.Empty;
+        SecureString? secret = ClientSecret;
+        if (kind == CredentialKind.ClientSecretCredential)
+        {
+            // The PSCredential convention for apps: user name = client id, password = secret.
+            if (!string.IsNullOrEmpty(ClientId) && !string.Equals(ClientId, ClientSecretCredential!.UserName, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new PmpMailSetupException("ClientIdMismatch", $"-ClientId '{ClientId}' differs from the credential's user name '{ClientSecretCredential.UserName}'.", "The credential's user name must be the client id; omit -ClientId or make them match.");
+            }
+
+            clientId = ClientSecretCredential!.UserName;
+            secret = ClientSecretCredential.Password;
+        }
+
+        var spec = new CredentialSpec
+        {
+            TenantId = TenantId!,
+            ClientId = clientId,
+            Kind = kind.Value,
+            ClientSecret = secret,
+            ClientSecretEnvironmentVariable = ClientSecretEnvironmentVariable,
+            CertificateThumbprint = CertificateThumbprint,
+            Certificate = Certificate,
+            CertificatePath = CertificatePath is null ? null : ResolvePath(CertificatePath),
+            CertificatePassword = CertificatePassword,
+            ProfileName = profileName,
+        };
+        ApplyEndpoints(spec);
+        return spec;
+    }
+
+    /// <summary>Applies -Environment, -AuthorityHost, -GraphRoot and -TrustedCaPath to a spec (overriding a profile's).</summary>
+    internal void ApplyEndpoints(CredentialSpec spec)
+    {
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Environment)))
+        {
+            spec.Environment = Environment;
+        }
+
+        spec.AuthorityHost = AuthorityHost ?? spec.AuthorityHost;
+        spec.GraphRoot = GraphRoot ?? spec.GraphRoot;
+        spec.TrustedCaPath = TrustedCaPath is null ? spec.TrustedCaPath : ResolvePath(TrustedCaPath);
+    }
+
+    /// <summary>Resolves a path against PowerShell's current location (not the process directory).</summary>
+    internal string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Writes each log line of a native document as verbose output (pipeline thread only).</summary>
+    internal void WriteLog(IEnumerable<string>? lines)
+    {
+        if (lines is null)
+        {
+            return;
+        }
+
+        foreach (string line in lines)
+        {
+            WriteVerbose(line);
+        }
+    }
+
+    /// <summary>Stops the cmdlet with a mapped setup error.</summary>
+    internal void ThrowSetupError(PmpMailSetupException exception, object? target) =>
+        ThrowTerminatingError(ErrorMapper.ToErrorRecord(exception, target));
+
+    private static CredentialKind? CredentialKindOf(string? parameterSetName) => parameterSetName switch
+    {
+        ClientSecretSet => CredentialKind.ClientSecret,
+        ClientSecretCredentialSet => CredentialKind.ClientSecretCredential,
+        ClientSecretEnvironmentVariableSet => CredentialKind.ClientSecretEnvironmentVariable,
+        CertificateThumbprintSet => CredentialKind.CertificateThumbprint,
+        CertificateSet => CredentialKind.Certificate,
+        CertificatePathSet => CredentialKind.CertificatePath,
+        _ => null,
+    };
+}

@@ -1,0 +1,128 @@
+using System;
+using System.Management.Automation;
+using System.Security.Cryptography.X509Certificates;
+
+namespace PmpMail.Commands;
+
+/// <summary>
+/// Saves a named connection profile (tenant, app, how to find the credential) for -ProfileName. Never writes
+/// a plain-text secret: certificates are saved by thumbprint or path, secrets DPAPI-protected on Windows or
+/// as the name of an environment variable.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Register, "PmpMailProfile", DefaultParameterSetName = CertificateThumbprintSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(PmpMailProfile))]
+public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
+{
+    /// <summary>The profile name.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Replace an existing profile of the same name.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Return the saved profile.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <inheritdoc />
+    protected override void EndProcessing()
+    {
+        try
+        {
+            ProfileStore.ValidateName(Name);
+            if (ProfileStore.Exists(Name) && !Force)
+            {
+                throw new PmpMailSetupException("ProfileExists", $"A profile named '{Name}' already exists.", "Use -Force to replace it, or another -Name.");
+            }
+
+            CredentialSpec spec = BuildCredentialSpec(Name)!;
+            PmpMailProfile profile = ToProfile(spec);
+            if (!ShouldProcess(ProfileStore.PathOf(Name), $"Save profile '{Name}' ({profile.CredentialType}) for app {profile.ClientId} in tenant {profile.TenantId}"))
+            {
+                return;
+            }
+
+            ProfileStore.Save(profile);
+            WriteVerbose($"Profile '{Name}' saved to '{profile.Path}'.");
+            if (PassThru)
+            {
+                WriteObject(profile);
+            }
+        }
+        catch (PmpMailSetupException ex)
+        {
+            ThrowSetupError(ex, Name);
+        }
+    }
+
+    private PmpMailProfile ToProfile(CredentialSpec spec)
+    {
+        var profile = new PmpMailProfile
+        {
+            Name = Name,
+            TenantId = spec.TenantId,
+            ClientId = spec.ClientId,
+            Environment = spec.Environment?.ToString(),
+            AuthorityHost = spec.AuthorityHost,
+            GraphRoot = spec.GraphRoot,
+            TrustedCaPath = spec.TrustedCaPath,
+            CreatedOn = DateTimeOffset.Now,
+        };
+        switch (spec.Kind)
+        {
+            case CredentialKind.CertificateThumbprint:
+            case CredentialKind.Certificate:
+                string thumbprint = CertificateLocator.NormalizeThumbprint(spec.CertificateThumbprint ?? spec.Certificate!.Thumbprint);
+                profile.CredentialType = "CertificateThumbprint";
+                profile.CertificateThumbprint = thumbprint;
+                WarnIfNotInStore(thumbprint);
+                break;
+            case CredentialKind.CertificatePath:
+                profile.CredentialType = "CertificatePath";
+                profile.CertificatePath = spec.CertificatePath;
+                if (spec.CertificatePassword is { Length: > 0 })
+                {
+                    profile.ProtectedCertificatePassword = ProtectOrRefuse(spec.CertificatePassword, "PFX password");
+                }
+
+                break;
+            case CredentialKind.ClientSecretEnvironmentVariable:
+                profile.CredentialType = "ClientSecretEnvironmentVariable";
+                profile.ClientSecretEnvironmentVariable = spec.ClientSecretEnvironmentVariable;
+                break;
+            default:
+                profile.CredentialType = "ClientSecretProtected";
+                profile.ProtectedClientSecret = ProtectOrRefuse(spec.ClientSecret!, "client secret");
+                break;
+        }
+
+        return profile;
+    }
+
+    private static string ProtectOrRefuse(System.Security.SecureString secret, string what)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            throw new PmpMailSetupException(
+                "PlainSecretRefused",
+                $"Refusing to save the {what}: this is not Windows, so there is no DPAPI to protect it, and PmpMail never stores secrets in plain text.",
+                "Use -ClientSecretEnvironmentVariable NAME (read when the profile is used), or a certificate (-CertificateThumbprint, or a PFX without a password).");
+        }
+
+        return Dpapi.Protect(secret);
+    }
+
+    private void WarnIfNotInStore(string thumbprint)
+    {
+        try
+        {
+            CertificateLocator.FindByThumbprint(thumbprint, _ => { }).Dispose();
+        }
+        catch (PmpMailSetupException ex)
+        {
+            WriteWarning($"The profile is saved, but the certificate is not usable yet: {ex.Message}");
+        }
+    }
+}

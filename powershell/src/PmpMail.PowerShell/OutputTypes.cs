@@ -1,0 +1,52 @@
+using System;
+using System.Collections.Generic;
+
+namespace PmpMail;
+
+/// <summary>What Send-PmpMail -PassThru returns for each message sent.</summary>
+public sealed class SendResult
+{
+    /// <summary>"sent".</summary>
+    public string Status { get; init; } = string.Empty;
+    /// <summary>HTTP attempts, retries included.</summary>
+    public int Attempts { get; init; }
+    /// <summary>Graph's request-id of the final request (give it to Microsoft support).</summary>
+    public string? RequestId { get; init; }
+    /// <summary>The client-request-id pmp-mail sent.</summary>
+    public string? ClientRequestId { get; init; }
+    /// <summary>Wall time of the send.</summary>
+    public long DurationMs { get; init; }
+    /// <summary>True when a draft and upload session carried large attachments.</summary>
+    public bool UploadSession { get; init; }
+    /// <summary>The mailbox sent as.</summary>
+    public string From { get; init; } = string.Empty;
+    /// <summary>Recipients.</summary>
+    public IReadOnlyList<string> To { get; init; } = Array.Empty<string>();
+    /// <summary>Subject.</summary>
+    public string? Subject { get; init; }
+    /// <summary>Steps taken (also shown with -Verbose).</summary>
+    public IReadOnlyList<string> Log { get; init; } = Array.Empty<string>();
+}
+
+/// <summary>One permission of the app registration, as Test-PmpMailPermission reports it.</summary>
+public sealed class PermissionStatus
+{
+    /// <summary>e.g. Mail.Send.</summary>
+    public string Permission { get; init; } = string.Empty;
+    /// <summary>Granted, Missing or Unknown.</summary>
+    public string Status { get; init; } = string.Empty;
+    /// <summary>Whether sending needs it at all.</summary>
+    public bool Required { get; init; }
+    /// <summary>What it is needed for.</summary>
+    public string? NeededFor { get; init; }
+    /// <summary>The tenant the token was issued in.</summary>
+    public string? TenantId { get; init; }
+    /// <summary>The app registration's client id.</summary>
+    public string? AppId { get; init; }
+    /// <summary>The app registration's display name.</summary>
+    public string? AppDisplayName { get; init; }
+    /// <summary>When the access token expires.</summary>
+    public DateTimeOffset? TokenExpiresOn { get; init; }
+    /// <summary>"endpoint" or "cache".</summary>
+    public string? TokenSource { get; init; }
+}

@@ -1,0 +1,112 @@
+using System;
+using System.Security.Cryptography.X509Certificates;
+using PmpMail.Interop;
+
+namespace PmpMail;
+
+/// <summary>
+/// A ready client for one app registration in one tenant (New-PmpMailConnection, Connect-PmpMail).
+/// Holds the native client, so its token cache and connections are reused by every cmdlet given it.
+/// </summary>
+public sealed class PmpMailConnection : IDisposable
+{
+    private readonly X509Certificate2? _ownedCertificate;
+
+    internal PmpMailConnection(PmpMailClient client, CredentialSpec spec, X509Certificate2? signingCertificate, bool ownsCertificate)
+    {
+        Client = client;
+        TenantId = spec.TenantId;
+        ClientId = client.ClientId;
+        CredentialType = spec.Kind.ToString();
+        CertificateThumbprint = signingCertificate?.Thumbprint;
+        Environment = spec.Environment?.ToString() ?? "Global";
+        AuthorityHost = spec.AuthorityHost;
+        GraphRoot = spec.GraphRoot;
+        ProfileName = spec.ProfileName;
+        CreatedOn = DateTimeOffset.Now;
+        _ownedCertificate = ownsCertificate ? signingCertificate : null;
+        // Keeps a caller's certificate reachable while the native client may call the signer.
+        SigningCertificate = signingCertificate;
+    }
+
+    /// <summary>Tenant as given (GUID, domain or authority URL).</summary>
+    public string TenantId { get; }
+    /// <summary>The app registration's client id.</summary>
+    public string ClientId { get; }
+    /// <summary>ClientSecret, ClientSecretCredential, ClientSecretEnvironmentVariable, CertificateThumbprint, Certificate or CertificatePath.</summary>
+    public string CredentialType { get; }
+    /// <summary>Thumbprint of the signing certificate, for certificate credentials.</summary>
+    public string? CertificateThumbprint { get; }
+    /// <summary>Global, USGov, USGovDoD or China.</summary>
+    public string Environment { get; }
+    /// <summary>Authority host override, if any.</summary>
+    public Uri? AuthorityHost { get; }
+    /// <summary>Graph root override, if any.</summary>
+    public Uri? GraphRoot { get; }
+    /// <summary>The profile this connection came from, if any.</summary>
+    public string? ProfileName { get; }
+    /// <summary>When the connection was made.</summary>
+    public DateTimeOffset CreatedOn { get; }
+    /// <summary>False after Disconnect-PmpMail or Dispose().</summary>
+    public bool IsOpen => !Client.IsDisposed;
+
+    internal PmpMailClient Client { get; }
+
+    internal X509Certificate2? SigningCertificate { get; }
+
+    /// <summary>Frees the native client (and a certificate the connection loaded itself).</summary>
+    public void Dispose()
+    {
+        Client.Dispose();
+        _ownedCertificate?.Dispose();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{ClientId} @ {TenantId} ({CredentialType})";
+}
+
+/// <summary>The connection Connect-PmpMail stores for the whole PowerShell process.</summary>
+internal static class SessionConnection
+{
+    private static readonly object Gate = new();
+    private static PmpMailConnection? _current;
+
+    public static PmpMailConnection? Current
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _current is { IsOpen: true } ? _current : null;
+            }
+        }
+    }
+
+    public static void Set(PmpMailConnection connection)
+    {
+        PmpMailConnection? previous;
+        lock (Gate)
+        {
+            previous = _current;
+            _current = connection;
+        }
+
+        if (previous is not null && !ReferenceEquals(previous, connection))
+        {
+            previous.Dispose();
+        }
+    }
+
+    public static PmpMailConnection? Clear()
+    {
+        PmpMailConnection? previous;
+        lock (Gate)
+        {
+            previous = _current;
+            _current = null;
+        }
+
+        previous?.Dispose();
+        return previous;
+    }
+}

@@ -1,0 +1,229 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using PmpMail.Interop.Native;
+using Xunit;
+
+namespace PmpMail.Interop.Tests;
+
+[Collection(EmulatorCollection.Name)]
+public sealed class ClientTests(EmulatorFixture emulator)
+{
+    [Fact]
+    public void NativeVersionIsSemver() =>
+        Assert.Matches(@"^\d+\.\d+\.\d+", PmpMailClient.NativeVersion);
+
+    [Fact]
+    public void StatusNamesComeFromTheLibrary() =>
+        Assert.Equal("PMP_STATUS_THROTTLED", PmpMailClient.StatusName(PmpStatus.Throttled));
+
+    [Fact]
+    public void ClientSecretAuthenticatesAndSends()
+    {
+        using PmpMailClient client = PmpMailClient.Create(emulator.SecretConfig());
+        PmpPermissionReport report = client.TestPermissions();
+        Assert.True(report.Authenticated);
+        Assert.Equal(EmulatorFixture.SecretApp, report.AppId);
+        Assert.Contains(report.Permissions, p => p.Name == "Mail.Send" && p.Status == "Granted" && p.Required);
+
+        string subject = "xunit secret " + Guid.NewGuid();
+        var message = new PmpMailMessage { From = EmulatorFixture.Mailbox, Subject = subject, Body = "Grüße ✓", BodyAsHtml = false };
+        message.To.Add("Ann Ärger <ann@contoso.com>");
+        message.Attachments.Add(PmpMailAttachment.FromBytes("data.bin", new byte[] { 0, 1, 2, 255 }));
+        message.Headers.Add(new("x-test", "1"));
+        PmpSendResult result = client.SendMail(message);
+        Assert.Equal("sent", result.Status);
+        Assert.False(string.IsNullOrEmpty(result.RequestId));
+
+        JsonNode recorded = emulator.Messages().Single(m => (string?)m!["subject"] == subject)!;
+        Assert.Equal("Grüße ✓", (string?)recorded["body"]);
+        Assert.Equal("Ann Ärger", (string?)recorded["to"]![0]!["name"]);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(new byte[] { 0, 1, 2, 255 })).ToLowerInvariant(), (string?)recorded["attachments"]![0]!["sha256"]);
+    }
+
+    [Fact]
+    public void CertificateSignsThroughTheHostCallback()
+    {
+        PmpMailConfig config = emulator.Config(EmulatorFixture.CertificateApp, null);
+        using PmpMailClient client = PmpMailClient.CreateWithCertificate(config, emulator.Certificate);
+        PmpPermissionReport report = client.TestPermissions(forceRefresh: true);
+        Assert.True(report.Authenticated, report.Error?.Message);
+        Assert.Equal(EmulatorFixture.CertificateApp, report.AppId);
+        Assert.True(client.Signer!.SignatureCount >= 1);
+        Assert.Null(client.Signer.LastFailure);
+
+        foreach (PmpAssertionAlgorithm algorithm in new[] { PmpAssertionAlgorithm.RS256, PmpAssertionAlgorithm.PS256 })
+        {
+            PmpMailConfig withAlgorithm = emulator.Config(EmulatorFixture.CertificateApp, null);
+            withAlgorithm.AssertionAlgorithm = algorithm;
+            using PmpMailClient c = PmpMailClient.CreateWithCertificate(withAlgorithm, emulator.Certificate);
+            Assert.True(c.TestPermissions().Authenticated, algorithm.ToString());
+        }
+    }
+
+    [Fact]
+    public void CertificateWithoutPrivateKeyIsRejectedBeforeTheNativeCall()
+    {
+        using var publicOnly = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(emulator.Certificate.RawData);
+        var ex = Assert.Throws<PmpMailCredentialException>(() => PmpMailClient.CreateWithCertificate(emulator.Config(EmulatorFixture.CertificateApp, null), publicOnly));
+        Assert.Contains("private key", ex.Message);
+    }
+
+    [Fact]
+    public void WrongSecretIsReportedInTheReportAndAsTypedExceptionOnSend()
+    {
+        using PmpMailClient client = PmpMailClient.Create(emulator.SecretConfig("wrong"));
+        PmpPermissionReport report = client.TestPermissions();
+        Assert.False(report.Authenticated);
+        Assert.Equal(7000215, report.Error!.Aadsts);
+
+        var message = new PmpMailMessage { From = EmulatorFixture.Mailbox, Subject = "never" };
+        message.To.Add("ops@contoso.com");
+        var ex = Assert.Throws<PmpMailAuthenticationException>(() => client.SendMail(message));
+        Assert.Equal(PmpStatus.AuthenticationFailed, ex.Status);
+        Assert.Equal(7000215, ex.Aadsts);
+        Assert.Equal("authentication", ex.Category);
+        Assert.False(string.IsNullOrWhiteSpace(ex.Remedy));
+        Assert.Contains("Remedy:", ex.Message);
+    }
+
+    [Fact]
+    public void GraphErrorDocumentBecomesTypedException()
+    {
+        using PmpMailClient client = PmpMailClient.Create(emulator.SecretConfig());
+        var message = new PmpMailMessage { From = EmulatorFixture.MissingMailbox, Subject = "to nobody" };
+        message.To.Add("ops@contoso.com");
+        var ex = Assert.Throws<PmpMailGraphException>(() => client.SendMail(message));
+        Assert.Equal("ErrorInvalidUser", ex.Detail.GraphCode);
+        Assert.Equal(404, ex.Detail.HttpStatus);
+        Assert.Equal("failed", ex.Detail.Outcome);
+        Assert.False(string.IsNullOrEmpty(ex.Detail.RequestId));
+    }
+
+    [Fact]
+    public void InvalidDocumentsBecomeInvalidArgumentExceptions()
+    {
+        using PmpMailClient client = PmpMailClient.Create(emulator.SecretConfig());
+        var message = new PmpMailMessage { From = EmulatorFixture.Mailbox, Subject = "bad header" };
+        message.To.Add("ops@contoso.com");
+        message.Headers.Add(new("Not-X", "1"));
+        var ex = Assert.Throws<PmpMailInvalidArgumentException>(() => client.SendMail(message));
+        Assert.Equal(PmpStatus.InvalidArgument, ex.Status);
+
+        var badConfig = new PmpMailConfig(EmulatorFixture.TenantId, "not a guid") { Credential = PmpMailCredential.FromClientSecret("x") };
+        Assert.ThrowsAny<PmpMailInvalidArgumentException>(() => PmpMailClient.Create(badConfig));
+    }
+
+    [Fact]
+    public void DisposeIsIdempotentAndUseAfterDisposeThrows()
+    {
+        PmpMailClient client = PmpMailClient.Create(emulator.SecretConfig());
+        client.Dispose();
+        client.Dispose();
+        Assert.True(client.IsDisposed);
+        Assert.Throws<ObjectDisposedException>(() => client.TestPermissions());
+    }
+
+    [Fact]
+    public void FinalizerFreesUndisposedClientsAndTheirSignerState()
+    {
+        WeakReference signer = CreateAndDropCertificateClient();
+        for (int i = 0; i < 20; i++)
+        {
+            CreateAndDropSecretClient();
+        }
+
+        for (int i = 0; i < 3 && signer.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        // The GCHandle kept the signer alive; ReleaseHandle (run by the finalizer) freed it after pmp_client_free.
+        Assert.False(signer.IsAlive);
+    }
+
+    [Fact]
+    public void ConcurrentSendsThroughOneClientShareOneToken()
+    {
+        using PmpMailClient client = PmpMailClient.Create(emulator.SecretConfig());
+        client.TestPermissions(); // warm the cache so the count below is exact
+        int tokensBefore = (int)emulator.Counters()["tokenRequests"]!;
+        string run = Guid.NewGuid().ToString("N");
+        const int Threads = 8, PerThread = 5;
+        var failures = new System.Collections.Concurrent.ConcurrentBag<Exception>();
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            for (int i = 0; i < PerThread; i++)
+            {
+                try
+                {
+                    var message = new PmpMailMessage { From = EmulatorFixture.Mailbox, Subject = $"{run} {t}-{i}" };
+                    message.To.Add("ops@contoso.com");
+                    client.SendMail(message);
+                }
+                catch (Exception ex)
+                {
+                    failures.Add(ex);
+                }
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Empty(failures);
+        var subjects = emulator.Messages().Select(m => (string?)m!["subject"]).Where(s => s is not null && s.StartsWith(run, StringComparison.Ordinal)).ToList();
+        Assert.Equal(Threads * PerThread, subjects.Count);
+        Assert.Equal(Threads * PerThread, subjects.Distinct().Count());
+        Assert.Equal(tokensBefore, (int)emulator.Counters()["tokenRequests"]!);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private WeakReference CreateAndDropCertificateClient()
+    {
+        PmpMailClient client = PmpMailClient.CreateWithCertificate(emulator.Config(EmulatorFixture.CertificateApp, null), emulator.Certificate);
+        Assert.True(client.TestPermissions().Authenticated);
+        return new WeakReference(client.Signer);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CreateAndDropSecretClient() => _ = PmpMailClient.Create(emulator.SecretConfig());
+}
+
+public sealed class NativeLibraryResolverTests
+{
+    [Fact]
+    public void MissingLibraryListsEveryPathSearched()
+    {
+        string missingDir = Path.Combine(Path.GetTempPath(), "pmp-no-such-dir-" + Guid.NewGuid().ToString("N"));
+        var ex = Assert.Throws<DllNotFoundException>(() => NativeLibraryResolver.Load(missingDir, overridePath: null, assembly: null, searchPath: null));
+        Assert.Contains(Path.Combine(missingDir, "runtimes", NativeLibraryResolver.RuntimeIdentifier, "native", NativeLibraryResolver.PlatformFileName) + " (not found)", ex.Message);
+        Assert.Contains(Path.Combine(missingDir, NativeLibraryResolver.PlatformFileName) + " (not found)", ex.Message);
+        Assert.Contains(NativeLibraryResolver.PathOverrideVariable, ex.Message);
+    }
+
+    [Fact]
+    public void APinnedPathIsTheOnlyCandidate()
+    {
+        string missingDir = Path.Combine(Path.GetTempPath(), "pmp-no-such-dir-" + Guid.NewGuid().ToString("N"));
+        string overridePath = Path.Combine(missingDir, "override", NativeLibraryResolver.PlatformFileName);
+        var ex = Assert.Throws<DllNotFoundException>(() => NativeLibraryResolver.Load(missingDir, overridePath, assembly: null, searchPath: null));
+        Assert.Contains(overridePath + " (not found)", ex.Message);
+        Assert.DoesNotContain("runtimes", ex.Message.Replace(overridePath, string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("nothing else was tried", ex.Message);
+    }
+
+    [Fact]
+    public void PlatformNamesFollowTheConvention()
+    {
+        Assert.Equal(OperatingSystem.IsWindows() ? "pmp_mail.dll" : OperatingSystem.IsMacOS() ? "libpmp_mail.dylib" : "libpmp_mail.so", NativeLibraryResolver.PlatformFileName);
+        Assert.Matches("^(win|linux|osx)-(x64|x86|arm64|arm)", NativeLibraryResolver.RuntimeIdentifier);
+    }
+
+    [Fact]
+    public void TheAssemblyFolderLayoutIsSearched()
+    {
+        IReadOnlyList<string> paths = NativeLibraryResolver.CandidatePaths("/opt/app");
+        Assert.Contains(Path.Combine("/opt/app", "runtimes", NativeLibraryResolver.RuntimeIdentifier, "native", NativeLibraryResolver.PlatformFileName), paths);
+    }
+}
