@@ -732,6 +732,155 @@ mod tests {
         assert_eq!(c.endpoints.scope, "https://graph.microsoft.com/.default");
     }
 
+    fn endpoints_for(tenant: &str, extra: &str) -> Result<Endpoints> {
+        let text = format!(r#"{{"tenant":"{tenant}","clientId":"{CLIENT}"{extra}}}"#);
+        Ok(Config::from_json(&text)?.validate()?.endpoints)
+    }
+
+    /// protocol.md A1: the login host decides the cloud, the Graph root and the scope.
+    #[test]
+    fn national_cloud_authorities() {
+        let cases = [
+            (
+                "https://login.microsoftonline.us",
+                Cloud::UsGov,
+                "https://graph.microsoft.us",
+            ),
+            (
+                "https://login.chinacloudapi.cn",
+                Cloud::China,
+                "https://microsoftgraph.chinacloudapi.cn",
+            ),
+            (
+                "https://login.partner.microsoftonline.cn",
+                Cloud::China,
+                "https://microsoftgraph.chinacloudapi.cn",
+            ),
+            (
+                "https://login.microsoftonline.com",
+                Cloud::Global,
+                "https://graph.microsoft.com",
+            ),
+        ];
+        for (host, cloud, graph) in cases {
+            let e = endpoints_for(&format!("{host}/{TENANT}"), "").unwrap();
+            assert_eq!(e.cloud, cloud, "{host}");
+            assert_eq!(e.graph_root, graph, "{host}");
+            assert_eq!(e.scope, format!("{graph}/.default"), "{host}");
+            assert_eq!(e.authority_host, host);
+            assert_eq!(e.token_url, format!("{host}/{TENANT}/oauth2/v2.0/token"));
+            assert_eq!(e.tenant, TENANT);
+            // The same through authorityHost instead of an authority URL as tenant.
+            let e = endpoints_for(TENANT, &format!(r#","authorityHost":"{host}""#)).unwrap();
+            assert_eq!((e.cloud, e.graph_root.as_str()), (cloud, graph), "{host}");
+        }
+    }
+
+    #[test]
+    fn explicit_cloud_picks_endpoints() {
+        let e = endpoints_for(TENANT, r#","cloud":"usGovDoD""#).unwrap();
+        assert_eq!(e.cloud, Cloud::UsGovDoD);
+        assert_eq!(e.graph_root, "https://dod-graph.microsoft.us");
+        assert_eq!(e.scope, "https://dod-graph.microsoft.us/.default");
+        assert_eq!(
+            e.token_url,
+            format!("https://login.microsoftonline.us/{TENANT}/oauth2/v2.0/token")
+        );
+        let e = endpoints_for(
+            &format!("https://login.microsoftonline.us/{TENANT}"),
+            r#","cloud":"usGovDoD""#,
+        )
+        .unwrap();
+        assert_eq!(e.graph_root, "https://dod-graph.microsoft.us");
+        let e = endpoints_for(TENANT, r#","cloud":"usGov""#).unwrap();
+        assert_eq!(e.scope, "https://graph.microsoft.us/.default");
+        let e = endpoints_for(TENANT, r#","cloud":"china""#).unwrap();
+        assert_eq!(
+            e.token_url,
+            format!("https://login.chinacloudapi.cn/{TENANT}/oauth2/v2.0/token")
+        );
+        // A graphRoot override keeps the cloud's scope.
+        let e = endpoints_for(
+            TENANT,
+            r#","cloud":"usGovDoD","graphRoot":"https://127.0.0.1:9""#,
+        )
+        .unwrap();
+        assert_eq!(e.graph_root, "https://127.0.0.1:9");
+        assert_eq!(e.scope, "https://dod-graph.microsoft.us/.default");
+        let e = endpoints_for(
+            &format!("https://login.microsoftonline.us/{TENANT}"),
+            r#","cloud":"china""#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("usGov cloud"), "{}", e.message);
+    }
+
+    #[test]
+    fn http_endpoints_only_to_loopback_with_opt_in() {
+        let allow = r#","allowHttpLoopback":true"#;
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+        ] {
+            for field in ["authorityHost", "graphRoot"] {
+                let opt_in = format!(r#","{field}":"{url}"{allow}"#);
+                assert!(endpoints_for(TENANT, &opt_in).is_ok(), "{field} {url}");
+                let e = endpoints_for(TENANT, &format!(r#","{field}":"{url}""#)).unwrap_err();
+                assert!(e.message.contains("allowHttpLoopback"), "{}", e.message);
+                assert!(e.message.contains(field), "{}", e.message);
+            }
+            let e = endpoints_for(&format!("{url}/{TENANT}"), allow).unwrap();
+            assert_eq!(e.token_url, format!("{url}/{TENANT}/oauth2/v2.0/token"));
+            assert!(endpoints_for(&format!("{url}/{TENANT}"), "").is_err());
+        }
+        for url in [
+            "http://example.com",
+            "http://10.0.0.1:8080",
+            "http://login.microsoftonline.com",
+        ] {
+            for field in ["authorityHost", "graphRoot"] {
+                let e =
+                    endpoints_for(TENANT, &format!(r#","{field}":"{url}"{allow}"#)).unwrap_err();
+                assert!(e.message.contains("only https://"), "{}", e.message);
+            }
+            assert!(endpoints_for(&format!("{url}/{TENANT}"), allow).is_err());
+        }
+        let e = endpoints_for(TENANT, r#","graphRoot":"ftp://127.0.0.1""#).unwrap_err();
+        assert!(e.message.contains("scheme 'ftp'"), "{}", e.message);
+    }
+
+    #[test]
+    fn tenant_errors_name_the_value_and_the_reason() {
+        for alias in ["common", "consumers", "organizations"] {
+            for tenant in [
+                alias.to_owned(),
+                format!("https://login.microsoftonline.com/{alias}"),
+            ] {
+                let e = endpoints_for(&tenant, "").unwrap_err();
+                assert!(e.message.contains(&format!("'{alias}'")), "{}", e.message);
+                assert!(e.message.contains("multi-tenant alias"), "{}", e.message);
+                assert!(e.message.contains("client credentials"), "{}", e.message);
+                assert!(e.remedy.as_deref().unwrap().contains("GUID"));
+            }
+        }
+        for bad in [
+            "contoso",
+            "not_a_tenant",
+            "bad..example.com",
+            "-x.example.com",
+        ] {
+            let e = endpoints_for(bad, "").unwrap_err();
+            assert_eq!(e.status, crate::Status::InvalidConfig);
+            assert!(
+                e.message
+                    .contains(&format!("'{bad}' is neither a GUID nor a domain name")),
+                "{}",
+                e.message
+            );
+        }
+    }
+
     #[test]
     fn serde_errors_hide_string_values() {
         let text = format!(

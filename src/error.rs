@@ -75,22 +75,28 @@ impl Status {
 
     /// The C constant name, e.g. `PMP_STATUS_THROTTLED`.
     pub fn name(self) -> &'static str {
+        // The names are ASCII.
+        self.c_name().to_str().unwrap_or("PMP_STATUS_UNKNOWN")
+    }
+
+    /// [`Status::name`] NUL-terminated, for `pmp_status_name`.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
         match self {
-            Status::Ok => "PMP_STATUS_OK",
-            Status::NullParameter => "PMP_STATUS_NULL_PARAMETER",
-            Status::InvalidArgument => "PMP_STATUS_INVALID_ARGUMENT",
-            Status::InvalidConfig => "PMP_STATUS_INVALID_CONFIG",
-            Status::AuthenticationFailed => "PMP_STATUS_AUTHENTICATION_FAILED",
-            Status::PermissionDenied => "PMP_STATUS_PERMISSION_DENIED",
-            Status::GraphError => "PMP_STATUS_GRAPH_ERROR",
-            Status::Throttled => "PMP_STATUS_THROTTLED",
-            Status::Network => "PMP_STATUS_NETWORK",
-            Status::OutcomeUnknown => "PMP_STATUS_OUTCOME_UNKNOWN",
-            Status::Attachment => "PMP_STATUS_ATTACHMENT",
-            Status::Credential => "PMP_STATUS_CREDENTIAL",
-            Status::Signer => "PMP_STATUS_SIGNER",
-            Status::Panic => "PMP_STATUS_PANIC",
-            Status::Internal => "PMP_STATUS_INTERNAL",
+            Status::Ok => c"PMP_STATUS_OK",
+            Status::NullParameter => c"PMP_STATUS_NULL_PARAMETER",
+            Status::InvalidArgument => c"PMP_STATUS_INVALID_ARGUMENT",
+            Status::InvalidConfig => c"PMP_STATUS_INVALID_CONFIG",
+            Status::AuthenticationFailed => c"PMP_STATUS_AUTHENTICATION_FAILED",
+            Status::PermissionDenied => c"PMP_STATUS_PERMISSION_DENIED",
+            Status::GraphError => c"PMP_STATUS_GRAPH_ERROR",
+            Status::Throttled => c"PMP_STATUS_THROTTLED",
+            Status::Network => c"PMP_STATUS_NETWORK",
+            Status::OutcomeUnknown => c"PMP_STATUS_OUTCOME_UNKNOWN",
+            Status::Attachment => c"PMP_STATUS_ATTACHMENT",
+            Status::Credential => c"PMP_STATUS_CREDENTIAL",
+            Status::Signer => c"PMP_STATUS_SIGNER",
+            Status::Panic => c"PMP_STATUS_PANIC",
+            Status::Internal => c"PMP_STATUS_INTERNAL",
         }
     }
 
@@ -124,6 +130,80 @@ pub enum Outcome {
     Unknown,
 }
 
+/// Declares the fields an [`Error`] and its [`ErrorDocument`] share once: `ErrorDetails`
+/// (behind `Error`) gets them after its `Status`, the document after `status`, `statusName` and
+/// `category`, and [`Error::new`] / [`Error::to_document`] are generated from the same list.
+macro_rules! error_fields {
+    ($($(#[$attr:meta])* $field:ident: $ty:ty,)*) => {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct ErrorDetails {
+            pub status: Status,
+            $(pub $field: $ty,)*
+        }
+
+        /// The error document returned by `pmp_last_error` and embedded in a failed permission report.
+        /// Fields that do not apply are `null`.
+        #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[schemars(title = "pmp-mail error document")]
+        pub struct ErrorDocument {
+            /// The numeric `pmp_status`.
+            pub status: u32,
+            /// The C name of the status, e.g. `PMP_STATUS_PERMISSION_DENIED`.
+            pub status_name: String,
+            /// invalidArgument | config | credential | authentication | permission | graph | throttled |
+            /// network | outcomeUnknown | attachment | signer | internal
+            pub category: String,
+            $($(#[$attr])* pub $field: $ty,)*
+        }
+
+        impl ErrorDetails {
+            fn new(status: Status, message: String) -> ErrorDetails {
+                let mut details = ErrorDetails {
+                    status,
+                    $($field: Default::default(),)*
+                };
+                details.message = message;
+                details
+            }
+
+            fn to_document(&self) -> ErrorDocument {
+                ErrorDocument {
+                    status: self.status.code(),
+                    status_name: self.status.name().to_owned(),
+                    category: self.status.category().to_owned(),
+                    $($field: self.$field.clone(),)*
+                }
+            }
+        }
+    };
+}
+
+error_fields! {
+    message: String,
+    /// What to do about it.
+    remedy: Option<String>,
+    /// For sends: `failed` (nothing was sent) or `unknown` (it may have been sent).
+    outcome: Option<Outcome>,
+    http_status: Option<u16>,
+    /// The Entra ID AADSTS error number.
+    aadsts: Option<u32>,
+    /// The OAuth `error` value from Entra ID, e.g. `invalid_client`.
+    entra_error: Option<String>,
+    /// Graph's `error.code`, e.g. `ErrorAccessDenied`.
+    graph_code: Option<String>,
+    /// Graph's `request-id` response header.
+    request_id: Option<String>,
+    /// The `client-request-id` we sent with the failing request.
+    client_request_id: Option<String>,
+    trace_id: Option<String>,
+    correlation_id: Option<String>,
+    attempts: Option<u32>,
+    duration_ms: Option<u64>,
+    retry_after_seconds: Option<u64>,
+    log: Vec<String>,
+}
+
 /// A failure with everything needed to explain and fix it. The details are boxed so that
 /// `Result<T, Error>` stays small; fields are reached through `Deref`.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,49 +225,12 @@ impl std::ops::DerefMut for Error {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ErrorDetails {
-    pub status: Status,
-    pub message: String,
-    pub remedy: Option<String>,
-    pub outcome: Option<Outcome>,
-    pub http_status: Option<u16>,
-    pub aadsts: Option<u32>,
-    pub entra_error: Option<String>,
-    pub graph_code: Option<String>,
-    pub request_id: Option<String>,
-    pub client_request_id: Option<String>,
-    pub trace_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub attempts: Option<u32>,
-    pub duration_ms: Option<u64>,
-    pub retry_after_seconds: Option<u64>,
-    pub log: Vec<String>,
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(status: Status, message: impl Into<String>) -> Error {
         Error {
-            details: Box::new(ErrorDetails {
-                status,
-                message: message.into(),
-                remedy: None,
-                outcome: None,
-                http_status: None,
-                aadsts: None,
-                entra_error: None,
-                graph_code: None,
-                request_id: None,
-                client_request_id: None,
-                trace_id: None,
-                correlation_id: None,
-                attempts: None,
-                duration_ms: None,
-                retry_after_seconds: None,
-                log: Vec::new(),
-            }),
+            details: Box::new(ErrorDetails::new(status, message.into())),
         }
     }
 
@@ -223,26 +266,7 @@ impl Error {
 
     /// The JSON error document (contract section 5).
     pub fn to_document(&self) -> ErrorDocument {
-        ErrorDocument {
-            status: self.status.code(),
-            status_name: self.status.name().to_owned(),
-            category: self.status.category().to_owned(),
-            message: self.message.clone(),
-            remedy: self.remedy.clone(),
-            outcome: self.outcome,
-            http_status: self.http_status,
-            aadsts: self.aadsts,
-            entra_error: self.entra_error.clone(),
-            graph_code: self.graph_code.clone(),
-            request_id: self.request_id.clone(),
-            client_request_id: self.client_request_id.clone(),
-            trace_id: self.trace_id.clone(),
-            correlation_id: self.correlation_id.clone(),
-            attempts: self.attempts,
-            duration_ms: self.duration_ms,
-            retry_after_seconds: self.retry_after_seconds,
-            log: self.log.clone(),
-        }
+        self.details.to_document()
     }
 
     pub fn to_json(&self) -> String {
@@ -263,43 +287,6 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// The error document returned by `pmp_last_error` and embedded in a failed permission report.
-/// Fields that do not apply are `null`.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(title = "pmp-mail error document")]
-pub struct ErrorDocument {
-    /// The numeric `pmp_status`.
-    pub status: u32,
-    /// The C name of the status, e.g. `PMP_STATUS_PERMISSION_DENIED`.
-    pub status_name: String,
-    /// invalidArgument | config | credential | authentication | permission | graph | throttled |
-    /// network | outcomeUnknown | attachment | signer | internal
-    pub category: String,
-    pub message: String,
-    /// What to do about it.
-    pub remedy: Option<String>,
-    /// For sends: `failed` (nothing was sent) or `unknown` (it may have been sent).
-    pub outcome: Option<Outcome>,
-    pub http_status: Option<u16>,
-    /// The Entra ID AADSTS error number.
-    pub aadsts: Option<u32>,
-    /// The OAuth `error` value from Entra ID, e.g. `invalid_client`.
-    pub entra_error: Option<String>,
-    /// Graph's `error.code`, e.g. `ErrorAccessDenied`.
-    pub graph_code: Option<String>,
-    /// Graph's `request-id` response header.
-    pub request_id: Option<String>,
-    /// The `client-request-id` we sent with the failing request.
-    pub client_request_id: Option<String>,
-    pub trace_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub attempts: Option<u32>,
-    pub duration_ms: Option<u64>,
-    pub retry_after_seconds: Option<u64>,
-    pub log: Vec<String>,
-}
 
 #[cfg(test)]
 mod tests {

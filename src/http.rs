@@ -243,11 +243,12 @@ impl Http {
                             client_request_id: client_request_id.clone(),
                             attempts: attempt,
                         }),
-                        Err(e) => Err((
-                            true,
-                            format!("the response body was cut off ({})", error_chain(&e)),
-                            None,
-                        )),
+                        Err(e) => Err(SendFailure {
+                            maybe_delivered: true,
+                            retryable: true,
+                            message: format!("the response body was cut off ({})", error_chain(&e)),
+                            remedy: None,
+                        }),
                     }
                 }
                 Err(e) => Err(classify_send_error(&e)),
@@ -286,12 +287,17 @@ impl Http {
                     waited += wait;
                     tokio::time::sleep(wait).await;
                 }
-                Err((maybe_delivered, message, remedy)) => {
-                    let retryable = match (maybe_delivered, idempotency) {
-                        (false, _) => remedy.is_none(),
-                        (true, Idempotency::Idempotent) => true,
-                        (true, Idempotency::NonIdempotent) => self.retry.retry_unknown_outcome,
-                    };
+                Err(SendFailure {
+                    maybe_delivered,
+                    retryable,
+                    message,
+                    remedy,
+                }) => {
+                    let retryable = retryable
+                        && match (maybe_delivered, idempotency) {
+                            (false, _) | (true, Idempotency::Idempotent) => true,
+                            (true, Idempotency::NonIdempotent) => self.retry.retry_unknown_outcome,
+                        };
                     let wait = backoff(attempt);
                     if !retryable || !can_retry || waited + wait > self.retry.max_total_wait {
                         log.info(format!(
@@ -346,43 +352,70 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// (maybe delivered, message, remedy for failures retrying cannot fix).
-fn classify_send_error(e: &reqwest::Error) -> (bool, String, Option<String>) {
+/// Why no response came back, and what that means for retrying.
+#[derive(Debug)]
+struct SendFailure {
+    /// The request may have reached the server (its effect is unknown).
+    maybe_delivered: bool,
+    /// Another attempt could succeed (false for an untrusted certificate or a bug).
+    retryable: bool,
+    message: String,
+    remedy: Option<String>,
+}
+
+/// The remedy for a failure before anything was sent: name resolution, connection or TLS
+/// handshake.
+const CONNECT_REMEDY: &str = "Nothing reached the server, so nothing was sent. Check that the host name resolves (DNS), that a firewall allows outbound HTTPS to it, and the proxy settings (http.proxy, http.noProxy, http.useSystemProxy and the HTTPS_PROXY/NO_PROXY environment variables).";
+
+fn classify_send_error(e: &reqwest::Error) -> SendFailure {
     let chain = error_chain(e);
     // The rustls error can hide behind io::Error wrappers whose source() skips it, so the
     // rendered chain is checked too.
     let bad_certificate = find_rustls_error(e)
         .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)))
         || chain.contains("invalid peer certificate");
-    if bad_certificate {
-        return (
+    let (maybe_delivered, retryable, message, remedy) = if bad_certificate {
+        (
+            false,
             false,
             format!("the server's TLS certificate is not trusted ({chain})"),
-            Some("If a proxy inspects TLS or the endpoint uses a private CA, add its CA certificate to http.extraCaCertificatesPem.".into()),
-        );
-    }
-    if e.is_connect() {
-        return (false, format!("could not connect ({chain})"), None);
-    }
-    if e.is_timeout() {
-        return (
+            Some("Nothing was sent. If a proxy inspects TLS or the endpoint uses a private CA, add its CA certificate to http.extraCaCertificatesPem.".into()),
+        )
+    } else if e.is_connect() {
+        (
+            false,
+            true,
+            format!("could not connect ({chain})"),
+            Some(CONNECT_REMEDY.into()),
+        )
+    } else if e.is_timeout() {
+        (
+            true,
             true,
             format!("timed out after the request was sent ({chain})"),
             None,
-        );
-    }
-    if e.is_builder() {
-        return (
+        )
+    } else if e.is_builder() {
+        (
+            false,
             false,
             format!("invalid request ({chain})"),
             Some("This is a bug in pmp-mail; please report it.".into()),
-        );
+        )
+    } else {
+        (
+            true,
+            true,
+            format!("the connection failed after the request was sent ({chain})"),
+            None,
+        )
+    };
+    SendFailure {
+        maybe_delivered,
+        retryable,
+        message,
+        remedy,
     }
-    (
-        true,
-        format!("the connection failed after the request was sent ({chain})"),
-        None,
-    )
 }
 
 fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {

@@ -29,6 +29,32 @@ fn new_client(config: &str) -> (pmp_status, *mut pmp_client) {
     (status, client)
 }
 
+/// `pmp_client_new_with_signer` with the test certificate.
+///
+/// # Safety
+/// `userdata` must satisfy `sign`'s expectations and outlive the client.
+unsafe fn new_signer_client(
+    config: &str,
+    sign: pmp_sign_callback,
+    userdata: *mut c_void,
+) -> (pmp_status, *mut pmp_client) {
+    let cert = &app_cert().cert_der;
+    let mut client: *mut pmp_client = ptr::null_mut();
+    // SAFETY: the buffers outlive the call; `client` is a valid local; the rest is the caller's.
+    let status = unsafe {
+        pmp_client_new_with_signer(
+            config.as_ptr(),
+            config.len(),
+            cert.as_ptr(),
+            cert.len(),
+            sign,
+            userdata,
+            &mut client,
+        )
+    };
+    (status, client)
+}
+
 fn take_string(s: *mut c_char) -> Value {
     // SAFETY: `s` was returned by the library and is freed once.
     unsafe {
@@ -240,22 +266,15 @@ fn signer_callback_authenticates() {
         let mut config = config_json(&emu, APP, json!({"type": "signer"}));
         config["assertionAlgorithm"] = json!(algorithm);
         let config = config.to_string();
-        let mut client: *mut pmp_client = ptr::null_mut();
         let mut report: *mut c_char = ptr::null_mut();
         // SAFETY: buffers outlive the calls; the userdata (&'static TestCert) outlives the client.
         unsafe {
-            assert_eq!(
-                pmp_client_new_with_signer(
-                    config.as_ptr(),
-                    config.len(),
-                    cert.cert_der.as_ptr(),
-                    cert.cert_der.len(),
-                    Some(test_signer),
-                    cert as *const TestCert as *mut c_void,
-                    &mut client,
-                ),
-                pmp_status::Ok
+            let (status, client) = new_signer_client(
+                &config,
+                Some(test_signer),
+                cert as *const TestCert as *mut c_void,
             );
+            assert_eq!(status, pmp_status::Ok);
             assert_eq!(
                 pmp_test_permissions(client, ptr::null(), 0, &mut report),
                 pmp_status::Ok
@@ -265,34 +284,14 @@ fn signer_callback_authenticates() {
         }
     }
     let config = config_json(&emu, APP, json!({"type": "signer"})).to_string();
-    let mut client: *mut pmp_client = ptr::null_mut();
     let mut report: *mut c_char = ptr::null_mut();
     // SAFETY: as above.
     unsafe {
-        assert_eq!(
-            pmp_client_new_with_signer(
-                config.as_ptr(),
-                config.len(),
-                cert.cert_der.as_ptr(),
-                cert.cert_der.len(),
-                None,
-                ptr::null_mut(),
-                &mut client
-            ),
-            pmp_status::NullParameter
-        );
-        assert_eq!(
-            pmp_client_new_with_signer(
-                config.as_ptr(),
-                config.len(),
-                cert.cert_der.as_ptr(),
-                cert.cert_der.len(),
-                Some(failing_signer),
-                ptr::null_mut(),
-                &mut client
-            ),
-            pmp_status::Ok
-        );
+        let (status, client) = new_signer_client(&config, None, ptr::null_mut());
+        assert_eq!(status, pmp_status::NullParameter);
+        assert!(client.is_null());
+        let (status, client) = new_signer_client(&config, Some(failing_signer), ptr::null_mut());
+        assert_eq!(status, pmp_status::Ok);
         assert_eq!(
             pmp_test_permissions(client, ptr::null(), 0, &mut report),
             pmp_status::Signer

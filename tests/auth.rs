@@ -335,8 +335,41 @@ fn multi_tenant_aliases_are_rejected_before_any_request() {
         let e = Client::new(Config::from_json(&config.to_string()).unwrap()).unwrap_err();
         assert_eq!(e.status, Status::InvalidConfig);
         assert!(e.message.contains("specific tenant"));
+        assert!(e.message.contains(&format!("'{alias}'")), "{}", e.message);
+        assert!(e.message.contains("multi-tenant alias"), "{}", e.message);
     }
     assert_eq!(emu.counters().token_requests, 0);
+}
+
+/// The client checks tenant syntax at least as strictly as Entra (and the emulator), so a
+/// malformed tenant never reaches the token endpoint (where it would be AADSTS900023): the
+/// local error names the value instead.
+#[test]
+fn malformed_tenants_are_named_before_any_request() {
+    let emu = start_emulator();
+    for bad in [
+        "not_a_tenant",
+        "contoso",
+        "contoso..onmicrosoft.com",
+        "-x.example.com",
+    ] {
+        for tenant in [bad.to_owned(), format!("{}/{bad}", emu.base_url())] {
+            let mut config = config_json(&emu, APP, secret_auth());
+            config["tenant"] = json!(tenant);
+            config.as_object_mut().unwrap().remove("authorityHost");
+            let e = Client::new(Config::from_json(&config.to_string()).unwrap()).unwrap_err();
+            assert_eq!(e.status, Status::InvalidConfig, "{e:?}");
+            assert!(
+                e.message.contains(&format!(
+                    "tenant '{bad}' is neither a GUID nor a domain name"
+                )),
+                "{}",
+                e.message
+            );
+            assert!(e.remedy.as_deref().unwrap_or_default().contains("GUID"));
+        }
+    }
+    assert_eq!(emu.counters().requests, 0);
 }
 
 #[test]

@@ -218,6 +218,66 @@ fn throttling_beyond_the_attempt_budget_is_throttled() {
 }
 
 #[test]
+fn retry_after_as_http_date_is_honoured() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "status", "status": 429, "retryAfterSeconds": 3, "retryAfterHttpDate": true, "count": 1}]})));
+    let started = std::time::Instant::now();
+    let result = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    // The date is at least 3 s ahead when sent; without it the backoff would be < 1 s.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(result.attempts, 2);
+    assert!(
+        result
+            .log
+            .iter()
+            .any(|l| l.contains("HTTP 429") && l.contains("retrying in")),
+        "{:?}",
+        result.log
+    );
+    assert_eq!(emu.messages().len(), 1);
+    assert_eq!(emu.counters().send_mail_requests, 2);
+}
+
+#[test]
+fn retry_after_beyond_the_wait_budget_fails_fast_as_throttled() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["retry"]["maxTotalWaitSeconds"] = json!(5);
+    let client = client_from(config);
+    for http_date in [false, true] {
+        emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "status", "status": 429, "retryAfterSeconds": 60, "retryAfterHttpDate": http_date, "count": 1}]})));
+        let started = std::time::Instant::now();
+        let e = client
+            .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+            .unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "waited {:?} although Retry-After exceeds maxTotalWaitSeconds",
+            started.elapsed()
+        );
+        assert_eq!(e.status, Status::Throttled, "{e:?}");
+        assert_eq!(e.outcome, Some(Outcome::Failed));
+        assert_eq!(e.attempts, Some(1));
+        let retry_after = e.retry_after_seconds.unwrap();
+        assert!((59..=61).contains(&retry_after), "{retry_after}");
+        assert!(
+            e.log.iter().any(|l| l.contains("not retrying")),
+            "{:?}",
+            e.log
+        );
+    }
+    assert!(emu.messages().is_empty());
+    assert_eq!(emu.counters().send_mail_requests, 2);
+}
+
+#[test]
 fn dropped_answer_after_accept_is_unknown_and_not_retried() {
     let emu = start_emulator();
     let client = client_for(&emu, APP, secret_auth());

@@ -17,7 +17,8 @@ pub struct FaultPlan {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum FaultKind {
-    /// Answer with `status` (and `retryAfterSeconds`, `graphCode`) instead of serving.
+    /// Answer with `status` (and `retryAfterSeconds`, `retryAfterHttpDate`, `graphCode`)
+    /// instead of serving.
     Status,
     /// Wait `delayMs`, then serve normally (inside the throttling slot for Graph calls).
     Delay,
@@ -37,6 +38,9 @@ pub struct FaultRule {
     pub status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// Send `Retry-After` as an HTTP-date (`retryAfterSeconds` from now) instead of seconds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retry_after_http_date: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +56,24 @@ pub struct FaultRule {
     pub skip: Option<u64>,
 }
 
+impl FaultRule {
+    /// A rule for `path` with `action` and nothing else set (every request, no status).
+    pub fn new(path: &str, action: FaultKind) -> FaultRule {
+        FaultRule {
+            path: path.into(),
+            action,
+            status: None,
+            retry_after_seconds: None,
+            retry_after_http_date: false,
+            graph_code: None,
+            delay_ms: None,
+            count: None,
+            rate: None,
+            skip: None,
+        }
+    }
+}
+
 impl FaultPlan {
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (i, r) in self.rules.iter().enumerate() {
@@ -62,6 +84,11 @@ impl FaultPlan {
                 && !(0.0..=1.0).contains(&rate)
             {
                 return Err(format!("rules[{i}]: rate {rate} is not within 0..1"));
+            }
+            if r.retry_after_http_date && r.retry_after_seconds.is_none() {
+                return Err(format!(
+                    "rules[{i}]: retryAfterHttpDate needs retryAfterSeconds"
+                ));
             }
             match r.action {
                 FaultKind::Status => match r.status {
@@ -83,12 +110,37 @@ impl FaultPlan {
 pub(crate) enum FaultAction {
     Status {
         status: u16,
-        retry_after: Option<u64>,
+        retry_after: Option<RetryAfter>,
         graph_code: Option<String>,
     },
     Delay(u64),
     DropBefore,
     DropAfter,
+}
+
+/// An injected `Retry-After`: seconds, or an HTTP-date that many seconds ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryAfter {
+    pub seconds: u64,
+    pub http_date: bool,
+}
+
+impl RetryAfter {
+    /// The header value. The date is rounded up to the next whole second, so a client that
+    /// waits until then waits at least `seconds`.
+    pub fn header_value(self) -> axum::http::HeaderValue {
+        if !self.http_date {
+            return axum::http::HeaderValue::from(self.seconds);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let whole = now.as_secs() + u64::from(now.subsec_nanos() > 0) + self.seconds;
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(whole);
+        // An IMF-fixdate is plain ASCII.
+        axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(when))
+            .unwrap_or_else(|_| axum::http::HeaderValue::from(self.seconds))
+    }
 }
 
 /// Live state of a plan: per-rule counters and the seeded generator.
@@ -143,7 +195,10 @@ impl FaultEngine {
             return Some(match rule.action {
                 FaultKind::Status => FaultAction::Status {
                     status: rule.status.unwrap_or(503),
-                    retry_after: rule.retry_after_seconds,
+                    retry_after: rule.retry_after_seconds.map(|seconds| RetryAfter {
+                        seconds,
+                        http_date: rule.retry_after_http_date,
+                    }),
                     graph_code: rule.graph_code.clone(),
                 },
                 FaultKind::Delay => FaultAction::Delay(rule.delay_ms.unwrap_or(0)),
@@ -172,15 +227,8 @@ mod tests {
 
     fn rule(action: FaultKind) -> FaultRule {
         FaultRule {
-            path: "sendMail".into(),
-            action,
             status: Some(503),
-            retry_after_seconds: None,
-            graph_code: None,
-            delay_ms: None,
-            count: None,
-            rate: None,
-            skip: None,
+            ..FaultRule::new("sendMail", action)
         }
     }
 
@@ -197,6 +245,40 @@ mod tests {
         let got: Vec<bool> = (0..5).map(|_| e.decide(p).is_some()).collect();
         assert_eq!(got, [false, true, true, false, false]);
         assert!(e.decide("/v1.0/users/a@b/messages").is_none());
+    }
+
+    #[test]
+    fn retry_after_as_seconds_or_http_date() {
+        let secs = RetryAfter {
+            seconds: 7,
+            http_date: false,
+        };
+        assert_eq!(secs.header_value(), "7");
+        let date = RetryAfter {
+            seconds: 30,
+            http_date: true,
+        };
+        let value = date.header_value();
+        let when = httpdate::parse_http_date(value.to_str().unwrap()).unwrap();
+        let ahead = when
+            .duration_since(std::time::SystemTime::now())
+            .unwrap()
+            .as_secs_f64();
+        assert!(
+            (29.0..=31.0).contains(&ahead),
+            "{value:?} is {ahead} s ahead"
+        );
+    }
+
+    #[test]
+    fn http_date_needs_seconds() {
+        let mut r = rule(FaultKind::Status);
+        r.retry_after_http_date = true;
+        let plan = FaultPlan {
+            seed: 0,
+            rules: vec![r],
+        };
+        assert!(plan.validate().unwrap_err().contains("retryAfterSeconds"));
     }
 
     #[test]

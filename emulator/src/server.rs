@@ -176,18 +176,14 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
             // pipe, not as the injected status the client's retry logic should see.
             let _ = axum::body::to_bytes(std::mem::take(req.body_mut()), 200 * 1024 * 1024).await;
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            if is_token_path(&path) {
-                let mut r = EntraError::new(
+            let mut r = if is_token_path(&path) {
+                EntraError::new(
                     code,
                     "temporarily_unavailable",
                     90033,
                     "A transient error has occurred. Please try again.",
                 )
-                .render(&ids.client_request_id);
-                if let Some(s) = retry_after {
-                    r.headers_mut().insert("retry-after", HeaderValue::from(s));
-                }
-                r
+                .render(&ids.client_request_id)
             } else {
                 let (default_code, msg) = match status {
                     429 => ("TooManyRequests", "Please retry again later."),
@@ -202,9 +198,13 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
                     _ => ("UnknownError", "An injected fault."),
                 };
                 GraphError::new(code, graph_code.as_deref().unwrap_or(default_code), msg)
-                    .with_retry_after(retry_after)
                     .render(&ids)
+            };
+            if let Some(retry_after) = retry_after {
+                r.headers_mut()
+                    .insert("retry-after", retry_after.header_value());
             }
+            r
         }
         Some(FaultAction::DropBefore) => return drop_connection(conn).await,
         Some(FaultAction::Delay(ms)) => {

@@ -46,6 +46,56 @@ fn finish(result: Result<(), Error>) -> pmp_status {
     }
 }
 
+/// The body of every fallible export: clears this thread's last error, runs `call`, records
+/// its failure.
+fn run(call: impl FnOnce() -> Result<(), Error>) -> pmp_status {
+    last_error::clear();
+    finish(call())
+}
+
+/// `pmp_client_new*`: checks `client_out`, parses the config, lets `build` make the client and
+/// hands out the handle.
+///
+/// # Safety
+/// `config_json` must be valid for reads of `config_len` bytes; `client_out` NULL or writable.
+unsafe fn create_client(
+    config_json: *const u8,
+    config_len: usize,
+    client_out: *mut *mut pmp_client,
+    build: impl FnOnce(Config) -> Result<Client, Error>,
+) -> Result<(), Error> {
+    client::require_out(client_out, "client_out")?;
+    // SAFETY: the caller guarantees config_len readable bytes at config_json.
+    let text =
+        unsafe { strings::input_str(config_json, config_len, "config_json", MAX_CONFIG_BYTES) }?;
+    let client = build(Config::from_json(text)?)?;
+    // SAFETY: client_out was checked non-NULL and is writable per the contract.
+    unsafe { *client_out = client::into_handle(client) };
+    Ok(())
+}
+
+/// The exports that take a client and hand back one JSON string: checks the handle and the
+/// output pointer, runs `call`, writes its result.
+///
+/// # Safety
+/// `client` must be NULL or a live handle; `out` NULL or writable.
+unsafe fn client_call(
+    client: *const pmp_client,
+    out: *mut *mut c_char,
+    out_name: &str,
+    call: impl FnOnce(&Client) -> Result<String, Error>,
+) -> pmp_status {
+    run(|| {
+        // SAFETY: the caller passes a live handle or NULL (checked).
+        let client = unsafe { client::borrow(client) }?;
+        client::require_out(out, out_name)?;
+        let json = call(client)?;
+        // SAFETY: out was checked non-NULL.
+        unsafe { client::write_string(out, json) };
+        Ok(())
+    })
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value)
         .map_err(|e| Error::internal(format!("cannot serialise the result ({e})")))
@@ -69,24 +119,7 @@ pub extern "C" fn pmp_version() -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmp_status_name(status: u32) -> *const c_char {
     ffi_boundary! {
-        let name: &'static std::ffi::CStr = match Status::from_code(status) {
-            Some(Status::Ok) => c"PMP_STATUS_OK",
-            Some(Status::NullParameter) => c"PMP_STATUS_NULL_PARAMETER",
-            Some(Status::InvalidArgument) => c"PMP_STATUS_INVALID_ARGUMENT",
-            Some(Status::InvalidConfig) => c"PMP_STATUS_INVALID_CONFIG",
-            Some(Status::AuthenticationFailed) => c"PMP_STATUS_AUTHENTICATION_FAILED",
-            Some(Status::PermissionDenied) => c"PMP_STATUS_PERMISSION_DENIED",
-            Some(Status::GraphError) => c"PMP_STATUS_GRAPH_ERROR",
-            Some(Status::Throttled) => c"PMP_STATUS_THROTTLED",
-            Some(Status::Network) => c"PMP_STATUS_NETWORK",
-            Some(Status::OutcomeUnknown) => c"PMP_STATUS_OUTCOME_UNKNOWN",
-            Some(Status::Attachment) => c"PMP_STATUS_ATTACHMENT",
-            Some(Status::Credential) => c"PMP_STATUS_CREDENTIAL",
-            Some(Status::Signer) => c"PMP_STATUS_SIGNER",
-            Some(Status::Panic) => c"PMP_STATUS_PANIC",
-            Some(Status::Internal) => c"PMP_STATUS_INTERNAL",
-            None => c"PMP_STATUS_UNKNOWN",
-        };
+        let name = Status::from_code(status).map_or(c"PMP_STATUS_UNKNOWN", Status::c_name);
         name.as_ptr()
     }
 }
@@ -107,16 +140,8 @@ pub unsafe extern "C" fn pmp_client_new(
     client_out: *mut *mut pmp_client,
 ) -> pmp_status {
     ffi_boundary! {
-        last_error::clear();
-        finish((|| {
-            client::require_out(client_out, "client_out")?;
-            // SAFETY: the caller guarantees config_len readable bytes at config_json.
-            let text = unsafe { strings::input_str(config_json, config_len, "config_json", MAX_CONFIG_BYTES) }?;
-            let client = Client::new(Config::from_json(text)?)?;
-            // SAFETY: client_out was checked non-NULL and is writable per the contract.
-            unsafe { *client_out = client::into_handle(client) };
-            Ok(())
-        })())
+        // SAFETY: forwarded contract.
+        run(|| unsafe { create_client(config_json, config_len, client_out, Client::new) })
     }
 }
 
@@ -143,23 +168,22 @@ pub unsafe extern "C" fn pmp_client_new_with_signer(
     client_out: *mut *mut pmp_client,
 ) -> pmp_status {
     ffi_boundary! {
-        last_error::clear();
-        finish((|| {
+        run(|| {
             client::require_out(client_out, "client_out")?;
             let sign = sign.ok_or_else(|| Error::new(Status::NullParameter, "sign is NULL"))?;
             if cert_der.is_null() {
                 return Err(Error::new(Status::NullParameter, "cert_der is NULL"));
             }
-            // SAFETY: the caller guarantees config_len readable bytes at config_json.
-            let text = unsafe { strings::input_str(config_json, config_len, "config_json", MAX_CONFIG_BYTES) }?;
             // SAFETY: non-NULL, and the caller guarantees cert_der_len readable bytes.
             let cert = unsafe { std::slice::from_raw_parts(cert_der, cert_der_len) };
             let signer = Arc::new(signer::CallbackSigner::new(sign, userdata));
-            let client = Client::with_signer(Config::from_json(text)?, cert, signer)?;
-            // SAFETY: client_out was checked non-NULL and is writable per the contract.
-            unsafe { *client_out = client::into_handle(client) };
-            Ok(())
-        })())
+            // SAFETY: forwarded contract.
+            unsafe {
+                create_client(config_json, config_len, client_out, |config| {
+                    Client::with_signer(config, cert, signer)
+                })
+            }
+        })
     }
 }
 
@@ -196,11 +220,7 @@ pub unsafe extern "C" fn pmp_test_permissions(
     report_out: *mut *mut c_char,
 ) -> pmp_status {
     ffi_boundary! {
-        last_error::clear();
-        finish((|| {
-            // SAFETY: the caller passes a live handle or NULL (checked).
-            let client = unsafe { client::borrow(client) }?;
-            client::require_out(report_out, "report_out")?;
+        let call = |client: &Client| {
             // SAFETY: the caller guarantees options_len readable bytes (or a zero length).
             let text = unsafe { strings::optional_input_str(options_json, options_len, "options_json", MAX_CONFIG_BYTES) }?;
             let options: PermissionOptions = match text {
@@ -209,11 +229,10 @@ pub unsafe extern "C" fn pmp_test_permissions(
                     Error::invalid_argument(format!("options document: {}", crate::config::sanitize_serde_error(&e)))
                 })?,
             };
-            let report = to_json(&client.test_permissions(&options)?)?;
-            // SAFETY: report_out was checked non-NULL.
-            unsafe { client::write_string(report_out, report) };
-            Ok(())
-        })())
+            to_json(&client.test_permissions(&options)?)
+        };
+        // SAFETY: forwarded contract.
+        unsafe { client_call(client, report_out, "report_out", call) }
     }
 }
 
@@ -235,19 +254,13 @@ pub unsafe extern "C" fn pmp_send_mail(
     result_out: *mut *mut c_char,
 ) -> pmp_status {
     ffi_boundary! {
-        last_error::clear();
-        finish((|| {
-            // SAFETY: the caller passes a live handle or NULL (checked).
-            let client = unsafe { client::borrow(client) }?;
-            client::require_out(result_out, "result_out")?;
+        let call = |client: &Client| {
             // SAFETY: the caller guarantees message_len readable bytes at message_json.
             let text = unsafe { strings::input_str(message_json, message_len, "message_json", MAX_MESSAGE_BYTES) }?;
-            let message = Message::from_json(text)?;
-            let result = to_json(&client.send_mail(&message)?)?;
-            // SAFETY: result_out was checked non-NULL.
-            unsafe { client::write_string(result_out, result) };
-            Ok(())
-        })())
+            to_json(&client.send_mail(&Message::from_json(text)?)?)
+        };
+        // SAFETY: forwarded contract.
+        unsafe { client_call(client, result_out, "result_out", call) }
     }
 }
 
@@ -296,14 +309,13 @@ pub unsafe extern "C" fn pmp_set_log_callback(
     max_level: u32,
 ) -> pmp_status {
     ffi_boundary! {
-        last_error::clear();
-        finish((|| {
+        run(|| {
             let level = log::level_from(max_level).ok_or_else(|| {
                 Error::invalid_argument(format!("max_level {max_level} is not a log level (1 error .. 4 debug)"))
             })?;
             log::install(cb, userdata, level);
             Ok(())
-        })())
+        })
     }
 }
 

@@ -52,8 +52,66 @@ fn make_cert() -> TestCert {
     }
 }
 
+/// One `[[apps]]` table; `extra` holds further `key = value` lines.
+fn app_toml(tenant: &str, client_id: &str, name: &str, extra: &str) -> String {
+    format!(
+        "[[apps]]\ntenant = \"{tenant}\"\nclientId = \"{client_id}\"\ndisplayName = \"{name}\"\n{extra}\n"
+    )
+}
+
 pub fn directory_toml() -> String {
     let pem = cert().pem.replace('\n', "\\n");
+    let secret = format!("secrets = [{{ value = \"{SECRET}\" }}]");
+    let apps = [
+        app_toml(
+            TENANT,
+            SENDER,
+            "Sender app",
+            &format!(
+                r#"roles = ["Mail.Send", "Mail.ReadWrite"]
+unconsentedRoles = ["User.Read.All"]
+secrets = [{{ value = "{SECRET}", expires = "2099-01-01T00:00:00Z" }}, {{ value = "old-secret", expires = "2001-01-01T00:00:00Z" }}]
+certificates = [{{ pem = "{pem}" }}]"#
+            ),
+        ),
+        app_toml(
+            TENANT,
+            NOROLES,
+            "No roles",
+            &format!("unconsentedRoles = [\"Mail.Send\"]\n{secret}"),
+        ),
+        app_toml(
+            TENANT,
+            DISABLED,
+            "Disabled app",
+            &format!("enabled = false\n{secret}"),
+        ),
+        app_toml(
+            TENANT,
+            EXPIRED,
+            "Expired",
+            &format!("secrets = [{{ value = \"{SECRET}\", expires = \"2020-01-01T00:00:00Z\" }}]"),
+        ),
+        app_toml(
+            TENANT,
+            BLOCKED,
+            "Blocked",
+            &format!("conditionalAccessBlocked = true\n{secret}"),
+        ),
+        app_toml(
+            TENANT,
+            SENDONLY,
+            "Send only",
+            &format!("roles = [\"Mail.Send\"]\n{secret}"),
+        ),
+        app_toml(
+            OTHER_TENANT,
+            SENDER,
+            "Gov app",
+            &format!("roles = [\"Mail.Send\"]\n{secret}"),
+        ),
+    ]
+    .join("\n");
     format!(
         r#"
 [[tenants]]
@@ -65,56 +123,7 @@ id = "{OTHER_TENANT}"
 domains = ["fabrikam.onmicrosoft.us"]
 cloud = "usGov"
 
-[[apps]]
-tenant = "{TENANT}"
-clientId = "{SENDER}"
-displayName = "Sender app"
-roles = ["Mail.Send", "Mail.ReadWrite"]
-unconsentedRoles = ["User.Read.All"]
-secrets = [{{ value = "{SECRET}", expires = "2099-01-01T00:00:00Z" }}, {{ value = "old-secret", expires = "2001-01-01T00:00:00Z" }}]
-certificates = [{{ pem = "{pem}" }}]
-
-[[apps]]
-tenant = "{TENANT}"
-clientId = "{NOROLES}"
-displayName = "No roles"
-unconsentedRoles = ["Mail.Send"]
-secrets = [{{ value = "{SECRET}" }}]
-
-[[apps]]
-tenant = "{TENANT}"
-clientId = "{DISABLED}"
-displayName = "Disabled app"
-enabled = false
-secrets = [{{ value = "{SECRET}" }}]
-
-[[apps]]
-tenant = "{TENANT}"
-clientId = "{EXPIRED}"
-displayName = "Expired"
-secrets = [{{ value = "{SECRET}", expires = "2020-01-01T00:00:00Z" }}]
-
-[[apps]]
-tenant = "{TENANT}"
-clientId = "{BLOCKED}"
-displayName = "Blocked"
-conditionalAccessBlocked = true
-secrets = [{{ value = "{SECRET}" }}]
-
-[[apps]]
-tenant = "{TENANT}"
-clientId = "{SENDONLY}"
-displayName = "Send only"
-roles = ["Mail.Send"]
-secrets = [{{ value = "{SECRET}" }}]
-
-[[apps]]
-tenant = "{OTHER_TENANT}"
-clientId = "{SENDER}"
-displayName = "Gov app"
-roles = ["Mail.Send"]
-secrets = [{{ value = "{SECRET}" }}]
-
+{apps}
 [[mailboxes]]
 tenant = "{TENANT}"
 address = "{MAILBOX}"
@@ -162,6 +171,32 @@ pub fn client(emu: &Emulator) -> reqwest::Client {
         .unwrap()
 }
 
+/// GET `url` and parse the JSON answer.
+pub async fn get_json<T: serde::de::DeserializeOwned>(c: &reqwest::Client, url: String) -> T {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// A control API URL, e.g. `control_url(&emu, "counters")`.
+pub fn control_url(emu: &Emulator, rest: &str) -> String {
+    format!("{}/_emulator/api/{rest}", emu.base_url())
+}
+
+/// The client-credentials form with a secret.
+pub fn secret_form<'a>(
+    client_id: &'a str,
+    secret: &'a str,
+    scope: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("scope", scope),
+    ]
+}
+
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
 pub async fn token_form(emu: &Emulator, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = client(emu)
         .post(emu.token_url(tenant))
@@ -174,17 +209,7 @@ pub async fn token_form(emu: &Emulator, tenant: &str, form: &[(&str, &str)]) -> 
 }
 
 pub async fn secret_token(emu: &Emulator, client_id: &str) -> String {
-    let (s, v) = token_form(
-        emu,
-        TENANT,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
-    )
-    .await;
+    let (s, v) = token_form(emu, TENANT, &secret_form(client_id, SECRET, GRAPH_SCOPE)).await;
     assert_eq!(s, 200, "{v}");
     v["access_token"].as_str().unwrap().to_string()
 }
@@ -312,6 +337,21 @@ pub fn simple_message(to: &str) -> Value {
         },
         "saveToSentItems": false
     })
+}
+
+/// `POST /v1.0/users/{user}/sendMail` with `body` as `tok`.
+pub async fn send_mail_as(
+    c: &reqwest::Client,
+    emu: &Emulator,
+    user: &str,
+    tok: &str,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    c.post(graph_url(emu, &format!("users/{user}/sendMail")))
+        .bearer_auth(tok)
+        .json(body)
+        .send()
+        .await
 }
 
 pub fn graph_url(emu: &Emulator, rest: &str) -> String {

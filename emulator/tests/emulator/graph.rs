@@ -72,27 +72,20 @@ async fn send_mail_recorded_byte_exact() {
     assert_eq!(m.client_request_id, "cr-1");
     assert_eq!(m.request_id, request_id);
     // By object id too; control API shows the same records.
-    let r = client(&emu)
-        .post(graph_url(
-            &emu,
-            "users/aaaaaaaa-0000-0000-0000-000000000001/sendMail",
-        ))
-        .bearer_auth(&tok)
-        .json(&simple_message("b@example.com"))
-        .send()
-        .await
-        .unwrap();
+    let r = send_mail_as(
+        &client(&emu),
+        &emu,
+        "aaaaaaaa-0000-0000-0000-000000000001",
+        &tok,
+        &simple_message("b@example.com"),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 202);
     let c = emu.counters();
     assert_eq!((c.send_mail_requests, c.messages_accepted), (2, 2));
-    let listed: Vec<pmp_graph_emulator::RecordedMessage> = client(&emu)
-        .get(format!("{}/_emulator/api/messages", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<pmp_graph_emulator::RecordedMessage> =
+        get_json(&client(&emu), control_url(&emu, "messages")).await;
     assert_eq!(listed, emu.messages());
     let html = client(&emu)
         .get(format!("{}/_emulator/", emu.base_url()))
@@ -313,11 +306,7 @@ async fn graph_errors() {
             "ErrorAccessDenied",
         ),
     ] {
-        let r = c
-            .post(graph_url(&emu, &format!("users/{user}/sendMail")))
-            .bearer_auth(&tok)
-            .json(&simple_message("a@b.c"))
-            .send()
+        let r = send_mail_as(&c, &emu, user, &tok, &simple_message("a@b.c"))
             .await
             .unwrap();
         let v = assert_graph_error(r, status, code).await;
@@ -326,16 +315,15 @@ async fn graph_errors() {
         }
     }
     let sendonly = secret_token(&emu, SENDONLY).await;
-    let r = c
-        .post(graph_url(
-            &emu,
-            "users/restricted@contoso.onmicrosoft.com/sendMail",
-        ))
-        .bearer_auth(&sendonly)
-        .json(&simple_message("a@b.c"))
-        .send()
-        .await
-        .unwrap();
+    let r = send_mail_as(
+        &c,
+        &emu,
+        "restricted@contoso.onmicrosoft.com",
+        &sendonly,
+        &simple_message("a@b.c"),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(emu.messages().len(), 1);
 }
@@ -346,11 +334,7 @@ async fn request_too_large() {
     let tok = secret_token(&emu, SENDER).await;
     let mut m = simple_message("a@b.c");
     m["message"]["body"]["content"] = json!("x".repeat(4 * 1024 * 1024 + 10));
-    let r = client(&emu)
-        .post(graph_url(&emu, &format!("users/{MAILBOX}/sendMail")))
-        .bearer_auth(&tok)
-        .json(&m)
-        .send()
+    let r = send_mail_as(&client(&emu), &emu, MAILBOX, &tok, &m)
         .await
         .unwrap();
     let v = assert_graph_error(r, 413, "RequestEntityTooLarge").await;
@@ -365,11 +349,7 @@ async fn request_too_large() {
 async fn http2_negotiated() {
     let emu = start();
     let tok = secret_token(&emu, SENDER).await;
-    let r = client(&emu)
-        .post(graph_url(&emu, &format!("users/{MAILBOX}/sendMail")))
-        .bearer_auth(&tok)
-        .json(&simple_message("a@b.c"))
-        .send()
+    let r = send_mail_as(&client(&emu), &emu, MAILBOX, &tok, &simple_message("a@b.c"))
         .await
         .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);

@@ -7,30 +7,12 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-fn rule(path: &str, action: FaultKind) -> FaultRule {
-    FaultRule {
-        path: path.into(),
-        action,
-        status: None,
-        retry_after_seconds: None,
-        graph_code: None,
-        delay_ms: None,
-        count: None,
-        rate: None,
-        skip: None,
-    }
-}
-
 async fn send(
     emu: &pmp_graph_emulator::Emulator,
     c: &reqwest::Client,
     tok: &str,
 ) -> reqwest::Result<reqwest::Response> {
-    c.post(graph_url(emu, &format!("users/{MAILBOX}/sendMail")))
-        .bearer_auth(tok)
-        .json(&simple_message("a@b.c"))
-        .send()
-        .await
+    send_mail_as(c, emu, MAILBOX, tok, &simple_message("a@b.c")).await
 }
 
 #[tokio::test]
@@ -44,7 +26,7 @@ async fn throttling_concurrency_and_rate() {
     });
     let tok = secret_token(&emu, SENDER).await;
     let c = client(&emu);
-    let mut r = rule("sendMail", FaultKind::Delay);
+    let mut r = FaultRule::new("sendMail", FaultKind::Delay);
     r.delay_ms = Some(1500);
     r.count = Some(2);
     emu.set_faults(FaultPlan {
@@ -109,7 +91,7 @@ async fn fault_status_count_skip_and_control_api() {
     let c = client(&emu);
     let plan = json!({"seed": 1, "rules": [{"path": "sendMail", "action": "status", "status": 503, "retryAfterSeconds": 2, "count": 2, "skip": 1}]});
     let r = c
-        .put(format!("{}/_emulator/api/faults", emu.base_url()))
+        .put(control_url(&emu, "faults"))
         .json(&plan)
         .send()
         .await
@@ -126,52 +108,28 @@ async fn fault_status_count_skip_and_control_api() {
     assert_eq!(statuses[1].headers()["retry-after"], "2");
     assert_eq!(emu.messages().len(), 2);
     // Token faults are Entra-shaped.
-    let r = c.put(format!("{}/_emulator/api/faults", emu.base_url()))
+    let r = c.put(control_url(&emu, "faults"))
         .json(&json!({"rules": [{"path": "token", "action": "status", "status": 429, "retryAfterSeconds": 5, "count": 1}]}))
         .send().await.unwrap();
     assert_eq!(r.status(), 204);
-    let (s, v) = token_form(
-        &emu,
-        TENANT,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", SENDER),
-            ("client_secret", SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
-    )
-    .await;
+    let (s, v) = token_form(&emu, TENANT, &secret_form(SENDER, SECRET, GRAPH_SCOPE)).await;
     assert_eq!(s, 429);
     assert!(v["error_codes"].is_array());
     // Invalid plan refused.
     let r = c
-        .put(format!("{}/_emulator/api/faults", emu.base_url()))
+        .put(control_url(&emu, "faults"))
         .json(&json!({"rules": [{"path": "x", "action": "explode"}]}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
 
-    let counters: Value = c
-        .get(format!("{}/_emulator/api/counters", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counters: Value = get_json(&c, control_url(&emu, "counters")).await;
     assert_eq!(counters["sendMailRequests"], 4);
     assert_eq!(counters["messagesAccepted"], 2);
     assert_eq!(counters["tokenRequests"], 2);
     assert_eq!(counters["tokensIssued"], 1);
-    let reqs: Value = c
-        .get(format!("{}/_emulator/api/requests", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reqs: Value = get_json(&c, control_url(&emu, "requests")).await;
     assert_eq!(
         reqs.as_array()
             .unwrap()
@@ -180,28 +138,14 @@ async fn fault_status_count_skip_and_control_api() {
             .count(),
         2
     );
-    let toks: Value = c
-        .get(format!("{}/_emulator/api/tokens", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let toks: Value = get_json(&c, control_url(&emu, "tokens")).await;
     assert_eq!(toks[0]["claims"]["appid"], SENDER);
     assert!(!toks.to_string().contains(&tok));
     let id = emu.messages()[0].id.clone();
-    let one: Value = c
-        .get(format!("{}/_emulator/api/messages/{id}", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = get_json(&c, control_url(&emu, &format!("messages/{id}"))).await;
     assert_eq!(one["id"], id);
     assert_eq!(
-        c.delete(format!("{}/_emulator/api/messages", emu.base_url()))
+        c.delete(control_url(&emu, "messages"))
             .send()
             .await
             .unwrap()
@@ -210,7 +154,7 @@ async fn fault_status_count_skip_and_control_api() {
     );
     assert!(emu.messages().is_empty());
     assert_eq!(
-        c.post(format!("{}/_emulator/api/reset", emu.base_url()))
+        c.post(control_url(&emu, "reset"))
             .send()
             .await
             .unwrap()
@@ -227,7 +171,7 @@ async fn fault_rate_is_seeded() {
     let tok = secret_token(&emu, SENDER).await;
     let c = client(&emu);
     let run = |seed| {
-        let mut r = rule("sendMail", FaultKind::Status);
+        let mut r = FaultRule::new("sendMail", FaultKind::Status);
         r.status = Some(504);
         r.rate = Some(0.5);
         FaultPlan {
@@ -257,7 +201,7 @@ async fn drop_before_and_after_accept() {
     let emu = start();
     let tok = secret_token(&emu, SENDER).await;
     let c = client(&emu);
-    let mut r = rule("sendMail", FaultKind::DropBeforeAccept);
+    let mut r = FaultRule::new("sendMail", FaultKind::DropBeforeAccept);
     r.count = Some(1);
     emu.set_faults(FaultPlan {
         seed: 0,
@@ -269,7 +213,7 @@ async fn drop_before_and_after_accept() {
     assert!(!e.is_status(), "{e:?}");
     assert!(emu.messages().is_empty());
 
-    let mut r = rule("sendMail", FaultKind::DropAfterAccept);
+    let mut r = FaultRule::new("sendMail", FaultKind::DropAfterAccept);
     r.count = Some(1);
     emu.set_faults(FaultPlan {
         seed: 0,
@@ -392,12 +336,11 @@ async fn cli_demo() {
             "{base}/{}/oauth2/v2.0/token",
             pmp_graph_emulator::DEMO_TENANT_DOMAIN
         ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", pmp_graph_emulator::DEMO_CLIENT_ID),
-            ("client_secret", pmp_graph_emulator::DEMO_SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
+        .form(&secret_form(
+            pmp_graph_emulator::DEMO_CLIENT_ID,
+            pmp_graph_emulator::DEMO_SECRET,
+            GRAPH_SCOPE,
+        ))
         .send()
         .await
         .unwrap()
@@ -426,4 +369,35 @@ async fn cli_demo() {
     .unwrap()
     .unwrap();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn fault_retry_after_as_http_date() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    emu.set_faults(FaultPlan {
+        seed: 0,
+        rules: vec![FaultRule {
+            status: Some(429),
+            retry_after_seconds: Some(30),
+            retry_after_http_date: true,
+            count: Some(1),
+            ..FaultRule::new("sendMail", FaultKind::Status)
+        }],
+    });
+    let r = send(&emu, &c, &tok).await.unwrap();
+    let value = r.headers()["retry-after"].to_str().unwrap().to_owned();
+    assert_graph_error(r, 429, "TooManyRequests").await;
+    assert!(value.ends_with(" GMT"), "{value}");
+    let when = httpdate::parse_http_date(&value).unwrap();
+    let ahead = when
+        .duration_since(std::time::SystemTime::now())
+        .unwrap()
+        .as_secs_f64();
+    assert!((29.0..=31.0).contains(&ahead), "{value} is {ahead} s ahead");
+    // The plan round-trips through the control API with the flag.
+    let plan: Value = get_json(&c, control_url(&emu, "faults")).await;
+    assert_eq!(plan["rules"][0]["retryAfterHttpDate"], true, "{plan}");
+    assert_eq!(send(&emu, &c, &tok).await.unwrap().status(), 202);
 }

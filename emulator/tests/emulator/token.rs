@@ -51,82 +51,96 @@ fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn secret_form<'a>(client_id: &'a str, secret: &'a str, scope: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("grant_type", "client_credentials"),
-        ("client_id", client_id),
-        ("client_secret", secret),
-        ("scope", scope),
-    ]
-}
-
-const GRAPH: &str = "https://graph.microsoft.com/.default";
-
 #[tokio::test]
 async fn aadsts_errors() {
     let emu = start();
-    let (s, v) = token_form(&emu, TENANT, &secret_form(SENDER, "wrong", GRAPH)).await;
-    assert_aadsts(s, &v, 401, "invalid_client", 7000215);
-    let (s, v) = token_form(&emu, TENANT, &secret_form(SENDER, "old-secret", GRAPH)).await;
-    assert_aadsts(s, &v, 401, "invalid_client", 7000222);
-    let (s, v) = token_form(&emu, TENANT, &secret_form(EXPIRED, SECRET, GRAPH)).await;
-    assert_aadsts(s, &v, 401, "invalid_client", 7000222);
-    let (s, v) = token_form(
-        &emu,
-        TENANT,
-        &secret_form("12345678-1234-1234-1234-123456789012", SECRET, GRAPH),
-    )
-    .await;
-    assert_aadsts(s, &v, 400, "unauthorized_client", 700016);
-    // App registered only in the other tenant's cloud is not in this one (and vice versa).
-    let (s, v) = token_form(
-        &emu,
-        "fabrikam.onmicrosoft.us",
-        &secret_form(NOROLES, SECRET, GRAPH),
-    )
-    .await;
-    assert_aadsts(s, &v, 400, "unauthorized_client", 700016);
-    let (s, v) = token_form(
-        &emu,
-        "nowhere.onmicrosoft.com",
-        &secret_form(SENDER, SECRET, GRAPH),
-    )
-    .await;
-    assert_aadsts(s, &v, 400, "invalid_request", 90002);
-    let (s, v) = token_form(&emu, "not_a_tenant", &secret_form(SENDER, SECRET, GRAPH)).await;
-    assert_aadsts(s, &v, 400, "invalid_request", 900023);
-    for t in ["common", "consumers"] {
-        let (s, v) = token_form(&emu, t, &secret_form(SENDER, SECRET, GRAPH)).await;
-        assert_aadsts(s, &v, 400, "invalid_request", 9001023);
-    }
-    let (s, v) = token_form(&emu, "organizations", &secret_form(SENDER, SECRET, GRAPH)).await;
-    assert_aadsts(s, &v, 400, "invalid_request", 900023);
-    let (s, v) = token_form(&emu, TENANT, &secret_form(DISABLED, SECRET, GRAPH)).await;
-    assert_aadsts(s, &v, 401, "unauthorized_client", 7000112);
+    // (tenant, client id, secret, scope) -> (HTTP status, error, AADSTS code)
+    let mut cases = vec![
+        (
+            (TENANT, SENDER, "wrong", GRAPH_SCOPE),
+            (401, "invalid_client", 7000215),
+        ),
+        (
+            (TENANT, SENDER, "old-secret", GRAPH_SCOPE),
+            (401, "invalid_client", 7000222),
+        ),
+        (
+            (TENANT, EXPIRED, SECRET, GRAPH_SCOPE),
+            (401, "invalid_client", 7000222),
+        ),
+        (
+            (
+                TENANT,
+                "12345678-1234-1234-1234-123456789012",
+                SECRET,
+                GRAPH_SCOPE,
+            ),
+            (400, "unauthorized_client", 700016),
+        ),
+        // App registered only in the other tenant's cloud is not in this one (and vice versa).
+        (
+            ("fabrikam.onmicrosoft.us", NOROLES, SECRET, GRAPH_SCOPE),
+            (400, "unauthorized_client", 700016),
+        ),
+        (
+            ("nowhere.onmicrosoft.com", SENDER, SECRET, GRAPH_SCOPE),
+            (400, "invalid_request", 90002),
+        ),
+        (
+            ("not_a_tenant", SENDER, SECRET, GRAPH_SCOPE),
+            (400, "invalid_request", 900023),
+        ),
+        (
+            ("common", SENDER, SECRET, GRAPH_SCOPE),
+            (400, "invalid_request", 9001023),
+        ),
+        (
+            ("consumers", SENDER, SECRET, GRAPH_SCOPE),
+            (400, "invalid_request", 9001023),
+        ),
+        (
+            ("organizations", SENDER, SECRET, GRAPH_SCOPE),
+            (400, "invalid_request", 900023),
+        ),
+        (
+            (TENANT, DISABLED, SECRET, GRAPH_SCOPE),
+            (401, "unauthorized_client", 7000112),
+        ),
+    ];
     for bad in [
         "Mail.Send",
         "https://graph.microsoft.com/Mail.Send",
         "https://graph.microsoft.com/.default https://outlook.office.com/.default",
     ] {
-        let (s, v) = token_form(&emu, TENANT, &secret_form(SENDER, SECRET, bad)).await;
-        assert_aadsts(s, &v, 400, "invalid_scope", 1002012);
+        cases.push((
+            (TENANT, SENDER, SECRET, bad),
+            (400, "invalid_scope", 1002012),
+        ));
     }
-    let (s, v) = token_form(
-        &emu,
-        TENANT,
-        &secret_form(SENDER, SECRET, "https://graph.microsoft.us/.default"),
-    )
-    .await;
-    assert_aadsts(s, &v, 400, "invalid_resource", 500011);
-    let (s, v) = token_form(&emu, TENANT, &secret_form(BLOCKED, SECRET, GRAPH)).await;
-    assert_aadsts(s, &v, 400, "invalid_request", 53003);
+    cases.push((
+        (
+            TENANT,
+            SENDER,
+            SECRET,
+            "https://graph.microsoft.us/.default",
+        ),
+        (400, "invalid_resource", 500011),
+    ));
+    cases.push((
+        (TENANT, BLOCKED, SECRET, GRAPH_SCOPE),
+        (400, "invalid_request", 53003),
+    ));
+    for ((tenant, client_id, secret, scope), (status, error, code)) in cases {
+        let (s, v) = token_form(&emu, tenant, &secret_form(client_id, secret, scope)).await;
+        assert_aadsts(s, &v, status, error, code);
+    }
     let (s, v) = token_form(
         &emu,
         TENANT,
         &[
             ("grant_type", "client_credentials"),
             ("client_id", SENDER),
-            ("scope", GRAPH),
+            ("scope", GRAPH_SCOPE),
         ],
     )
     .await;
@@ -137,7 +151,7 @@ async fn aadsts_errors() {
         &[
             ("client_id", SENDER),
             ("client_secret", SECRET),
-            ("scope", GRAPH),
+            ("scope", GRAPH_SCOPE),
         ],
     )
     .await;
@@ -245,6 +259,20 @@ async fn assertions_rs256_ps256_and_msal_net_shapes() {
     assert_eq!(s, 200, "{v}");
 }
 
+/// A token request with a PS256 assertion by the registered certificate over `payload`.
+async fn ps256_token(
+    emu: &pmp_graph_emulator::Emulator,
+    payload: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    assertion_token(
+        emu,
+        TENANT,
+        SENDER,
+        &assertion(cert(), "PS256", json!({}), payload),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn assertion_failures() {
     let emu = start();
@@ -266,45 +294,21 @@ async fn assertion_failures() {
     let mut p = std_payload(&emu, SENDER);
     p["exp"] = json!(now() - 3600);
     p["nbf"] = json!(now() - 4000);
-    let (s, v) = assertion_token(
-        &emu,
-        TENANT,
-        SENDER,
-        &assertion(cert(), "PS256", json!({}), p),
-    )
-    .await;
+    let (s, v) = ps256_token(&emu, p).await;
     assert_aadsts(s, &v, 401, "invalid_client", 700024);
     let mut p = std_payload(&emu, SENDER);
     p["nbf"] = json!(now() + 3600);
     p["exp"] = json!(now() + 4000);
-    let (s, v) = assertion_token(
-        &emu,
-        TENANT,
-        SENDER,
-        &assertion(cert(), "PS256", json!({}), p),
-    )
-    .await;
+    let (s, v) = ps256_token(&emu, p).await;
     assert_aadsts(s, &v, 401, "invalid_client", 700024);
     // Wrong audience, wrong issuer.
     let mut p = std_payload(&emu, SENDER);
     p["aud"] = json!("https://login.microsoftonline.com/x/oauth2/v2.0/token");
-    let (s, v) = assertion_token(
-        &emu,
-        TENANT,
-        SENDER,
-        &assertion(cert(), "PS256", json!({}), p),
-    )
-    .await;
+    let (s, v) = ps256_token(&emu, p).await;
     assert_eq!(s, 401, "{v}");
     let mut p = std_payload(&emu, SENDER);
     p["iss"] = json!(NOROLES);
-    let (s, v) = assertion_token(
-        &emu,
-        TENANT,
-        SENDER,
-        &assertion(cert(), "PS256", json!({}), p),
-    )
-    .await;
+    let (s, v) = ps256_token(&emu, p).await;
     assert_aadsts(s, &v, 401, "invalid_client", 700021);
     // Replay of the same jti.
     let jwt = assertion(cert(), "RS256", json!({}), std_payload(&emu, SENDER));
@@ -323,22 +327,17 @@ async fn assertion_failures() {
 async fn discovery_documents() {
     let emu = start();
     let c = client(&emu);
-    let v: serde_json::Value = c
-        .get(format!(
+    let v: serde_json::Value = get_json(
+        &c,
+        format!(
             "{}/{TENANT}/v2.0/.well-known/openid-configuration",
             emu.base_url()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(v["token_endpoint"], emu.token_url(TENANT));
     assert_eq!(v["issuer"], format!("{}/{TENANT}/v2.0", emu.base_url()));
-    let v: serde_json::Value = c
-        .get(format!("{}/common/discovery/instance?api-version=1.1&authorization_endpoint={}/{TENANT}/oauth2/v2.0/authorize", emu.base_url(), emu.base_url()))
-        .send().await.unwrap().json().await.unwrap();
+    let v: serde_json::Value = get_json(&c, format!("{}/common/discovery/instance?api-version=1.1&authorization_endpoint={}/{TENANT}/oauth2/v2.0/authorize", emu.base_url(), emu.base_url())).await;
     let host = emu.base_url().trim_start_matches("https://");
     assert_eq!(v["metadata"][0]["preferred_network"], host);
     assert_eq!(
@@ -348,14 +347,11 @@ async fn discovery_documents() {
             emu.base_url()
         )
     );
-    let v: serde_json::Value = c
-        .get(format!("{}/{TENANT}/discovery/v2.0/keys", emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = get_json(
+        &c,
+        format!("{}/{TENANT}/discovery/v2.0/keys", emu.base_url()),
+    )
+    .await;
     let tok = secret_token(&emu, SENDER).await;
     let header: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(

@@ -21,6 +21,35 @@ async fn draft(emu: &pmp_graph_emulator::Emulator, tok: &str) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
+/// An authenticated request without a body to the draft `id` (`suffix` e.g. "/send").
+async fn on_draft(
+    emu: &pmp_graph_emulator::Emulator,
+    tok: &str,
+    method: reqwest::Method,
+    id: &str,
+    suffix: &str,
+) -> reqwest::Response {
+    client(emu)
+        .request(
+            method,
+            graph_url(emu, &format!("users/{MAILBOX}/messages/{id}{suffix}")),
+        )
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// PUTs one byte to an upload URL with the given `content-range`.
+async fn put_one_byte(c: &reqwest::Client, url: &str, range: &str) -> reqwest::Response {
+    c.put(url)
+        .header("content-range", range)
+        .body(vec![0u8])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn session(
     emu: &pmp_graph_emulator::Emulator,
     tok: &str,
@@ -37,12 +66,34 @@ async fn session(
         .unwrap()
 }
 
-#[tokio::test]
-async fn upload_session_end_to_end() {
+/// An emulator, a Mail.ReadWrite token, a client and a fresh draft's id.
+async fn with_draft() -> (
+    pmp_graph_emulator::Emulator,
+    String,
+    reqwest::Client,
+    String,
+) {
     let emu = start();
     let tok = secret_token(&emu, SENDER).await;
     let c = client(&emu);
     let id = draft(&emu, &tok).await;
+    (emu, tok, c, id)
+}
+
+/// Creates an upload session of `size` bytes on draft `id` and returns its URL.
+async fn session_url(
+    emu: &pmp_graph_emulator::Emulator,
+    tok: &str,
+    id: &str,
+    size: usize,
+) -> String {
+    let v: Value = session(emu, tok, id, size).await.json().await.unwrap();
+    v["uploadUrl"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn upload_session_end_to_end() {
+    let (emu, tok, c, id) = with_draft().await;
 
     // Small attachment through /attachments.
     let r = c.post(graph_url(&emu, &format!("users/{MAILBOX}/messages/{id}/attachments"))).bearer_auth(&tok)
@@ -122,86 +173,35 @@ async fn upload_session_end_to_end() {
     assert_eq!(m.attachments[1].content_base64, b64(&data));
 
     // Sending the same draft again: it is gone, nothing new is recorded.
-    let r = c
-        .post(graph_url(
-            &emu,
-            &format!("users/{MAILBOX}/messages/{id}/send"),
-        ))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let r = on_draft(&emu, &tok, reqwest::Method::POST, &id, "/send").await;
     assert_graph_error(r, 404, "ErrorItemNotFound").await;
     assert_eq!(emu.messages().len(), 1);
     // The finished session is gone too.
-    let r = c
-        .put(&upload_url)
-        .header("content-range", "bytes 0-0/1")
-        .body(vec![0u8])
-        .send()
-        .await
-        .unwrap();
+    let r = put_one_byte(&c, &upload_url, "bytes 0-0/1").await;
     assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]
 async fn draft_rules() {
-    let emu = start();
-    let tok = secret_token(&emu, SENDER).await;
-    let c = client(&emu);
-    let id = draft(&emu, &tok).await;
+    let (emu, tok, c, id) = with_draft().await;
     let r = session(&emu, &tok, &id, 1024).await;
     assert_graph_error(r, 400, "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize").await;
     let r = session(&emu, &tok, &id, 200 * 1024 * 1024).await;
     assert_graph_error(r, 400, "ErrorMessageSizeExceeded").await;
     // Cancel a session.
-    let v: Value = session(&emu, &tok, &id, 4 * 1024 * 1024)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let url = v["uploadUrl"].as_str().unwrap();
-    assert_eq!(c.delete(url).send().await.unwrap().status(), 204);
+    let url = session_url(&emu, &tok, &id, 4 * 1024 * 1024).await;
+    assert_eq!(c.delete(&url).send().await.unwrap().status(), 204);
     // Wrong authtoken.
-    let v: Value = session(&emu, &tok, &id, 4 * 1024 * 1024)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let url = v["uploadUrl"].as_str().unwrap();
+    let url = session_url(&emu, &tok, &id, 4 * 1024 * 1024).await;
     let bad = format!("{}x", url);
-    let r = c
-        .put(&bad)
-        .header("content-range", "bytes 0-0/4194304")
-        .body(vec![0u8])
-        .send()
-        .await
-        .unwrap();
+    let r = put_one_byte(&c, &bad, "bytes 0-0/4194304").await;
     assert_eq!(r.status(), 401);
     // GET the draft, then delete it.
-    let r = c
-        .get(graph_url(&emu, &format!("users/{MAILBOX}/messages/{id}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let r = on_draft(&emu, &tok, reqwest::Method::GET, &id, "").await;
     assert_eq!(r.status(), 200);
-    let r = c
-        .delete(graph_url(&emu, &format!("users/{MAILBOX}/messages/{id}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let r = on_draft(&emu, &tok, reqwest::Method::DELETE, &id, "").await;
     assert_eq!(r.status(), 204);
-    let r = c
-        .post(graph_url(
-            &emu,
-            &format!("users/{MAILBOX}/messages/{id}/send"),
-        ))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let r = on_draft(&emu, &tok, reqwest::Method::POST, &id, "/send").await;
     assert_graph_error(r, 404, "ErrorItemNotFound").await;
     // Mail.Send alone cannot create drafts.
     let sendonly = secret_token(&emu, SENDONLY).await;
