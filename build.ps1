@@ -10,7 +10,7 @@
 
     Tasks:
       build   cargo build (library, header, emulator) and the PowerShell module into dist/PmpMail
-      test    lint + every suite: Rust, C (gcc + valgrind), C# (xunit), Pester, MSAL/Graph SDK fidelity
+      test    lint + every suite: Rust, C (gcc + valgrind), C# (xunit), Pester, MSAL/Graph SDK fidelity, examples
       demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived
       bench   benchmarks that print numbers (module import/size/memory, send throughput vs a peer)
 #>
@@ -135,13 +135,26 @@ function Invoke-Demo {
             -Attachments $report -PassThru
         $result | Format-List | Out-Host
 
+        $big = Join-Path $state 'inventory-export.bin'
+        [System.IO.File]::WriteAllBytes($big, [byte[]]::new(4MB))
+        Write-Host "`n> Send-PmpMail with a 4 MB attachment (draft + upload session)" -ForegroundColor Yellow
+        Send-PmpMail @connection -From 'alerts@contoso.onmicrosoft.com' -To 'ops@contoso.onmicrosoft.com' `
+            -Subject 'Inventory export' -Body 'Attached.' -Attachments $big -PassThru |
+            Select-Object Status, Attempts, UploadSession, DurationMs | Format-List | Out-Host
+
+        Write-Host "`n> What a wrong secret looks like (the secret ID pasted instead of its value)" -ForegroundColor Yellow
+        $wrong = $connection.Clone()
+        $wrong.ClientSecret = ConvertTo-SecureString '0a1b2c3d-secret-id-not-value' -AsPlainText -Force
+        try { Test-PmpMailPermission @wrong -ErrorAction Stop }
+        catch { Write-Host "$($_.FullyQualifiedErrorId)`n$($_.Exception.Message)" -ForegroundColor Red }
+
         Write-Host "`n> What the emulator received" -ForegroundColor Yellow
         Get-ChildItem (Join-Path $state 'messages') -Filter '*.json' | ForEach-Object {
             $m = Get-Content $_.FullName -Raw | ConvertFrom-Json
             [pscustomobject]@{
                 Mailbox     = $m.mailbox
                 To          = ($m.to | ForEach-Object { if ($_.name) { "$($_.name) <$($_.address)>" } else { $_.address } }) -join ', '
-                Cc          = ($m.cc | ForEach-Object { $_.address }) -join ', '
+                Cc          = ($m.cc | ForEach-Object { if ($_.name) { "$($_.name) <$($_.address)>" } else { $_.address } }) -join ', '
                 Subject     = $m.subject
                 BodyType    = $m.bodyContentType
                 Attachments = ($m.attachments | ForEach-Object { "$($_.name) ($($_.size) bytes)" }) -join ', '
@@ -182,6 +195,17 @@ switch ($Task) {
         Invoke-Suite 'powershell-module (Pester)' {
             Build-Module
             Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', 'powershell/tests/Invoke-PesterTests.ps1', '-Output', 'Normal')
+        }
+        Invoke-Suite 'demo (README command)' {
+            # The demo must keep working: run it as a user would and check what arrived.
+            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'build.ps1'), 'demo')
+            $arrived = @(Get-ChildItem (Join-Path $Root '.state/demo/messages') -Filter '*.json' |
+                    ForEach-Object { (Get-Content $_.FullName -Raw | ConvertFrom-Json).subject } | Sort-Object)
+            $expected = @('Inventory export', 'Patch report: 2 updates published ✓')
+            if (Compare-Object $arrived $expected) { throw "demo: expected messages '$($expected -join "', '")', got '$($arrived -join "', '")'" }
+        }
+        Invoke-Suite 'examples (C# SendMail, Send-Report.ps1)' {
+            Invoke-Native bash @('examples/run.sh')
         }
         Invoke-Suite 'emulator-fidelity (MSAL.NET, Graph .NET SDK)' {
             Invoke-Native bash @('emulator/fidelity/run.sh')

@@ -106,7 +106,7 @@ internal sealed class Child(string side, BenchOptions options)
 
     private async Task<Emulator> StartEmulatorAsync() => await Emulator.StartAsync(options.EmulatorBinary);
 
-    private void Expect(string scenario, Counters delta, long accepted)
+    private void Expect(string scenario, CountersRecord delta, long accepted)
     {
         if (delta.MessagesAccepted != accepted)
         {

@@ -2,7 +2,6 @@ using Microsoft.Graph;
 using Microsoft.Graph.Models;
 using Microsoft.Graph.Users.Item.Messages.Item.Attachments.CreateUploadSession;
 using Microsoft.Graph.Users.Item.SendMail;
-using Microsoft.Identity.Client;
 using Microsoft.Kiota.Abstractions.Authentication;
 using Microsoft.Kiota.Http.HttpClientLibrary;
 using PmpMail.Interop;
@@ -102,17 +101,15 @@ internal sealed class PmpSide : IMailSide
 /// </summary>
 internal sealed class GraphSide : IMailSide
 {
-    private readonly MsalHttpClientFactory _msalHttp;
+    private readonly TrustedMsalHttpClientFactory _msalHttp;
     private readonly HttpClient _graphHttp;
     private readonly GraphServiceClient _graph;
 
     public GraphSide(Emulator emu)
     {
-        _msalHttp = new MsalHttpClientFactory(emu);
-        var app = ConfidentialClientApplicationBuilder.Create(Emulator.ClientId)
-            .WithAuthority($"{emu.AuthorityHost}/{Emulator.TenantId}/", validateAuthority: false)
-            .WithInstanceDiscovery(false)
-            .WithHttpClientFactory(_msalHttp)
+        // MSAL's HTTP: one HttpClient that trusts only the emulator CA (nothing recorded).
+        _msalHttp = new TrustedMsalHttpClientFactory(emu.Ca, record: false);
+        var app = EmulatorMsal.Builder(emu.AuthorityHost, Emulator.TenantId, Emulator.ClientId, _msalHttp)
             .WithClientSecret(Emulator.Secret)
             .Build();
         var tokens = new MsalAccessTokenProvider(app, [Emulator.GraphScope], new Uri(emu.GraphRoot).Host);
@@ -197,39 +194,5 @@ internal sealed class GraphSide : IMailSide
         _graphHttp.Dispose();
         _msalHttp.Dispose();
         return ValueTask.CompletedTask;
-    }
-
-    /// <summary>MSAL's HTTP: one HttpClient that trusts only the emulator CA.</summary>
-    private sealed class MsalHttpClientFactory(Emulator emu) : IMsalHttpClientFactory, IDisposable
-    {
-        private readonly HttpClient _client = new(EmulatorTrust.CreateHandler(emu.Ca));
-
-        public HttpClient GetHttpClient() => _client;
-
-        public void Dispose() => _client.Dispose();
-    }
-
-    /// <summary>
-    /// Kiota access-token provider over MSAL's client-credentials flow: what Azure.Identity's
-    /// ClientSecretCredential does (MSAL underneath), without pulling Azure.Identity in.
-    /// </summary>
-    private sealed class MsalAccessTokenProvider(IConfidentialClientApplication app, string[] scopes, params string[] allowedHosts)
-        : IAccessTokenProvider
-    {
-        public AllowedHostsValidator AllowedHostsValidator { get; } = new(allowedHosts);
-
-        public async Task<string> GetAuthorizationTokenAsync(
-            Uri uri,
-            Dictionary<string, object>? additionalAuthenticationContext = null,
-            CancellationToken cancellationToken = default)
-        {
-            if (!AllowedHostsValidator.IsUrlHostValid(uri))
-            {
-                return string.Empty;
-            }
-
-            var result = await app.AcquireTokenForClient(scopes).ExecuteAsync(cancellationToken).ConfigureAwait(false);
-            return result.AccessToken;
-        }
     }
 }

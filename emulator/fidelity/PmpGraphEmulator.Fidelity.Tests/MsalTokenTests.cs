@@ -142,7 +142,7 @@ public sealed class MsalTokenTests(EmulatorFixture emu) : IDisposable
     public async Task InstanceDiscoveryFromEmulator_AndDomainTenant_Works()
     {
         var requestsBefore = (await emu.Control.RequestsAsync()).Count;
-        var app = Msal.Builder(emu, _http, discovery: Msal.Discovery.FromEmulator, tenant: EmulatorFixture.TenantDomain)
+        var app = Msal.Builder(emu, _http, discovery: MsalDiscovery.FromEmulator, tenant: EmulatorFixture.TenantDomain)
             .WithClientSecret(EmulatorFixture.ClientSecret)
             .Build();
 

@@ -1,15 +1,14 @@
-using System.Diagnostics;
-using System.Net.Http.Json;
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Xunit;
 
 namespace PmpMail.Interop.Tests;
 
-/// <summary>Starts target/debug/pmp-graph-emulator with a directory covering the tests; stops it at the end.</summary>
+/// <summary>
+/// Starts pmp-graph-emulator (<see cref="EmulatorProcess"/>: PMP_MAIL_EMULATOR, else PMP_EMULATOR_BIN,
+/// CARGO_TARGET_DIR or target/debug) with a directory covering the tests; stops it at the end.
+/// </summary>
 public sealed class EmulatorFixture : IDisposable
 {
     public const string TenantId = "11111111-1111-1111-1111-111111111111";
@@ -20,16 +19,10 @@ public sealed class EmulatorFixture : IDisposable
     public const string Mailbox = "alerts@contoso.onmicrosoft.com";
     public const string MissingMailbox = "ghost@contoso.onmicrosoft.com";
 
-    private readonly Process _process;
-    private readonly HttpClient _control;
+    private readonly EmulatorProcess _emulator;
 
     public EmulatorFixture()
     {
-        RepoRoot = typeof(EmulatorFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value!;
-        string targetDir = Environment.GetEnvironmentVariable("CARGO_TARGET_DIR") ?? Path.Combine(RepoRoot, "target");
-        string exe = Environment.GetEnvironmentVariable("PMP_MAIL_EMULATOR") ?? Path.Combine(targetDir, "debug", OperatingSystem.IsWindows() ? "pmp-graph-emulator.exe" : "pmp-graph-emulator");
-        StateDir = Directory.CreateTempSubdirectory("pmp-mail-xunit-").FullName;
-
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest("CN=pmp-mail xunit", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         Certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
@@ -59,47 +52,31 @@ public sealed class EmulatorFixture : IDisposable
                 new JsonObject { ["tenant"] = TenantId, ["address"] = Mailbox },
                 new JsonObject { ["tenant"] = TenantId, ["address"] = MissingMailbox, ["exists"] = false }),
         };
-        string configPath = Path.Combine(StateDir, "directory.json");
-        File.WriteAllText(configPath, directory.ToJsonString());
-
-        var psi = new ProcessStartInfo(exe)
+        try
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[] { "serve", "--config", configPath, "--state-dir", StateDir, "--listen", "127.0.0.1:0", "--exit-on-stdin-eof" })
+            _emulator = EmulatorProcess.Start(new EmulatorStartOptions
+            {
+                Binary = Environment.GetEnvironmentVariable("PMP_MAIL_EMULATOR"),
+                TempPrefix = "pmp-mail-xunit-",
+                ConfigFileName = "directory.json",
+                ConfigText = directory.ToJsonString(),
+                StartupTimeout = TimeSpan.FromSeconds(30),
+                StopTimeout = TimeSpan.FromSeconds(5),
+            });
+        }
+        catch
         {
-            psi.ArgumentList.Add(arg);
+            Certificate.Dispose();
+            throw;
         }
 
-        _process = Process.Start(psi) ?? throw new InvalidOperationException("Cannot start " + exe);
-        _ = _process.StandardError.BaseStream.CopyToAsync(Stream.Null);
-        Task<string?> line = _process.StandardOutput.ReadLineAsync();
-        if (!line.Wait(TimeSpan.FromSeconds(30)) || line.Result is null)
-        {
-            _process.Kill();
-            throw new InvalidOperationException("The emulator did not start.");
-        }
-
-        _ = _process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-        using JsonDocument info = JsonDocument.Parse(line.Result);
-        BaseUrl = new Uri(info.RootElement.GetProperty("baseUrl").GetString()!);
-        CaPem = File.ReadAllText(info.RootElement.GetProperty("caPath").GetString()!);
-        ControlUrl = info.RootElement.GetProperty("controlUrl").GetString()!.TrimEnd('/') + "/";
-        // The control API is loopback-only and uses the emulator's own CA.
-        _control = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true })
-        {
-            BaseAddress = new Uri(ControlUrl),
-        };
+        BaseUrl = new Uri(_emulator.BaseUrl);
     }
 
-    public string RepoRoot { get; }
-    public string StateDir { get; }
+    public string StateDir => _emulator.StateDir;
     public Uri BaseUrl { get; }
-    public string CaPem { get; }
-    public string ControlUrl { get; }
+    public string CaPem => _emulator.CaPem;
+    public string ControlUrl => _emulator.ControlUrl + "/";
     public X509Certificate2 Certificate { get; }
 
     public PmpMailConfig Config(string clientId, PmpMailCredential? credential) => new(TenantId, clientId)
@@ -112,32 +89,20 @@ public sealed class EmulatorFixture : IDisposable
 
     public PmpMailConfig SecretConfig(string secret = Secret) => Config(SecretApp, PmpMailCredential.FromClientSecret(secret));
 
-    public JsonObject Counters() => _control.GetFromJsonAsync<JsonObject>("counters").GetAwaiter().GetResult()!;
+    // The control API goes over the same CA-pinned TLS (EmulatorTrust) as everything else.
+    public JsonObject Counters() => _emulator.Control.GetAsync<JsonObject>("counters").GetAwaiter().GetResult();
 
-    public JsonArray Messages() => _control.GetFromJsonAsync<JsonArray>("messages").GetAwaiter().GetResult()!;
+    public JsonArray Messages() => _emulator.Control.GetAsync<JsonArray>("messages").GetAwaiter().GetResult();
 
     public void Dispose()
     {
-        _control.Dispose();
         try
         {
-            _process.StandardInput.Close();
-            if (!_process.WaitForExit(5000))
-            {
-                _process.Kill();
-            }
+            _emulator.Dispose();
         }
         finally
         {
-            _process.Dispose();
             Certificate.Dispose();
-            try
-            {
-                Directory.Delete(StateDir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
         }
     }
 }

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace PmpGraphEmulator.Fidelity.Tests;
+namespace PmpGraphEmulator.TestSupport;
 
 // Shapes of the emulator's control API (docs/contracts.md section 6).
 public sealed record RecipientRecord(string Address, string? Name);
@@ -43,7 +43,16 @@ public sealed record CountersRecord(
     long TokensIssued,
     long SendMailRequests,
     long MessagesAccepted,
-    long Requests);
+    long Requests)
+{
+    /// <summary>What happened between <paramref name="before"/> and this reading.</summary>
+    public CountersRecord Minus(CountersRecord before) => new(
+        TokenRequests - before.TokenRequests,
+        TokensIssued - before.TokensIssued,
+        SendMailRequests - before.SendMailRequests,
+        MessagesAccepted - before.MessagesAccepted,
+        Requests - before.Requests);
+}
 
 public sealed record TokenRecord(string TenantId, string AppId, string Credential, string IssuedAt, JsonElement Claims);
 
@@ -68,10 +77,11 @@ public sealed class ControlApi(HttpClient http)
 
     public Task<List<RequestRecord>> RequestsAsync() => GetAsync<List<RequestRecord>>("requests");
 
-    private async Task<T> GetAsync<T>(string path)
+    /// <summary><c>GET {path}</c> as any JSON shape (e.g. <c>JsonObject</c>); throws on a non-2xx answer.</summary>
+    public async Task<T> GetAsync<T>(string path)
     {
-        using var resp = await http.GetAsync(path);
-        var text = await resp.Content.ReadAsStringAsync();
+        using var resp = await http.GetAsync(path).ConfigureAwait(false);
+        var text = await resp.Content.ReadAsStringAsync().ConfigureAwait(false);
         if (!resp.IsSuccessStatusCode)
         {
             throw new HttpRequestException($"GET {path}: {(int)resp.StatusCode} {text}");
@@ -84,8 +94,8 @@ public sealed class ControlApi(HttpClient http)
     /// <summary><c>PUT faults</c> with a fault plan (<c>{"seed":…,"rules":[…]}</c>).</summary>
     public async Task SetFaultsAsync(object plan)
     {
-        using var resp = await http.PutAsync("faults", JsonContent.Create(plan, options: Json));
-        var text = await resp.Content.ReadAsStringAsync();
+        using var resp = await http.PutAsync("faults", JsonContent.Create(plan, options: Json)).ConfigureAwait(false);
+        var text = await resp.Content.ReadAsStringAsync().ConfigureAwait(false);
         if (!resp.IsSuccessStatusCode)
         {
             throw new HttpRequestException($"PUT faults: {(int)resp.StatusCode} {text}");
@@ -94,13 +104,13 @@ public sealed class ControlApi(HttpClient http)
 
     public async Task ClearFaultsAsync()
     {
-        using var resp = await http.DeleteAsync("faults");
+        using var resp = await http.DeleteAsync("faults").ConfigureAwait(false);
         resp.EnsureSuccessStatusCode();
     }
 
     public async Task PostAsync(string path)
     {
-        using var resp = await http.PostAsync(path, JsonContent.Create(new { }));
+        using var resp = await http.PostAsync(path, JsonContent.Create(new { })).ConfigureAwait(false);
         resp.EnsureSuccessStatusCode();
     }
 }

@@ -1,15 +1,15 @@
-using System.Net.Http;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 
-namespace PmpGraphEmulator.Fidelity.Tests;
+namespace PmpGraphEmulator.TestSupport;
 
 /// <summary>
 /// Builds HTTP handlers that trust exactly one CA (the emulator's) by real chain validation:
 /// the server certificate must chain to that root, be valid now and match the host name.
-/// Nothing here accepts an arbitrary certificate.
+/// Nothing here accepts an arbitrary certificate. Used by the fidelity tests, the interop tests and
+/// the bench alike.
 /// </summary>
-internal static class EmulatorTrust
+public static class EmulatorTrust
 {
     public static HttpClientHandler CreateHandler(X509Certificate2 trustedRoot)
     {
