@@ -7,7 +7,8 @@
     -NativeProfile release for realistic size) and the emulator from target/debug.
 
       Import time  median over -Runs fresh `pwsh -NoProfile` processes of (start + Import-Module) minus a
-                   bare start (goal <= 150 ms).
+                   bare start (goal <= 150 ms); also the cold in-process import time and how much of it the
+                   format file costs (a copy of the module without FormatsToProcess).
       Module size  the module folder on disk (goal <= 10 MB).
       Memory       working set of a fresh pwsh after importing the module and sending -Messages mails to the
                    emulator, minus the same process before importing (goal <= 30 MB).
@@ -68,6 +69,24 @@ $loadAverage = if (Test-Path /proc/loadavg) { (Get-Content /proc/loadavg).Split(
 # In-process import time (what Measure-Command sees inside one session), median of 5 fresh processes.
 $inProcess = Get-Median (1..5 | ForEach-Object { [double](& $pwsh -NoProfile -NonInteractive -Command "(Measure-Command { $importCommand }).TotalMilliseconds") })
 
+# Cold import inside fresh processes (stopwatch around the first command), with and without the format file:
+# any FormatsToProcess entry makes PowerShell rebuild its whole format table, whatever the file holds.
+$noFormat = Join-Path ([IO.Path]::GetTempPath()) ('pmp-bench-nofmt-' + [guid]::NewGuid().ToString('n'))
+New-Item -ItemType Directory -Path $noFormat | Out-Null
+Get-ChildItem -LiteralPath $ModulePath -File | Copy-Item -Destination $noFormat
+(Get-Content -LiteralPath (Join-Path $ModulePath 'PmpMail.psd1')) -notmatch '^\s*FormatsToProcess\b' |
+    Set-Content -LiteralPath (Join-Path $noFormat 'PmpMail.psd1')
+$coldCommand = { param($path) "`$sw = [Diagnostics.Stopwatch]::StartNew(); Import-Module '$path'; `$sw.Elapsed.TotalMilliseconds" }
+$cold = [Collections.Generic.List[double]]::new()
+$coldNoFormat = [Collections.Generic.List[double]]::new()
+for ($i = 0; $i -lt $Runs; $i++) {
+    $cold.Add([double](& $pwsh -NoProfile -NonInteractive -Command (& $coldCommand "$ModulePath/PmpMail.psd1")))
+    $coldNoFormat.Add([double](& $pwsh -NoProfile -NonInteractive -Command (& $coldCommand "$noFormat/PmpMail.psd1")))
+}
+Remove-Item -LiteralPath $noFormat -Recurse -Force
+$coldMedian = Get-Median $cold
+$coldNoFormatMedian = Get-Median $coldNoFormat
+
 # Module folder size.
 $sizeBytes = (Get-ChildItem -LiteralPath $ModulePath -Recurse -File | Measure-Object Length -Sum).Sum
 $nativeBytes = (Get-ChildItem -LiteralPath (Join-Path $ModulePath 'runtimes') -Recurse -File | Measure-Object Length -Sum).Sum
@@ -114,6 +133,8 @@ $rows = @(
     [pscustomobject]@{ Measure = '  bare pwsh start / with import (median)'; Value = '{0:N0} / {1:N0} ms' -f $bareMedian, $importMedian; Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = '  of which Import-Module of an empty module'; Value = '{0:N0} ms' -f ($emptyMedian - $bareMedian); Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = '  Import-Module inside a session (median)'; Value = '{0:N0} ms' -f $inProcess; Goal = ''; Met = $null }
+    [pscustomobject]@{ Measure = '  cold Import-Module, first command (median)'; Value = '{0:N0} ms' -f $coldMedian; Goal = ''; Met = $null }
+    [pscustomobject]@{ Measure = '  of which the format file (FormatsToProcess)'; Value = '{0:N0} ms' -f ($coldMedian - $coldNoFormatMedian); Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = '  machine load average (1 min)'; Value = $loadAverage; Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = 'Module folder size'; Value = '{0:N1} MB' -f ($sizeBytes / $mb); Goal = '<= 10 MB'; Met = $sizeBytes -le 10MB }
     [pscustomobject]@{ Measure = '  of which native library'; Value = '{0:N1} MB' -f ($nativeBytes / $mb); Goal = ''; Met = $null }
