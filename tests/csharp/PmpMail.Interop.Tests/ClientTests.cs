@@ -17,6 +17,22 @@ public sealed class ClientTests(EmulatorFixture emulator)
     public void StatusNamesComeFromTheLibrary() =>
         Assert.Equal("PMP_STATUS_THROTTLED", PmpMailClient.StatusName(PmpStatus.Throttled));
 
+    // PmpStatus mirrors the C enum by hand: every number must carry the same name on both sides,
+    // and the library must know no status beyond the last one mirrored here.
+    [Fact]
+    public void StatusEnumMirrorsTheNativeEnum()
+    {
+        PmpStatus[] statuses = Enum.GetValues<PmpStatus>();
+        foreach (PmpStatus status in statuses)
+        {
+            string snake = System.Text.RegularExpressions.Regex.Replace(status.ToString(), "(?<=[a-z])(?=[A-Z])", "_");
+            Assert.Equal("PMP_STATUS_" + snake.ToUpperInvariant(), PmpMailClient.StatusName(status));
+        }
+
+        PmpStatus next = (PmpStatus)((uint)statuses.Max() + 1);
+        Assert.Equal("PMP_STATUS_UNKNOWN", PmpMailClient.StatusName(next));
+    }
+
     [Fact]
     public void ClientSecretAuthenticatesAndSends()
     {
