@@ -32,8 +32,9 @@ fn time_one(extra_ca_pem: Option<&str>) -> Duration {
     took
 }
 
-fn report(label: &str, n: usize, extra_ca_pem: Option<&str>) {
-    let mut times: Vec<Duration> = (0..n).map(|_| time_one(extra_ca_pem)).collect();
+/// Times `n` runs of `time_one` and prints median, mean, min and max.
+fn report(label: &str, n: usize, mut time_one: impl FnMut() -> Duration) {
+    let mut times: Vec<Duration> = (0..n).map(|_| time_one()).collect();
     times.sort();
     let total: Duration = times.iter().sum();
     println!(
@@ -58,19 +59,6 @@ fn time_reqwest_default(extra_root: Option<&reqwest::Certificate>) -> Duration {
     let took = started.elapsed();
     drop(client);
     took
-}
-
-fn report_reqwest_default(label: &str, n: usize, extra_root: Option<&reqwest::Certificate>) {
-    let mut times: Vec<Duration> = (0..n).map(|_| time_reqwest_default(extra_root)).collect();
-    times.sort();
-    let total: Duration = times.iter().sum();
-    println!(
-        "{label:<28} n={n:<4} median {:>9.3} ms  mean {:>9.3} ms  min {:>9.3} ms  max {:>9.3} ms",
-        ms(times[n / 2]),
-        ms(total / n as u32),
-        ms(times[0]),
-        ms(times[n - 1]),
-    );
 }
 
 fn ms(d: Duration) -> f64 {
@@ -100,9 +88,13 @@ fn main() {
         "first client (cold)",
         ms(time_one(None))
     );
-    report("Client::new", n, None);
-    report("Client::new + extra CA", n, Some(&ca));
+    report("Client::new", n, || time_one(None));
+    report("Client::new + extra CA", n, || time_one(Some(&ca)));
     let cert = reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA");
-    report_reqwest_default("reqwest default TLS (old)", n, None);
-    report_reqwest_default("  + extra CA (old)", n, Some(&cert));
+    report("reqwest default TLS (old)", n, || {
+        time_reqwest_default(None)
+    });
+    report("  + extra CA (old)", n, || {
+        time_reqwest_default(Some(&cert))
+    });
 }
