@@ -156,8 +156,15 @@ pub struct Mailbox {
 pub struct Directory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_lifetime_seconds: Option<u64>,
+    /// Entra's optional `refresh_in` in token responses (seconds); absent = not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_refresh_in_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_skew_seconds: Option<u64>,
+    /// Reject what Graph documents as wrong even where real clients get away with it (see
+    /// `EmulatorOptions::strict`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttling: Option<Throttling>,
     #[serde(default)]

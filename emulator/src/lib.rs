@@ -71,6 +71,15 @@ pub struct EmulatorOptions {
     pub state_dir: Option<PathBuf>,
     /// Overrides the directory's `tokenLifetimeSeconds` (default 3600).
     pub token_lifetime_seconds: Option<u64>,
+    /// Overrides the directory's `tokenRefreshInSeconds`: token responses then carry Entra's
+    /// optional `refresh_in`.
+    pub token_refresh_in_seconds: Option<u64>,
+    /// Strict wire checks (also `strict = true` in the directory file, `--strict` on the CLI):
+    /// reject an `Authorization` header on upload URLs (they are pre-authenticated), upload
+    /// ranges over Graph's documented 4 MB, and JSON POSTs without `Content-Type:
+    /// application/json`. Off by default because Microsoft's own SDKs send bearer tokens and
+    /// 5 MiB slices to upload URLs, which Outlook tolerates; pmp-mail's tests turn it on.
+    pub strict: bool,
     /// Use this CA instead of generating one.
     pub ca: Option<CaMaterial>,
 }
@@ -82,6 +91,8 @@ impl EmulatorOptions {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             state_dir: None,
             token_lifetime_seconds: None,
+            token_refresh_in_seconds: None,
+            strict: false,
             ca: None,
         }
     }
@@ -170,7 +181,11 @@ impl Emulator {
                 .token_lifetime_seconds
                 .or(opts.directory.token_lifetime_seconds)
                 .unwrap_or(3600),
+            token_refresh_in: opts
+                .token_refresh_in_seconds
+                .or(opts.directory.token_refresh_in_seconds),
             clock_skew: opts.directory.clock_skew_seconds.unwrap_or(300) as i64,
+            strict: opts.strict || opts.directory.strict,
             dir: opts.directory,
             certs,
             keys,

@@ -38,6 +38,10 @@ enum Command {
         /// Exit when stdin reaches EOF (lets a parent process tie our lifetime to its own).
         #[arg(long)]
         exit_on_stdin_eof: bool,
+        /// Strict wire checks: no Authorization on upload URLs, upload ranges up to 4 MiB,
+        /// JSON POSTs must carry Content-Type: application/json.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -49,8 +53,9 @@ fn main() -> ExitCode {
         state_dir,
         demo,
         exit_on_stdin_eof,
+        strict,
     } = cli.command;
-    match serve(config, listen, state_dir, demo, exit_on_stdin_eof) {
+    match serve(config, listen, state_dir, demo, exit_on_stdin_eof, strict) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pmp-graph-emulator: {e}");
@@ -65,6 +70,7 @@ fn serve(
     state_dir: Option<PathBuf>,
     demo: bool,
     exit_on_stdin_eof: bool,
+    strict: bool,
 ) -> Result<(), String> {
     let mut directory = match &config {
         Some(p) => Directory::load(p).map_err(|e| e.to_string())?,
@@ -83,6 +89,7 @@ fn serve(
     let mut opts = EmulatorOptions::new(directory);
     opts.listen = listen;
     opts.state_dir = Some(state_dir.clone());
+    opts.strict = strict;
     let emu = Emulator::start_with(opts).map_err(|e| e.to_string())?;
     let base = emu.base_url().to_string();
     let line = serde_json::json!({

@@ -80,6 +80,42 @@ pub struct RequestRecord {
     pub request_id: String,
     pub client_request_id: String,
     pub at: String,
+    /// The request's headers in arrival order; credentials (`Authorization`) keep only their
+    /// scheme, so tests can see that one was sent without the log holding it.
+    #[serde(default)]
+    pub headers: Vec<Header>,
+}
+
+impl RequestRecord {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// Headers as recorded: values of credential headers reduced to their scheme.
+    pub(crate) fn redacted_headers(headers: &axum::http::HeaderMap) -> Vec<Header> {
+        headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                let value = if name == axum::http::header::AUTHORIZATION
+                    || name == axum::http::header::PROXY_AUTHORIZATION
+                {
+                    let scheme = value.split_whitespace().next().unwrap_or("");
+                    format!("{scheme} <redacted>")
+                } else {
+                    value.into_owned()
+                };
+                Header {
+                    name: name.as_str().to_owned(),
+                    value,
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

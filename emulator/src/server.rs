@@ -37,7 +37,11 @@ pub(crate) struct AppState {
     pub keys: SigningKey,
     pub base_url: String,
     pub token_lifetime: u64,
+    /// `refresh_in` sent with every token, when set.
+    pub token_refresh_in: Option<u64>,
     pub clock_skew: i64,
+    /// See `EmulatorOptions::strict`.
+    pub strict: bool,
     pub records: Records,
     pub faults: Mutex<FaultEngine>,
     pub throttle: Arc<Throttle>,
@@ -137,6 +141,11 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
     let path = req.uri().path().to_string();
     let method = req.method().to_string();
     let control = path.starts_with("/_emulator");
+    let headers = if control {
+        Vec::new()
+    } else {
+        RequestRecord::redacted_headers(req.headers())
+    };
     let client_request_id = req
         .headers()
         .get("client-request-id")
@@ -251,6 +260,7 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
             request_id: ids.request_id.clone(),
             client_request_id: ids.client_request_id.clone(),
             at: rfc3339(crate::util::now()),
+            headers,
         });
     }
     resp

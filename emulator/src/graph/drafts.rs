@@ -19,7 +19,8 @@ use crate::util::{b64, b64url, now, rfc3339, rfc3339_fraction, sha256_hex};
 const MIN_UPLOAD: u64 = 3 * 1024 * 1024;
 const MAX_UPLOAD: u64 = 150 * 1024 * 1024;
 /// Outlook documents "up to 4 MB" per range, but the Graph SDKs' LargeFileUploadTask sends
-/// 5 MiB slices by default; accept up to 60 MiB like OneDrive so real clients work.
+/// 5 MiB slices by default; accept up to 60 MiB like OneDrive so real clients work (strict mode:
+/// 4 MiB).
 pub(crate) const MAX_CHUNK: usize = 60 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
@@ -361,6 +362,16 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    // Read the slice before any verdict, as a real front end does: answering while the client
+    // is still writing MiBs makes it see a broken pipe instead of the answer.
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_CHUNK).await else {
+        return upload_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "The upload chunk is too large.",
+            &ids,
+        );
+    };
     let token_ok = {
         let uploads = st.uploads.lock();
         match uploads.get(&session_id) {
@@ -389,6 +400,16 @@ pub(crate) async fn upload(
         }
         Some(true) => {}
     }
+    if st.strict && headers.contains_key(axum::http::header::AUTHORIZATION) {
+        // OneDrive and Outlook document upload URLs as pre-authenticated: "including the
+        // Authorization header ... may result in an HTTP 401 Unauthorized response".
+        return upload_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "The upload URL is pre-authenticated; the request must not carry an Authorization header.",
+            &ids,
+        );
+    }
     if method == Method::DELETE {
         st.uploads.lock().remove(&session_id);
         return StatusCode::NO_CONTENT.into_response();
@@ -413,17 +434,19 @@ pub(crate) async fn upload(
             &ids,
         );
     };
-    let bytes = match axum::body::to_bytes(body, MAX_CHUNK).await {
-        Ok(b) => b,
-        Err(_) => {
-            return upload_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                "The upload chunk is too large.",
-                &ids,
-            );
-        }
-    };
+    // Strict mode holds ranges to Graph's documented "up to 4 MB" per PUT (protocol.md C4).
+    if st.strict && bytes.len() > super::MAX_REQUEST {
+        return upload_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!(
+                "The upload range has {} bytes; the limit per request is {}.",
+                bytes.len(),
+                super::MAX_REQUEST
+            ),
+            &ids,
+        );
+    }
     let mut uploads = st.uploads.lock();
     let Some(s) = uploads.get_mut(&session_id) else {
         return upload_error(

@@ -230,9 +230,19 @@ pub(crate) async fn entry(
     delay: Option<Extension<FaultDelay>>,
     req: Request,
 ) -> Response {
-    match run(st, ids.clone(), delay.map(|d| d.0), req).await {
-        Ok(r) => r,
-        Err(e) => e.render(&ids),
+    // A request Graph has received runs to completion even when the client goes away (it timed
+    // out, or its connection broke): a send may still be accepted, which is what makes its
+    // outcome unknown to the client. So the work runs on its own task, not in the connection's.
+    let work = tokio::spawn(run(st, ids.clone(), delay.map(|d| d.0), req));
+    match work.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.render(&ids),
+        Err(_) => GraphError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The emulator failed while handling the request.",
+        )
+        .render(&ids),
     }
 }
 
@@ -335,23 +345,28 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let json_body = |body| read_json_body(st.strict, &content_type, body);
     match (lower.as_slice(), &method) {
-        (["sendmail"], &Method::POST) => {
+        (["sendmail"], &Method::POST) if content_type.starts_with("text/plain") => {
             let body = read_body(body, MAX_REQUEST).await?;
             send_mail(&ctx, &content_type, &body)
         }
+        (["sendmail"], &Method::POST) => {
+            let body = json_body(body).await?;
+            send_mail(&ctx, &content_type, &body)
+        }
         (["messages"], &Method::POST) => {
-            let body = read_body(body, MAX_REQUEST).await?;
+            let body = json_body(body).await?;
             drafts::create(&ctx, &body)
         }
         (["messages", _], &Method::GET) => drafts::get(&ctx, &segs[3]),
         (["messages", _], &Method::DELETE) => drafts::delete(&ctx, &segs[3]),
         (["messages", _, "attachments"], &Method::POST) => {
-            let body = read_body(body, MAX_REQUEST).await?;
+            let body = json_body(body).await?;
             drafts::add_attachment(&ctx, &segs[3], &body)
         }
         (["messages", _, "attachments", "createuploadsession"], &Method::POST) => {
-            let body = read_body(body, MAX_REQUEST).await?;
+            let body = json_body(body).await?;
             drafts::create_upload_session(&ctx, &segs[3], &body)
         }
         (["messages", _, "send"], &Method::POST) => drafts::send(&ctx, &segs[3]),
@@ -376,6 +391,39 @@ async fn run(
             ),
         )),
     }
+}
+
+/// Reads a JSON request body (see [`check_json_content_type`]) within Graph's 4 MB limit.
+async fn read_json_body(
+    strict: bool,
+    content_type: &str,
+    body: axum::body::Body,
+) -> Result<bytes::Bytes, GraphError> {
+    check_json_content_type(strict, content_type)?;
+    read_body(body, MAX_REQUEST).await
+}
+
+/// Strict mode: a JSON payload must say so. Graph answers a missing `Content-Type` with 400
+/// "Unable to read JSON request payload" and a non-JSON one with 415 (protocol.md C1; observed in
+/// microsoft-graph-docs-contrib#6337 and #7141).
+fn check_json_content_type(strict: bool, content_type: &str) -> Result<(), GraphError> {
+    if !strict {
+        return Ok(());
+    }
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.is_empty() {
+        return Err(invalid_json());
+    }
+    if media_type != "application/json" {
+        return Err(GraphError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "RequestBodyRead",
+            format!(
+                "A supported MIME type could not be found that matches the content type of the request: '{media_type}'."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn invalid_json() -> GraphError {

@@ -230,12 +230,15 @@ async fn issue(
         issued_at: rfc3339(crate::util::now()),
         claims,
     });
-    let body = json!({
+    let mut body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
         "access_token": access_token,
     });
+    if let Some(refresh_in) = st.token_refresh_in {
+        body["refresh_in"] = json!(refresh_in);
+    }
     let mut resp = (StatusCode::OK, json_body(&body)).into_response();
     sts_headers(resp.headers_mut(), &new_guid());
     Ok(resp)

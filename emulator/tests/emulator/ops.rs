@@ -27,17 +27,22 @@ async fn throttling_concurrency_and_rate() {
     let tok = secret_token(&emu, SENDER).await;
     let c = client(&emu);
     let mut r = FaultRule::new("sendMail", FaultKind::Delay);
-    r.delay_ms = Some(1500);
+    r.delay_ms = Some(4000);
     r.count = Some(2);
     emu.set_faults(FaultPlan {
         seed: 0,
         rules: vec![r],
     });
-    // Two slow requests hold both slots; the third is refused.
+    // Two slow requests hold both slots; the third, sent once both have arrived, is refused.
     let (e1, c1, t1) = (&emu, c.clone(), tok.clone());
     let slow = async move { tokio::join!(send(e1, &c1, &t1), send(e1, &c1, &t1)) };
     let third = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Both holders have reached the emulator (the counter moves as a request enters; the
+        // slot is taken right after, without waiting on anything).
+        while emu.counters().send_mail_requests < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
         send(&emu, &c, &tok).await
     };
     let ((a, b), third) = tokio::join!(slow, third);

@@ -41,6 +41,7 @@ async fn secret_form_and_basic() {
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["expires_in"], 3600);
     assert_eq!(v["ext_expires_in"], 3600);
+    assert!(v.get("refresh_in").is_none(), "{v}");
     assert_eq!(emu.counters().tokens_issued, 2);
     let recs = emu.tokens();
     assert_eq!(recs[0].credential, "secret");
@@ -372,4 +373,16 @@ async fn discovery_documents() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn refresh_in_is_sent_when_configured() {
+    let emu = start_with(|o| {
+        o.token_lifetime_seconds = Some(7200);
+        o.token_refresh_in_seconds = Some(3600);
+    });
+    let (status, v) = token_form(&emu, TENANT, &secret_form(SENDER, SECRET, GRAPH_SCOPE)).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["expires_in"], 7200);
+    assert_eq!(v["refresh_in"], 3600);
 }

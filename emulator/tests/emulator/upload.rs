@@ -215,3 +215,121 @@ async fn draft_rules() {
     assert_graph_error(r, 403, "ErrorAccessDenied").await;
     assert!(emu.messages().is_empty());
 }
+
+/// Strict mode holds clients to Graph's documented upload wire; the default tolerates what the
+/// Graph SDKs send (bearer tokens and 5 MiB slices on upload URLs).
+#[tokio::test]
+async fn strict_mode_rejects_bearer_tokens_and_oversized_ranges_on_upload_urls() {
+    const FOUR_MIB: usize = 4 * 1024 * 1024;
+    let size = FOUR_MIB + 2;
+    for strict in [false, true] {
+        let emu = start_with(|o| o.strict = strict);
+        let tok = secret_token(&emu, SENDER).await;
+        let c = client(&emu);
+        let id = draft(&emu, &tok).await;
+        let url = session_url(&emu, &tok, &id, size).await;
+
+        let with_bearer = c
+            .put(&url)
+            .bearer_auth(&tok)
+            .header("content-range", format!("bytes 0-0/{size}"))
+            .body(vec![0u8])
+            .send()
+            .await
+            .unwrap();
+        if strict {
+            assert_graph_error(with_bearer, 401, "InvalidAuthenticationToken").await;
+        } else {
+            assert_eq!(with_bearer.status(), 200);
+        }
+
+        let next = if strict { 0 } else { 1 };
+        let over = c
+            .put(&url)
+            .header(
+                "content-range",
+                format!("bytes {next}-{}/{size}", next + FOUR_MIB),
+            )
+            .body(vec![7u8; FOUR_MIB + 1])
+            .send()
+            .await
+            .unwrap();
+        if strict {
+            assert_graph_error(over, 413, "RequestEntityTooLarge").await;
+            // Exactly 4 MiB is within the limit.
+            let r = c
+                .put(&url)
+                .header("content-range", format!("bytes 0-{}/{size}", FOUR_MIB - 1))
+                .body(vec![7u8; FOUR_MIB])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        } else {
+            assert_eq!(over.status(), 201);
+        }
+
+        // The request log keeps header names, and only the scheme of a credential.
+        let puts: Vec<_> = emu
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT")
+            .collect();
+        assert_eq!(puts[0].header("authorization"), Some("Bearer <redacted>"));
+        assert!(puts[1].header("authorization").is_none());
+        assert_eq!(
+            puts[1].header("content-length"),
+            Some((FOUR_MIB + 1).to_string().as_str())
+        );
+        assert!(
+            emu.requests()
+                .iter()
+                .flat_map(|r| &r.headers)
+                .all(|h| !h.value.contains(&tok)),
+            "the request log holds a token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn strict_mode_wants_json_content_types() {
+    let emu = start_with(|o| o.strict = true);
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let body = simple_message("ann@example.com").to_string();
+    let post = |content_type: Option<&'static str>| {
+        let mut request = c
+            .post(graph_url(&emu, &format!("users/{MAILBOX}/sendMail")))
+            .bearer_auth(&tok)
+            .body(body.clone());
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        request.send()
+    };
+    let missing = post(None).await.unwrap();
+    let v = assert_graph_error(missing, 400, "BadRequest").await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type"),
+        "{v}"
+    );
+    assert_graph_error(
+        post(Some("application/x-www-form-urlencoded"))
+            .await
+            .unwrap(),
+        415,
+        "RequestBodyRead",
+    )
+    .await;
+    assert!(emu.messages().is_empty());
+    let ok = post(Some("application/json; charset=utf-8")).await.unwrap();
+    assert_eq!(ok.status(), 202);
+    // A draft's send has no body and needs no content type.
+    let id = draft(&emu, &tok).await;
+    let sent = on_draft(&emu, &tok, reqwest::Method::POST, &id, "/send").await;
+    assert_eq!(sent.status(), 202);
+    assert_eq!(emu.messages().len(), 2);
+}
