@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::config::{AuthConfig, Config, ValidatedConfig};
 use crate::credential::{AssertionSigner, Credential};
-use crate::error::{Error, Result, Status};
+use crate::error::{Error, Outcome, Result, Status};
 use crate::http::Http;
 use crate::logging::OpLog;
 use crate::mail::model::{Message, SendResult};
@@ -204,8 +204,19 @@ impl Client {
             Err(mut e) => {
                 e.duration_ms = Some(started.elapsed().as_millis() as u64);
                 e.log = log.into_lines();
+                // Every failed send says whether the mail may have gone out; failures that
+                // never reached Graph (validation, attachment files) did not send it.
+                e.outcome.get_or_insert(Outcome::Failed);
                 Err(e)
             }
         }
+    }
+
+    /// Parses a message document (docs/contracts.md section 4) and sends it; a document that
+    /// cannot be read is a failed send too (outcome `failed`).
+    pub fn send_mail_json(&self, message_json: &str) -> Result<SendResult> {
+        let message =
+            Message::from_json(message_json).map_err(|e| e.with_outcome(Outcome::Failed))?;
+        self.send_mail(&message)
     }
 }

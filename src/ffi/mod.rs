@@ -31,7 +31,7 @@ use std::sync::Arc;
 use crate::client::Client;
 use crate::config::{Config, MAX_CONFIG_BYTES};
 use crate::error::{Error, Status};
-use crate::mail::model::{MAX_MESSAGE_BYTES, Message};
+use crate::mail::model::MAX_MESSAGE_BYTES;
 use crate::permission::PermissionOptions;
 use panic::ffi_boundary;
 
@@ -257,7 +257,7 @@ pub unsafe extern "C" fn pmp_send_mail(
         let call = |client: &Client| {
             // SAFETY: the caller guarantees message_len readable bytes at message_json.
             let text = unsafe { strings::input_str(message_json, message_len, "message_json", MAX_MESSAGE_BYTES) }?;
-            to_json(&client.send_mail(&Message::from_json(text)?)?)
+            to_json(&client.send_mail_json(text)?)
         };
         // SAFETY: forwarded contract.
         unsafe { client_call(client, result_out, "result_out", call) }
