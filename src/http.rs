@@ -560,6 +560,44 @@ mod tests {
     }
 
     #[test]
+    fn server_urls_must_be_https_or_allowed_loopback_http() {
+        let http = |allow_http_loopback| {
+            let settings = crate::config::Config::from_json(
+                r#"{"tenant":"contoso.onmicrosoft.com","clientId":"22222222-2222-2222-2222-222222222222"}"#,
+            )
+            .unwrap()
+            .validate()
+            .unwrap()
+            .http;
+            Http::new(&settings, RetryPolicy::default(), allow_http_loopback).unwrap()
+        };
+        let (strict, loopback) = (http(false), http(true));
+        let upload =
+            "https://outlook.office.com/api/v2.0/Users('a')/AttachmentSessions('b')?authtoken=x";
+        assert!(strict.check_server_url(upload).is_ok());
+        assert!(loopback.check_server_url(upload).is_ok());
+        for local in [
+            "http://127.0.0.1:8080/_upload/1",
+            "http://[::1]:8080/_upload/1",
+            "http://localhost/_upload/1",
+        ] {
+            assert!(strict.check_server_url(local).is_err(), "{local}");
+            assert!(loopback.check_server_url(local).is_ok(), "{local}");
+        }
+        for refused in [
+            "http://outlook.office.com/upload",
+            "http://10.0.0.1/upload",
+            "ftp://127.0.0.1/upload",
+            "not a url",
+        ] {
+            for client in [&strict, &loopback] {
+                let e = client.check_server_url(refused).unwrap_err();
+                assert_eq!(e.status, Status::GraphError, "{refused}");
+            }
+        }
+    }
+
+    #[test]
     fn backoff_grows_and_caps() {
         assert!(backoff(1) < Duration::from_secs(1));
         assert!(backoff(3) >= Duration::from_secs(2));

@@ -191,7 +191,20 @@ fn permissions_and_send_through_the_abi() {
             pmp_status::InvalidArgument
         );
         assert_eq!(untouched, std::ptr::dangling_mut::<c_char>());
-        assert!(last_error()["message"].as_str().unwrap().contains("to[0]"));
+        let doc = last_error();
+        assert!(doc["message"].as_str().unwrap().contains("to[0]"));
+        assert_eq!(doc["outcome"], "failed", "a send that failed says so");
+        let unreadable = br#"{"from": "#;
+        assert_eq!(
+            pmp_send_mail(
+                client,
+                unreadable.as_ptr(),
+                unreadable.len(),
+                &mut untouched
+            ),
+            pmp_status::InvalidArgument
+        );
+        assert_eq!(last_error()["outcome"], "failed");
         assert_eq!(
             pmp_send_mail(ptr::null(), bad.as_ptr(), bad.len(), &mut untouched),
             pmp_status::NullParameter
@@ -357,6 +370,73 @@ fn log_callback_receives_messages_without_secrets() {
         assert!(
             !line.contains(SECRET) && !line.contains("wrong-secret-xyz") && !line.contains("eyJ"),
             "{line}"
+        );
+    }
+}
+
+/// Every exported function runs its whole body inside `ffi_boundary!`, so no panic can unwind
+/// into a host: checked on the source, because a missing boundary only shows when something
+/// panics.
+#[test]
+fn every_export_runs_inside_the_panic_boundary() {
+    let ffi_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi");
+    let mut exports = Vec::new();
+    for entry in std::fs::read_dir(&ffi_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let file = syn::parse_file(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut functions: Vec<&syn::ItemFn> = Vec::new();
+        for item in &file.items {
+            if let syn::Item::Fn(f) = item {
+                functions.push(f);
+            }
+        }
+        for f in functions {
+            let exported = f.attrs.iter().any(|a| {
+                let text = quote::ToTokens::to_token_stream(&a.meta).to_string();
+                text.contains("no_mangle")
+            });
+            if !exported {
+                continue;
+            }
+            let name = f.sig.ident.to_string();
+            let guarded = match f.block.stmts.as_slice() {
+                [syn::Stmt::Macro(m)] => m.mac.path.is_ident("ffi_boundary"),
+                [syn::Stmt::Expr(syn::Expr::Macro(m), None)] => m.mac.path.is_ident("ffi_boundary"),
+                _ => false,
+            };
+            assert!(
+                guarded,
+                "{name} in {} must consist of one ffi_boundary! {{ ... }} block",
+                path.display()
+            );
+            exports.push(name);
+        }
+    }
+    // The scan found every function the header declares (so it cannot pass by finding none).
+    let header = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include/pmp_mail.h"),
+    )
+    .unwrap();
+    // A declaration is a line of code (not a comment or typedef) naming `pmp_...(`.
+    let declared: Vec<&str> = header
+        .lines()
+        .filter(|l| !l.starts_with([' ', '/', '#', '*']) && !l.starts_with("typedef"))
+        .filter_map(|l| l.split_once('(').map(|(before, _)| before))
+        .filter_map(|before| {
+            before
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+        })
+        .filter(|name| name.starts_with("pmp_"))
+        .collect();
+    assert!(declared.len() >= 10, "{declared:?}");
+    for name in declared {
+        assert!(
+            exports.iter().any(|e| e == name),
+            "{name} is declared in the header but no export was found: {exports:?}"
         );
     }
 }

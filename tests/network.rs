@@ -209,12 +209,20 @@ fn system_proxy_child() {
     println!("child sent (useSystemProxy {flag})");
 }
 
-/// An https URL to a loopback port nobody listens on.
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("https://127.0.0.1:{port}")
+/// A loopback port that is bound but never listens: connections are refused, and no other
+/// socket (an emulator of a parallel test) can take the port while this value lives.
+struct ClosedPort(tokio::net::TcpSocket);
+
+impl ClosedPort {
+    fn new() -> ClosedPort {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        ClosedPort(socket)
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}", self.0.local_addr().unwrap())
+    }
 }
 
 fn assert_connect_failure(e: &pmp_mail::Error, attempts: u32) {
@@ -235,7 +243,8 @@ fn assert_connect_failure(e: &pmp_mail::Error, attempts: u32) {
 fn closed_authority_port_is_retried_then_a_network_failure() {
     let emu = start_emulator();
     let mut config = config_json(&emu, APP, secret_auth());
-    config["authorityHost"] = json!(closed_port_url());
+    let closed = ClosedPort::new();
+    config["authorityHost"] = json!(closed.url());
     config["retry"]["maxAttempts"] = json!(3);
     let client = client_from(config);
     let e = client
@@ -253,7 +262,8 @@ fn closed_authority_port_is_retried_then_a_network_failure() {
 fn closed_graph_port_is_retried_and_the_outcome_is_failed() {
     let emu = start_emulator();
     let mut config = config_json(&emu, APP, secret_auth());
-    config["graphRoot"] = json!(closed_port_url());
+    let closed = ClosedPort::new();
+    config["graphRoot"] = json!(closed.url());
     config["retry"]["maxAttempts"] = json!(3);
     let e = client_from(config)
         .send_mail(&simple_message())

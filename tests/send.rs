@@ -103,13 +103,29 @@ fn large_attachment_goes_through_an_upload_session() {
         .find(|a| a.name == "small.txt")
         .unwrap();
     assert_eq!(small_rec.sha256, sha256_hex(&small));
-    // Upload chunks never carry the bearer token and stay below 4 MiB: 5 MiB -> 2 chunks.
-    let puts = emu
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT")
-        .count();
-    assert_eq!(puts, 2);
+    // Upload chunks never carry the bearer token and stay within Graph's 4 MB per request
+    // (the strict emulator refuses both too): 5 MiB -> 2 chunks.
+    let requests = emu.requests();
+    let puts: Vec<_> = requests.iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 2);
+    for put in &puts {
+        assert!(put.path.starts_with("/_upload/"), "{}", put.path);
+        assert_eq!(put.header("authorization"), None, "{put:?}");
+        let length: usize = put.header("content-length").unwrap().parse().unwrap();
+        assert!(length <= 4 * 1024 * 1024, "a {length}-byte chunk");
+        assert_eq!(put.header("content-type"), Some("application/octet-stream"));
+    }
+    // Every Graph call is authenticated; every JSON body says it is JSON.
+    for graph in requests.iter().filter(|r| r.path.starts_with("/v1.0/")) {
+        assert_eq!(graph.header("authorization"), Some("Bearer <redacted>"));
+        if graph.method == "POST" && !graph.path.ends_with("/send") {
+            assert_eq!(
+                graph.header("content-type"),
+                Some("application/json"),
+                "{graph:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -339,6 +355,12 @@ fn retry_unknown_outcome_opt_in_retries() {
         .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
         .unwrap();
     assert_eq!(result.attempts, 2);
+    assert_eq!(emu.counters().send_mail_requests, 2);
+    assert_eq!(
+        emu.messages().len(),
+        1,
+        "the 503 was answered before acceptance"
+    );
 }
 
 #[test]
@@ -408,19 +430,272 @@ fn graph_errors_carry_code_and_remedy() {
 fn invalid_messages_fail_before_any_request() {
     let emu = start_emulator();
     let client = client_for(&emu, APP, secret_auth());
+    let header = |name: &str, value: &str| json!([{"name": name, "value": value}]);
     let bad = [
-        json!({"from": MAILBOX, "to": ["good@contoso.com", "not an address"]}),
-        json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": [{"name": "Subject", "value": "x"}]}),
-        json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": (0..6).map(|i| json!({"name": format!("x-h{i}"), "value": "v"})).collect::<Vec<_>>()}),
-        json!({"from": MAILBOX, "to": ["a@contoso.com"], "attachments": [{"path": "/nonexistent/file.txt"}]}),
-        json!({"from": "nobody", "to": ["a@contoso.com"]}),
+        (
+            json!({"from": MAILBOX, "to": ["good@contoso.com", "not an address"]}),
+            Status::InvalidArgument,
+            "not an address",
+        ),
+        (
+            json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": header("Subject", "x")}),
+            Status::InvalidArgument,
+            "Subject",
+        ),
+        (
+            json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": (0..6).map(|i| json!({"name": format!("x-h{i}"), "value": "v"})).collect::<Vec<_>>()}),
+            Status::InvalidArgument,
+            "5",
+        ),
+        // A header value must not smuggle in further header lines.
+        (
+            json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": header("x-run", "1\r\nBcc: spy@example.com")}),
+            Status::InvalidArgument,
+            "x-run",
+        ),
+        (
+            json!({"from": MAILBOX, "to": ["a@contoso.com"], "headers": header("x-run", "1\nBcc: spy@example.com")}),
+            Status::InvalidArgument,
+            "x-run",
+        ),
+        (
+            json!({"from": MAILBOX, "to": ["a@contoso.com"], "attachments": [{"path": "/nonexistent/file.txt"}]}),
+            Status::Attachment,
+            "/nonexistent/file.txt",
+        ),
+        (
+            json!({"from": "nobody", "to": ["a@contoso.com"]}),
+            Status::InvalidArgument,
+            "nobody",
+        ),
     ];
-    for doc in bad {
+    for (doc, status, named) in bad {
         let e = client.send_mail(&message(doc.clone())).unwrap_err();
-        assert!(
-            matches!(e.status, Status::InvalidArgument | Status::Attachment),
-            "{doc}: {e:?}"
-        );
+        assert_eq!(e.status, status, "{doc}: {e:?}");
+        assert!(e.message.contains(named), "{doc}: {}", e.message);
+        // Contracts section 4: a failed send says whether the mail may have gone out.
+        assert_eq!(e.outcome, Some(Outcome::Failed), "{doc}: {e:?}");
+        let document: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(document["outcome"], "failed", "{doc}");
     }
     assert_eq!(emu.counters().requests, 0);
+}
+
+/// A message with one attachment of `size` pseudo-random bytes.
+fn with_attachment(size: usize, seed: u64) -> (Vec<u8>, pmp_mail::Message) {
+    let bytes = pseudo_random_bytes(size, seed);
+    let message = message(json!({
+        "from": MAILBOX, "to": ["a@contoso.com"], "subject": format!("{size} bytes"),
+        "attachments": [{"name": "data.bin", "contentBase64": b64(&bytes)}],
+    }));
+    (bytes, message)
+}
+
+/// The draft path's requests: (drafts created, drafts deleted).
+fn drafts_created_and_deleted(emu: &pmp_graph_emulator::Emulator) -> (usize, usize) {
+    let requests = emu.requests();
+    let created = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages") && r.status == 201)
+        .count();
+    let deleted = requests
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.contains("/messages/"))
+        .count();
+    (created, deleted)
+}
+
+#[test]
+fn lost_answer_to_a_draft_send_is_unknown_and_the_draft_is_left_alone() {
+    // dropAfterAccept: Graph sent the mail and the answer was lost. 503/504 without
+    // Retry-After: Graph may or may not have sent it. Either way, deleting the draft and saying
+    // "not sent" would invite a duplicate.
+    for (rule, accepted) in [
+        (
+            json!({"path": "send", "action": "dropAfterAccept", "count": 1}),
+            1,
+        ),
+        (
+            json!({"path": "send", "action": "status", "status": 503, "count": 1}),
+            0,
+        ),
+        (
+            json!({"path": "send", "action": "status", "status": 504, "count": 1}),
+            0,
+        ),
+    ] {
+        let emu = start_emulator();
+        let client = client_for(&emu, APP, secret_auth());
+        emu.set_faults(faults(json!({"rules": [rule]})));
+        let (_, message) = with_attachment(5 * 1024 * 1024, 21);
+        let e = client.send_mail(&message).unwrap_err();
+        assert_eq!(e.status, Status::OutcomeUnknown, "{rule}: {e:?}");
+        assert_eq!(e.outcome, Some(Outcome::Unknown), "{rule}");
+        assert!(e.client_request_id.is_some(), "{rule}");
+        assert!(
+            e.remedy.as_deref().unwrap_or("").contains("Sent Items"),
+            "{rule}: {:?}",
+            e.remedy
+        );
+        assert!(
+            e.log.iter().any(|l| l.contains("draft is left in place")),
+            "{rule}: {:?}",
+            e.log
+        );
+        assert_eq!(emu.messages().len(), accepted, "{rule}");
+        let sends = emu
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/send"))
+            .count();
+        assert_eq!(
+            sends,
+            1 - accepted,
+            "{rule}: the draft send was not retried"
+        );
+        assert_eq!(
+            drafts_created_and_deleted(&emu),
+            (1, 0),
+            "{rule}: the draft stays"
+        );
+    }
+}
+
+#[test]
+fn send_mail_timeout_is_unknown_and_not_retried() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["http"]["timeoutSeconds"] = json!(1);
+    let client = client_from(config);
+    // Warm the token first, so the 1 s timeout only meets the slow sendMail.
+    client
+        .test_permissions(&pmp_mail::PermissionOptions::default())
+        .unwrap();
+    emu.set_faults(faults(
+        json!({"rules": [{"path": "sendMail", "action": "delay", "delayMs": 3000, "count": 1}]}),
+    ));
+    let e = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap_err();
+    assert_eq!(e.status, Status::OutcomeUnknown, "{e:?}");
+    assert_eq!(e.outcome, Some(Outcome::Unknown));
+    assert_eq!(e.attempts, Some(1));
+    assert!(e.message.contains("timed out"), "{}", e.message);
+    assert_eq!(emu.counters().send_mail_requests, 1);
+    // The server went on and accepted it: reporting "failed" would have invited a duplicate.
+    assert_eq!(wait_for_messages(&emu, 1), 1);
+}
+
+#[test]
+fn send_mail_timeout_is_retried_with_retry_unknown_outcome() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["http"]["timeoutSeconds"] = json!(1);
+    config["retry"]["retryUnknownOutcome"] = json!(true);
+    let client = client_from(config);
+    client
+        .test_permissions(&pmp_mail::PermissionOptions::default())
+        .unwrap();
+    emu.set_faults(faults(
+        json!({"rules": [{"path": "sendMail", "action": "delay", "delayMs": 3000, "count": 1}]}),
+    ));
+    let result = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    assert_eq!(result.attempts, 2);
+    assert_eq!(emu.counters().send_mail_requests, 2);
+    // The opted-in risk: the slow first attempt was accepted too.
+    assert_eq!(wait_for_messages(&emu, 2), 2);
+}
+
+/// Waits (up to 20 s) until the emulator recorded `n` messages; returns how many it has.
+fn wait_for_messages(emu: &pmp_graph_emulator::Emulator, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while emu.messages().len() < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A moment longer, so a duplicate that is about to arrive is counted too.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    emu.messages().len()
+}
+
+#[test]
+fn gateway_timeout_without_retry_after_is_unknown_and_not_retried() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(
+        json!({"rules": [{"path": "sendMail", "action": "status", "status": 504, "count": 1}]}),
+    ));
+    let e = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap_err();
+    assert_eq!(e.status, Status::OutcomeUnknown, "{e:?}");
+    assert_eq!(e.outcome, Some(Outcome::Unknown));
+    assert_eq!(e.http_status, Some(504));
+    assert_eq!(e.attempts, Some(1));
+    assert_eq!(emu.counters().send_mail_requests, 1);
+}
+
+#[test]
+fn an_attachment_of_exactly_three_mib_goes_through_an_upload_session() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let (bytes, message) = with_attachment(3 * 1024 * 1024, 22);
+    let result = client.send_mail(&message).unwrap();
+    assert!(result.upload_session);
+    // Chosen for the attachment's size, not as a fallback for an oversized request.
+    assert!(
+        result
+            .log
+            .iter()
+            .any(|l| l.contains("using a draft with upload sessions")),
+        "{:?}",
+        result.log
+    );
+    let m = &emu.messages()[0];
+    assert_eq!(m.via, "draft");
+    assert_eq!(m.attachments[0].size, bytes.len() as u64);
+    assert_eq!(m.attachments[0].sha256, sha256_hex(&bytes));
+    let puts = emu.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts, 1);
+}
+
+#[test]
+fn an_attachment_below_three_mib_that_fits_goes_in_one_send_mail() {
+    // 3,000,000 bytes: 4,000,000 base64 characters, under Graph's 4 MiB request limit.
+    let emu = start_emulator();
+    let client = client_for(&emu, APP_SEND_ONLY, secret_auth());
+    let (bytes, message) = with_attachment(3_000_000, 23);
+    let result = client.send_mail(&message).unwrap();
+    assert!(!result.upload_session);
+    let m = &emu.messages()[0];
+    assert_eq!(m.via, "sendMail");
+    assert_eq!(m.attachments[0].sha256, sha256_hex(&bytes));
+}
+
+#[test]
+fn an_attachment_in_the_seam_fails_and_leaves_nothing_behind() {
+    // 3,145,700 bytes: too large for one request once base64-encoded, too small for an upload
+    // session (Graph's minimum is 3 MiB). The README names this seam.
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let (_, message) = with_attachment(3_145_700, 24);
+    let e = client.send_mail(&message).unwrap_err();
+    assert_eq!(e.status, Status::Attachment, "{e:?}");
+    assert_eq!(e.outcome, Some(Outcome::Failed));
+    assert!(
+        e.message.contains("too small for an upload session"),
+        "{}",
+        e.message
+    );
+    assert!(emu.messages().is_empty());
+    let requests = emu.requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("/attachments") || r.method == "PUT"),
+        "no attachment request may be tried: {requests:?}"
+    );
+    let (created, deleted) = drafts_created_and_deleted(&emu);
+    assert_eq!(created, deleted, "no draft is left behind");
 }

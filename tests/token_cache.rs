@@ -51,15 +51,53 @@ fn sixty_four_threads_on_a_cold_cache_make_one_token_request() {
 
 #[test]
 fn sixty_four_threads_on_an_expiring_cache_make_one_refresh() {
-    // Lifetime 302 s with the default 300 s margin: the token wants a refresh after 2 s.
-    let emu = start_emulator_with(Some(302));
+    // Lifetime 305 s with the default 300 s margin: the token wants a refresh after 5 s, and so
+    // does its replacement, which leaves the 64 threads 5 s to all pass the cache.
+    let emu = start_emulator_with(Some(305));
     let client = client_for(&emu, APP, secret_auth());
     client
         .test_permissions(&PermissionOptions::default())
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(5200));
     concurrent_reports(&client, 64);
     assert_eq!(emu.counters().token_requests, 2);
+}
+
+/// Token requests made after `calls` reports, one after the other.
+fn token_requests_after(
+    emu: &pmp_graph_emulator::Emulator,
+    client: &pmp_mail::Client,
+    calls: usize,
+) -> u64 {
+    for _ in 0..calls {
+        client
+            .test_permissions(&PermissionOptions::default())
+            .unwrap();
+    }
+    emu.counters().token_requests
+}
+
+#[test]
+fn token_refresh_margin_from_the_config_is_honoured() {
+    // A 40 s token with a 36 s margin is reused for 4 s, then refreshed. The default margin
+    // (300 s) would refresh it on every call.
+    let emu = start_emulator_with(Some(40));
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["tokenRefreshMarginSeconds"] = json!(36);
+    let client = client_from(config);
+    assert_eq!(token_requests_after(&emu, &client, 3), 1);
+    std::thread::sleep(Duration::from_millis(4500));
+    assert_eq!(token_requests_after(&emu, &client, 2), 2);
+}
+
+#[test]
+fn entra_refresh_in_brings_the_refresh_forward() {
+    // A one-hour token whose response says refresh_in 3: refreshed after 3 s, not after 55 min.
+    let emu = start_configured(|o| o.token_refresh_in_seconds = Some(3));
+    let client = client_for(&emu, APP, secret_auth());
+    assert_eq!(token_requests_after(&emu, &client, 3), 1);
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(token_requests_after(&emu, &client, 2), 2);
 }
 
 #[test]
@@ -95,6 +133,9 @@ fn failed_refresh_keeps_serving_the_valid_token() {
         ))
         .unwrap();
     assert_eq!(emu.counters().tokens_issued, 1);
+    // After the failed refresh the cache backs off: the report and the send above asked the
+    // broken endpoint once, not once each.
+    assert_eq!(emu.counters().token_requests, 2);
     // A forced refresh reports the failure instead of hiding it.
     let e = client
         .test_permissions(&PermissionOptions {

@@ -145,9 +145,16 @@ pub fn start_emulator() -> Emulator {
 }
 
 pub fn start_emulator_with(token_lifetime: Option<u64>) -> Emulator {
+    start_configured(|options| options.token_lifetime_seconds = token_lifetime)
+}
+
+/// An emulator in strict mode (pmp-mail's requests are held to Graph's documented wire: no
+/// bearer on upload URLs, ranges up to 4 MiB, JSON content types), adjusted by `configure`.
+pub fn start_configured(configure: impl FnOnce(&mut EmulatorOptions)) -> Emulator {
     let directory = Directory::from_json_str(&directory_json(None).to_string()).unwrap();
     let mut options = EmulatorOptions::new(directory);
-    options.token_lifetime_seconds = token_lifetime;
+    options.strict = true;
+    configure(&mut options);
     Emulator::start_with(options).unwrap()
 }
 
