@@ -35,7 +35,8 @@ function Invoke-Native {
 }
 
 function Install-SystemPrerequisite {
-    # The C suite runs under valgrind; a fresh machine may not have it. Debian's packages are reachable.
+    # The C suite runs under valgrind and asks the emulator with curl; a fresh machine may not have
+    # them. Debian's packages are reachable.
     param([string] $Command, [string] $Package)
     if (Get-Command $Command -ErrorAction SilentlyContinue) { return }
     Write-Host "Installing $Package (needed for $Command)" -ForegroundColor Yellow
@@ -187,6 +188,7 @@ switch ($Task) {
         }
         Invoke-Suite 'c-abi' {
             Install-SystemPrerequisite -Command valgrind -Package valgrind
+            Install-SystemPrerequisite -Command curl -Package curl
             Invoke-Native bash @('tests/c/run.sh')
         }
         Invoke-Suite 'csharp-interop (xunit)' {

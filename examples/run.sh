@@ -56,7 +56,7 @@ trap cleanup EXIT
 # The emulator's stdin is a FIFO this script holds open; its stdout goes to a file whose first
 # line is the startup JSON.
 mkfifo "$work/emulator.stdin"
-"$emulator" serve --demo --state-dir "$state" --exit-on-stdin-eof \
+"$emulator" serve --demo --strict --state-dir "$state" --exit-on-stdin-eof \
     <"$work/emulator.stdin" >"$work/emulator.out" 2>"$work/emulator.err" &
 emu_pid=$!
 exec {emu_in}>"$work/emulator.stdin"

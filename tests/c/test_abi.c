@@ -3,7 +3,13 @@
  *
  *   test_abi CONFIG.json MAILBOX CA.pem
  *
- * Prints one line per check and a final "N passed, M failed"; exits non-zero on failure.
+ * CONFIG.json must carry a client-secret auth object, {"type":"clientSecret","secret":"..."}
+ * (tests/c/run.sh writes it): the wrong-secret and host-signer checks are built from it, and a
+ * config without it fails those checks instead of skipping them.
+ *
+ * Prints one line per check, every report, result and last-error document it gets (so that
+ * run.sh can grep this output for a leaked secret or token), the library's log on stderr, and
+ * finally "checks run: N" and "N passed, M failed"; exits non-zero on failure.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,18 +47,78 @@ static char *read_file(const char *path, size_t *len_out) {
     return buf;
 }
 
+/* This thread's last error document, printed; the caller frees it with pmp_string_free. */
+static char *last_error(void) {
+    char *doc = NULL;
+    if (pmp_last_error(&doc) != PMP_STATUS_OK) {
+        printf("     last error: (pmp_last_error failed)\n");
+        return NULL;
+    }
+    printf("     last error: %s\n", doc);
+    return doc;
+}
+
 /* The last error document contains `needle`. */
 static int last_error_contains(const char *needle) {
-    char *doc = NULL;
-    if (pmp_last_error(&doc) != PMP_STATUS_OK) return 0;
-    int found = strstr(doc, needle) != NULL;
-    if (!found) printf("     last error: %s\n", doc);
+    char *doc = last_error();
+    int found = doc != NULL && strstr(doc, needle) != NULL;
     pmp_string_free(doc);
     return found;
 }
 
+/* The last error document exists and does not contain `needle`. */
+static int last_error_lacks(const char *needle) {
+    char *doc = last_error();
+    int lacks = doc != NULL && strstr(doc, needle) == NULL;
+    pmp_string_free(doc);
+    return lacks;
+}
+
+/* Prints a report or result document (NULL when the call failed). */
+static void print_document(const char *what, const char *doc) {
+    printf("     %s: %s\n", what, doc != NULL ? doc : "(none)");
+}
+
 static pmp_status client_new_str(const char *json, pmp_client **out) {
     return pmp_client_new((const uint8_t *)json, strlen(json), out);
+}
+
+/* The library's log, at debug level, on stderr: run.sh greps it along with stdout. */
+static void print_log(void *userdata, const pmp_log_params *params) {
+    (void)userdata;
+    fprintf(stderr, "log %u: %.*s\n", params->level, (int)params->message_len, params->message);
+}
+
+/*
+ * A copy of `config` with its auth object replaced by `auth` (malloc'd), or NULL when `config`
+ * has no "auth":{...} object. The object ends at its first '}': run.sh's auth objects have no
+ * nested objects.
+ */
+static char *with_auth(const char *config, const char *auth) {
+    const char *start = strstr(config, "\"auth\":{");
+    const char *end = start != NULL ? strchr(start, '}') : NULL;
+    if (end == NULL) return NULL;
+    size_t head = (size_t)(start - config);
+    size_t size = head + strlen("\"auth\":") + strlen(auth) + strlen(end + 1) + 1;
+    char *out = malloc(size);
+    if (out != NULL) snprintf(out, size, "%.*s\"auth\":%s%s", (int)head, config, auth, end + 1);
+    return out;
+}
+
+/* The config's client secret (malloc'd; run.sh's secrets need no JSON escapes), or NULL. */
+static char *config_secret(const char *config) {
+    const char *key = "\"secret\":\"";
+    const char *start = strstr(config, key);
+    if (start == NULL) return NULL;
+    start += strlen(key);
+    const char *end = strchr(start, '"');
+    if (end == NULL || end == start) return NULL;
+    size_t len = (size_t)(end - start);
+    char *secret = malloc(len + 1);
+    if (secret == NULL) return NULL;
+    memcpy(secret, start, len);
+    secret[len] = '\0';
+    return secret;
 }
 
 /* Decodes the first PEM block's base64 body into DER (enough for the emulator's CA). */
@@ -95,20 +161,24 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *mailbox = argv[2];
+    setvbuf(stdout, NULL, _IOLBF, 0); /* run.sh pipes stdout: keep it in step with the log on stderr */
 
     CHECK(strlen(pmp_version()) > 0, "pmp_version");
     CHECK(strcmp(pmp_status_name(PMP_STATUS_OUTCOME_UNKNOWN), "PMP_STATUS_OUTCOME_UNKNOWN") == 0, "pmp_status_name");
     CHECK(strcmp(pmp_status_name(999), "PMP_STATUS_UNKNOWN") == 0, "pmp_status_name unknown number");
+    CHECK(pmp_set_log_callback(print_log, NULL, PMP_LOG_LEVEL_DEBUG) == PMP_STATUS_OK, "pmp_set_log_callback");
 
     /* Bad input. */
     pmp_client *client = NULL;
     CHECK(pmp_client_new(NULL, 0, &client) == PMP_STATUS_NULL_PARAMETER && client == NULL, "NULL config");
     CHECK(last_error_contains("PMP_STATUS_NULL_PARAMETER"), "NULL config: last error");
     CHECK(client_new_str("{}", NULL) == PMP_STATUS_NULL_PARAMETER, "NULL client_out");
+    pmp_string_free(last_error());
     const uint8_t bad_utf8[] = {'{', 0xc3, 0x28, '}'};
     CHECK(pmp_client_new(bad_utf8, sizeof bad_utf8, &client) == PMP_STATUS_INVALID_ARGUMENT, "invalid UTF-8");
     CHECK(last_error_contains("UTF-8"), "invalid UTF-8: message");
     CHECK(client_new_str("{\"tenant\":", &client) == PMP_STATUS_INVALID_ARGUMENT, "malformed JSON");
+    pmp_string_free(last_error());
     CHECK(client_new_str("{\"tenant\":\"contoso.onmicrosoft.com\",\"clientId\":\"22222222-2222-2222-2222-222222222222\","
                          "\"auth\":{\"type\":\"clientSecret\",\"secret\":\"x\"},\"shoeSize\":42}",
                          &client) == PMP_STATUS_INVALID_ARGUMENT,
@@ -118,6 +188,7 @@ int main(int argc, char **argv) {
                          "\"auth\":{\"type\":\"clientSecret\",\"secret\":\"x\"}}",
                          &client) == PMP_STATUS_INVALID_CONFIG,
           "common tenant rejected");
+    pmp_string_free(last_error());
     CHECK(client == NULL, "client_out untouched on failure");
     pmp_client_free(NULL);
     pmp_string_free(NULL);
@@ -131,7 +202,7 @@ int main(int argc, char **argv) {
     pmp_status status = pmp_client_new((const uint8_t *)config, config_len, &client);
     CHECK(status == PMP_STATUS_OK && client != NULL, "pmp_client_new");
     if (status != PMP_STATUS_OK) {
-        last_error_contains("");
+        pmp_string_free(last_error());
         free(config);
         goto summary;
     }
@@ -139,6 +210,7 @@ int main(int argc, char **argv) {
 
     char *report = NULL;
     CHECK(pmp_test_permissions(client, NULL, 0, &report) == PMP_STATUS_OK, "pmp_test_permissions");
+    print_document("report", report);
     CHECK(report != NULL && strstr(report, "\"authenticated\":true") != NULL, "authenticated");
     CHECK(report != NULL && strstr(report, "{\"name\":\"Mail.Send\",\"status\":\"Granted\"") != NULL, "Mail.Send granted");
     pmp_string_free(report);
@@ -147,6 +219,7 @@ int main(int argc, char **argv) {
     CHECK(pmp_test_permissions(client, (const uint8_t *)options, strlen(options), &report) == PMP_STATUS_OK &&
               strstr(report, "\"tokenSource\":\"endpoint\"") != NULL,
           "forceRefresh");
+    print_document("report", report);
     pmp_string_free(report);
 
     char message[512];
@@ -156,6 +229,7 @@ int main(int argc, char **argv) {
              mailbox);
     char *result = NULL;
     CHECK(pmp_send_mail(client, (const uint8_t *)message, strlen(message), &result) == PMP_STATUS_OK, "pmp_send_mail");
+    print_document("result", result);
     CHECK(result != NULL && strstr(result, "\"status\":\"sent\"") != NULL, "result says sent");
     pmp_string_free(result);
 
@@ -166,9 +240,46 @@ int main(int argc, char **argv) {
           "bad recipient rejected");
     CHECK(untouched == (char *)0x1, "result_out untouched on failure");
     CHECK(last_error_contains("not-an-address"), "bad recipient named");
+    result = NULL;
     CHECK(pmp_send_mail(NULL, (const uint8_t *)message, strlen(message), &result) == PMP_STATUS_NULL_PARAMETER,
           "NULL client");
+    pmp_string_free(last_error());
     pmp_client_free(client);
+
+    /*
+     * A wrong secret: Entra's AADSTS7000215 in the permission report (OK, authenticated:false)
+     * and in send_mail's error document, neither of which may contain the secret. Both are
+     * printed, so run.sh's leak check reads them. The wrong secret is the right one plus a
+     * suffix, so run.sh's grep for the right secret also finds a leak of the wrong one.
+     */
+    char *secret = config_secret(config);
+    CHECK(secret != NULL, "config has a client secret");
+    char wrong_secret[256] = "";
+    if (secret != NULL) snprintf(wrong_secret, sizeof wrong_secret, "%s-wrong", secret);
+    char wrong_auth[512];
+    snprintf(wrong_auth, sizeof wrong_auth, "{\"type\":\"clientSecret\",\"secret\":\"%s\"}", wrong_secret);
+    char *wrong_config = secret != NULL ? with_auth(config, wrong_auth) : NULL;
+    CHECK(wrong_config != NULL, "wrong-secret config built from the config's auth object");
+    pmp_client *wrong_client = NULL;
+    status = wrong_config != NULL ? client_new_str(wrong_config, &wrong_client) : PMP_STATUS_INVALID_ARGUMENT;
+    CHECK(status == PMP_STATUS_OK && wrong_client != NULL, "pmp_client_new (wrong secret)");
+    report = NULL;
+    CHECK(pmp_test_permissions(wrong_client, NULL, 0, &report) == PMP_STATUS_OK, "pmp_test_permissions (wrong secret)");
+    print_document("report", report);
+    CHECK(report != NULL && strstr(report, "\"authenticated\":false") != NULL, "wrong secret: not authenticated");
+    CHECK(report != NULL && strstr(report, "AADSTS7000215") != NULL, "wrong secret: AADSTS7000215 in the report");
+    CHECK(report != NULL && strstr(report, wrong_secret) == NULL, "wrong secret: not in the report");
+    pmp_string_free(report);
+    result = NULL;
+    CHECK(pmp_send_mail(wrong_client, (const uint8_t *)message, strlen(message), &result) ==
+              PMP_STATUS_AUTHENTICATION_FAILED,
+          "pmp_send_mail (wrong secret) fails");
+    CHECK(result == NULL, "wrong secret: no result");
+    CHECK(last_error_contains("AADSTS7000215"), "wrong secret: AADSTS7000215 in the error document");
+    CHECK(last_error_lacks(wrong_secret), "wrong secret: not in the error document");
+    pmp_client_free(wrong_client);
+    free(wrong_config);
+    free(secret);
 
     /* A host signer that refuses: PMP_STATUS_SIGNER, and the callback was called. */
     size_t ca_len = 0;
@@ -177,33 +288,29 @@ int main(int argc, char **argv) {
     size_t der_len = ca_pem != NULL ? pem_to_der(ca_pem, der, sizeof der) : 0;
     free(ca_pem);
     CHECK(der_len > 100, "decode a certificate for the signer");
-    char *signer_config = strstr(config, "\"auth\"") != NULL ? config : NULL;
-    if (signer_config != NULL) {
-        /* Same config with auth replaced by {"type":"signer"}: the auth object ends at the first '}'. */
-        char *auth = strstr(config, "\"auth\"");
-        char *auth_end = strchr(auth, '}');
-        size_t head = (size_t)(auth - config);
-        char *rebuilt = malloc(config_len + 64);
-        memcpy(rebuilt, config, head);
-        int n = sprintf(rebuilt + head, "\"auth\":{\"type\":\"signer\"}");
-        strcpy(rebuilt + head + (size_t)n, auth_end + 1);
-        int calls = 0;
-        pmp_client *signed_client = NULL;
-        status = pmp_client_new_with_signer((const uint8_t *)rebuilt, strlen(rebuilt), der, der_len, refusing_signer,
-                                            &calls, &signed_client);
-        CHECK(status == PMP_STATUS_OK, "pmp_client_new_with_signer");
-        if (status == PMP_STATUS_OK) {
-            report = NULL;
-            CHECK(pmp_test_permissions(signed_client, NULL, 0, &report) == PMP_STATUS_SIGNER, "refusing signer");
-            CHECK(calls == 1, "signer callback called once");
-            CHECK(last_error_contains("\"category\":\"signer\""), "signer error document");
-            pmp_client_free(signed_client);
-        }
-        free(rebuilt);
-    }
+    char *signer_config = with_auth(config, "{\"type\":\"signer\"}");
+    CHECK(signer_config != NULL, "signer config built from the config's auth object");
+    int calls = 0;
+    pmp_client *signed_client = NULL;
+    status = signer_config != NULL
+                 ? pmp_client_new_with_signer((const uint8_t *)signer_config, strlen(signer_config), der, der_len,
+                                              refusing_signer, &calls, &signed_client)
+                 : PMP_STATUS_INVALID_ARGUMENT;
+    CHECK(status == PMP_STATUS_OK && signed_client != NULL, "pmp_client_new_with_signer");
+    if (status != PMP_STATUS_OK) pmp_string_free(last_error());
+    report = NULL;
+    CHECK(pmp_test_permissions(signed_client, NULL, 0, &report) == PMP_STATUS_SIGNER, "refusing signer");
+    print_document("report", report);
+    pmp_string_free(report);
+    CHECK(calls == 1, "signer callback called once");
+    CHECK(last_error_contains("\"category\":\"signer\""), "signer error document");
+    pmp_client_free(signed_client);
+    free(signer_config);
     free(config);
 
 summary:
+    CHECK(pmp_set_log_callback(NULL, NULL, PMP_LOG_LEVEL_ERROR) == PMP_STATUS_OK, "pmp_set_log_callback(NULL)");
+    printf("checks run: %d\n", passed + failed);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
