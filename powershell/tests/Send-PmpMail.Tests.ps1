@@ -1,4 +1,5 @@
-# Send-PmpMail against the emulator: -WhatIf, pipelines, attachments byte for byte, non-ASCII, error ids.
+# Send-PmpMail against the emulator: -WhatIf, pipelines, attachments byte for byte, non-ASCII, error ids,
+# lost answers and throttling (fault plans), and what -Verbose shows.
 Describe 'Send-PmpMail' -Tag 'CI' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'common.ps1')
@@ -163,13 +164,93 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         Get-EmulatorMessages | Should -BeNullOrEmpty
     }
 
-    It 'sends with a certificate (signer) and shows the steps with -Verbose, without secrets' {
+    It 'reports an answer lost after Graph accepted the message as PmpMail.OutcomeUnknown and does not resend it' {
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'dropAfterAccept'; count = 1 }
+        $errors = $null
+        Send-PmpMail -To 'ops@contoso.com' -Subject 'lost answer' -From $Mailbox @sp -ErrorAction SilentlyContinue -ErrorVariable errors
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -Be 'PmpMail.OutcomeUnknown,PmpMail.Commands.SendPmpMailCommand'
+        $errors[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
+        $errors[0].Exception | Should -BeOfType ([PmpMail.Interop.PmpMailOutcomeUnknownException])
+        $errors[0].Exception.Detail.Outcome | Should -Be 'unknown'
+        $messages = Get-EmulatorMessages
+        $messages.Count | Should -Be 1 -Because 'Graph accepted it once and it must not be sent again'
+        $messages[0].subject | Should -Be 'lost answer'
+        $messages[0].clientRequestId | Should -Be $errors[0].Exception.Detail.ClientRequestId
+        (Get-EmulatorCounters).sendMailRequests | Should -Be 1
+    }
+
+    It 'writes one non-terminating PmpMail.OutcomeUnknown for the message whose answer was lost and continues the pipeline' {
+        # Only the second sendMail loses its answer (after the emulator accepted and recorded it).
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'dropAfterAccept'; skip = 1; count = 1 }
+        $rows = 1..3 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "pipeline $_" } }
+        $errors = $null
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -PassThru -ErrorAction SilentlyContinue -ErrorVariable errors
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -Be 'PmpMail.OutcomeUnknown,PmpMail.Commands.SendPmpMailCommand'
+        $errors[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
+        $errors[0].TargetObject | Should -Be 'To: user2@contoso.com'
+        @($results).Count | Should -Be 2
+        $results.Subject | Should -Be @('pipeline 1', 'pipeline 3')
+        $results.Status | Should -Be @('sent', 'sent')
+        $messages = Get-EmulatorMessages
+        $messages.Count | Should -Be 3 -Because 'the first and third were sent, and the second was accepted before its answer was lost'
+        foreach ($i in 1..3) {
+            @($messages | Where-Object subject -EQ "pipeline $i").Count | Should -Be 1
+        }
+        ($messages | Where-Object subject -EQ 'pipeline 2').clientRequestId | Should -Be $errors[0].Exception.Detail.ClientRequestId
+        (Get-EmulatorCounters).sendMailRequests | Should -Be 3
+    }
+
+    It 'reports 429 beyond the retry budget as PmpMail.Throttled, sends nothing and keeps the secret out of every stream' {
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 429; retryAfterSeconds = 1; count = 10 }
+        $errors = $null
+        $all = Send-PmpMail -To 'ops@contoso.com' -Subject 'throttled' -From $Mailbox @sp -Verbose -ErrorAction Continue -ErrorVariable errors *>&1
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -Be 'PmpMail.Throttled,PmpMail.Commands.SendPmpMailCommand'
+        $errors[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+        $errors[0].Exception.Detail.HttpStatus | Should -Be 429
+        $errors[0].Exception.RetryAfter | Should -Be ([TimeSpan]::FromSeconds(1))
+        $attempts = $errors[0].Exception.Detail.Attempts
+        $attempts | Should -BeGreaterThan 1 -Because '429 with Retry-After is retried within the budget'
+        $counters = Get-EmulatorCounters
+        $counters.sendMailRequests | Should -Be $attempts
+        $counters.messagesAccepted | Should -Be 0
+        Get-EmulatorMessages | Should -BeNullOrEmpty
+        $text = ConvertTo-StreamText $all
+        @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }).Count | Should -Be 1 -Because 'the error went to the captured stream'
+        $text | Should -Match 'Retry|retry' -Because 'the verbose steps were captured'
+        $text | Should -Not -Match ([regex]::Escape($GoodSecret))
+        $text | Should -Not -Match ([regex]::Escape([uri]::EscapeDataString($GoodSecret)))
+    }
+
+    It 'sends with a certificate (signer) and shows the steps with -Verbose, without the assertion, the token or the key' {
         $ep = Get-EndpointParameters
-        $verbose = Send-PmpMail -To 'ops@contoso.com' -Subject 'cert' -From $Mailbox -TenantId $TenantId -ClientId $AppFull -Certificate $Cert @ep -Verbose 4>&1
-        $text = ($verbose | ForEach-Object Message) -join "`n"
+        $all = Send-PmpMail -To 'ops@contoso.com' -Subject 'cert' -From $Mailbox -TenantId $TenantId -ClientId $AppFull -Certificate $Cert @ep -PassThru -Verbose *>&1
+        $text = ConvertTo-StreamText $all
         $text | Should -Match 'token'
         $text | Should -Match 'Signing client assertions'
-        $text | Should -Not -Match ([regex]::Escape($GoodSecret))
+        # Client assertions and access tokens are JWTs: base64url of '{"' starts every one of them.
+        $text | Should -Not -CMatch 'eyJ'
+        $text | Should -Not -CMatch '-----BEGIN [A-Z ]*PRIVATE KEY-----'
+        # A dump of the key (PKCS#8 or PKCS#1, PEM or bare base64) ends with the base64 of its private CRT coefficient.
+        $rsa = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Cert)
+        $compact = $text -replace '\s', ''
+        foreach ($der in $rsa.ExportPkcs8PrivateKey(), $rsa.ExportRSAPrivateKey()) {
+            $tail = [Convert]::ToBase64String($der) -replace '=+$', ''
+            $compact | Should -Not -Match ([regex]::Escape($tail.Substring($tail.Length - 64)))
+        }
         (Get-EmulatorMessages).subject | Should -Be 'cert'
+    }
+
+    It 'sends with a client secret and -Verbose without the secret or the token on any stream' {
+        $all = Send-PmpMail -To 'ops@contoso.com' -Subject 'secret verbose' -From $Mailbox @sp -PassThru -Verbose *>&1
+        $text = ConvertTo-StreamText $all
+        $text | Should -Match 'token' -Because 'the verbose steps were captured'
+        $text | Should -Match 'secret verbose' -Because 'the -PassThru result was captured'
+        $text | Should -Not -Match ([regex]::Escape($GoodSecret))
+        $text | Should -Not -Match ([regex]::Escape([uri]::EscapeDataString($GoodSecret)))
+        $text | Should -Not -CMatch 'eyJ'
+        (Get-EmulatorMessages).subject | Should -Be 'secret verbose'
     }
 }

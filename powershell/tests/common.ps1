@@ -88,7 +88,7 @@ function Start-TestEmulator {
     $Directory | ConvertTo-Json -Depth 10 | Set-Content -LiteralPath $configPath -Encoding utf8NoBOM
 
     $psi = [System.Diagnostics.ProcessStartInfo]::new($EmulatorExe)
-    foreach ($a in 'serve', '--config', $configPath, '--state-dir', $stateDir, '--listen', '127.0.0.1:0', '--exit-on-stdin-eof') { $psi.ArgumentList.Add($a) }
+    foreach ($a in 'serve', '--config', $configPath, '--state-dir', $stateDir, '--listen', '127.0.0.1:0', '--exit-on-stdin-eof', '--strict') { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardInput = $true
     $psi.RedirectStandardOutput = $true
     $psi.RedirectStandardError = $true
@@ -104,11 +104,13 @@ function Start-TestEmulator {
     $null = $process.StandardOutput.BaseStream.CopyToAsync([System.IO.Stream]::Null)
     $info = $lineTask.Result | ConvertFrom-Json
     [pscustomobject]@{
-        BaseUrl    = $info.baseUrl
-        CaPath     = $info.caPath
-        ControlUrl = $info.controlUrl
-        StateDir   = $stateDir
-        Process    = $process
+        BaseUrl       = $info.baseUrl
+        CaPath        = $info.caPath
+        ControlUrl    = $info.controlUrl
+        StateDir      = $stateDir
+        Process       = $process
+        # The control API is called over the same validated TLS as the module's own calls.
+        ControlClient = New-EmulatorHttpClient -CaPem (Get-Content -LiteralPath $info.caPath -Raw)
     }
 }
 
@@ -118,16 +120,59 @@ function Stop-TestEmulator {
     $p = $Emulator.Process
     try { $p.StandardInput.Close() } catch { }
     if (-not $p.WaitForExit(5000)) { $p.Kill() }
+    if ($Emulator.ControlClient) { $Emulator.ControlClient.Dispose() }
     Remove-Item -LiteralPath $Emulator.StateDir -Recurse -Force -ErrorAction SilentlyContinue
 }
 
-function Invoke-Emulator {
-    <# Calls the emulator's control API (loopback only, its own test CA). #>
-    param([string] $Path, [string] $Method = 'GET', $Body)
-    $params = @{ Uri = "$($script:Emulator.ControlUrl)/$Path"; Method = $Method; SkipCertificateCheck = $true }
-    if ($Body) { $params.Body = ($Body | ConvertTo-Json -Depth 10); $params.ContentType = 'application/json' }
-    Invoke-RestMethod @params
+function New-EmulatorHttpClient {
+    <#
+    An HttpClient that trusts exactly one root, the emulator's CA: the platform builds the chain with
+    CustomRootTrust (the system store is not consulted) and checks the host name against the URL, so a
+    certificate from any other CA, or for another name, fails the TLS handshake. No validation callback
+    (a script block cannot run on the thread pool's TLS threads).
+    #>
+    param([Parameter(Mandatory)] [string] $CaPem)
+    $policy = [System.Security.Cryptography.X509Certificates.X509ChainPolicy]::new()
+    $policy.TrustMode = [System.Security.Cryptography.X509Certificates.X509ChainTrustMode]::CustomRootTrust
+    $null = $policy.CustomTrustStore.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPem($CaPem))
+    $policy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
+    $handler = [System.Net.Http.SocketsHttpHandler]::new()
+    $handler.UseProxy = $false
+    $handler.SslOptions.CertificateChainPolicy = $policy
+    $handler.SslOptions.CertificateRevocationCheckMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
+    $client = [System.Net.Http.HttpClient]::new($handler, $true)
+    $client.Timeout = [TimeSpan]::FromSeconds(60)
+    $client
 }
+
+function Invoke-Emulator {
+    <# Calls the emulator's control API (loopback only, TLS validated against the emulator's CA); returns the parsed JSON. #>
+    param([string] $Path, [string] $Method = 'GET', $Body)
+    $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), "$($script:Emulator.ControlUrl)/$Path")
+    try {
+        if ($Body) {
+            $request.Content = [System.Net.Http.StringContent]::new(($Body | ConvertTo-Json -Depth 10), [System.Text.Encoding]::UTF8, 'application/json')
+        }
+        $response = $script:Emulator.ControlClient.SendAsync($request).GetAwaiter().GetResult()
+        try {
+            $text = $response.Content.ReadAsStringAsync().GetAwaiter().GetResult()
+            if (-not $response.IsSuccessStatusCode) {
+                throw "$Method $Path`: $([int]$response.StatusCode) $text"
+            }
+            if ($text) { $text | ConvertFrom-Json }
+        }
+        finally { $response.Dispose() }
+    }
+    finally { $request.Dispose() }
+}
+
+function Set-EmulatorFaults {
+    <# Replaces the emulator's fault plan, e.g. Set-EmulatorFaults @{ path = 'sendMail'; action = 'dropAfterAccept'; count = 1 }. #>
+    param([Parameter(Mandatory)] [hashtable[]] $Rule)
+    Invoke-Emulator 'faults' -Method PUT -Body @{ rules = @($Rule) } | Out-Null
+}
+
+function Clear-EmulatorFaults { Invoke-Emulator 'faults' -Method DELETE | Out-Null }
 
 function Get-EmulatorCounters { Invoke-Emulator 'counters' }
 
@@ -150,4 +195,15 @@ function Get-SecretParameters {
 function Get-Sha256Hex {
     param([byte[]] $Bytes)
     [Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant()
+}
+
+function ConvertTo-StreamText {
+    <# Everything a command wrote to any stream (captured with *>&1) as one text: records by message, objects as JSON. #>
+    param([object[]] $InputObject)
+    @($InputObject | ForEach-Object {
+            if ($_ -is [System.Management.Automation.ErrorRecord]) { "$_"; $_.Exception.ToString() }
+            elseif ($_ -is [System.Management.Automation.InformationalRecord]) { $_.Message }
+            elseif ($_ -is [System.Management.Automation.InformationRecord]) { "$($_.MessageData)" }
+            else { $_ | ConvertTo-Json -Depth 5 -WarningAction Ignore }
+        }) -join "`n"
 }

@@ -13,7 +13,7 @@ public class PmpMailException : Exception
         : base(ComposeMessage(status, detail), innerException)
     {
         Status = status;
-        Detail = detail ?? new PmpErrorDetail { Status = (uint)status, StatusName = "PMP_STATUS_" + status.ToString().ToUpperInvariant() };
+        Detail = detail ?? new PmpErrorDetail { Status = (uint)status, StatusName = StatusNameOf(status) };
     }
 
     /// <summary>The native status code.</summary>
@@ -43,6 +43,35 @@ public class PmpMailException : Exception
         PmpStatus.Signer => new PmpMailSignerException(status, detail, innerException),
         _ => new PmpMailException(status, detail, innerException),
     };
+
+    /// <summary>
+    /// The C header's name of a status (<c>pmp_status_name</c>), so a minimal detail reads like one the library wrote.
+    /// Only when the library itself cannot be loaded is the name spelled here, by the header's rule
+    /// (AuthenticationFailed becomes PMP_STATUS_AUTHENTICATION_FAILED): an exception must not fail to construct.
+    /// </summary>
+    internal static string StatusNameOf(PmpStatus status)
+    {
+        try
+        {
+            return PmpMailClient.StatusName(status);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            var name = new System.Text.StringBuilder("PMP_STATUS_");
+            string text = status.ToString();
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (i > 0 && char.IsUpper(text[i]) && char.IsLower(text[i - 1]))
+                {
+                    name.Append('_');
+                }
+
+                name.Append(char.ToUpperInvariant(text[i]));
+            }
+
+            return name.ToString();
+        }
+    }
 
     private static string CategoryOf(PmpStatus status) => status switch
     {

@@ -80,7 +80,7 @@ public sealed class PmpMailClient : IDisposable
             throw new PmpMailCredentialException(PmpStatus.Credential, new PmpErrorDetail
             {
                 Status = (uint)PmpStatus.Credential,
-                StatusName = "PMP_STATUS_CREDENTIAL",
+                StatusName = StatusName(PmpStatus.Credential),
                 Category = "credential",
                 Message = $"Certificate {certificate.Thumbprint} ({certificate.Subject}) has no private key.",
                 Remedy = "Use the certificate from the store or PFX that holds its private key, not the public .cer file.",
@@ -191,7 +191,7 @@ public sealed class PmpMailClient : IDisposable
     private static PmpMailException EmptyDocument() => new(PmpStatus.Internal, new PmpErrorDetail
     {
         Status = (uint)PmpStatus.Internal,
-        StatusName = "PMP_STATUS_INTERNAL",
+        StatusName = StatusName(PmpStatus.Internal),
         Category = "internal",
         Message = "The native library returned OK with an empty document.",
     });

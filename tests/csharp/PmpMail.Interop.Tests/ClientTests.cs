@@ -17,6 +17,24 @@ public sealed class ClientTests(EmulatorFixture emulator)
     public void StatusNamesComeFromTheLibrary() =>
         Assert.Equal("PMP_STATUS_THROTTLED", PmpMailClient.StatusName(PmpStatus.Throttled));
 
+    // An exception made without an error document names its status as the C header does, not as the
+    // C# enum does (PMP_STATUS_AUTHENTICATION_FAILED, not PMP_STATUS_AUTHENTICATIONFAILED).
+    [Fact]
+    public void ExceptionsWithoutADocumentUseTheNativeStatusNames()
+    {
+        var ex = new PmpMailAuthenticationException(PmpStatus.AuthenticationFailed, null);
+        Assert.Equal("PMP_STATUS_AUTHENTICATION_FAILED", ex.Detail.StatusName);
+        Assert.Equal((uint)PmpStatus.AuthenticationFailed, ex.Detail.Status);
+
+        foreach (PmpStatus status in Enum.GetValues<PmpStatus>())
+        {
+            Assert.Equal(PmpMailClient.StatusName(status), PmpMailException.Create(status, null).Detail.StatusName);
+        }
+
+        Assert.Equal("PMP_STATUS_OUTCOME_UNKNOWN", PmpMailException.Create(PmpStatus.OutcomeUnknown, null).Detail.StatusName);
+        Assert.Equal("PMP_STATUS_UNKNOWN", new PmpMailException((PmpStatus)999, null).Detail.StatusName);
+    }
+
     // PmpStatus mirrors the C enum by hand: every number must carry the same name on both sides,
     // and the library must know no status beyond the last one mirrored here.
     [Fact]
@@ -149,14 +167,21 @@ public sealed class ClientTests(EmulatorFixture emulator)
             CreateAndDropSecretClient();
         }
 
-        for (int i = 0; i < 3 && signer.IsAlive; i++)
+        // The GCHandle kept the signer alive; ReleaseHandle (run by the handle's finalizer) frees it after
+        // pmp_client_free, and only a later collection can reclaim the signer. When finalizers run is the
+        // GC's business: give it many full rounds before calling it a leak.
+        for (int round = 0; round < 50 && signer.IsAlive; round++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            GC.Collect();
+            if (signer.IsAlive)
+            {
+                Thread.Sleep(20);
+            }
         }
 
-        // The GCHandle kept the signer alive; ReleaseHandle (run by the finalizer) freed it after pmp_client_free.
-        Assert.False(signer.IsAlive);
+        Assert.False(signer.IsAlive, "The signer of an undisposed client was still alive after 50 rounds of GC.Collect + WaitForPendingFinalizers: its GCHandle was never freed.");
     }
 
     [Fact]

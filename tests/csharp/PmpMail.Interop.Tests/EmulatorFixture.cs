@@ -60,6 +60,7 @@ public sealed class EmulatorFixture : IDisposable
                 TempPrefix = "pmp-mail-xunit-",
                 ConfigFileName = "directory.json",
                 ConfigText = directory.ToJsonString(),
+                Strict = true,
                 StartupTimeout = TimeSpan.FromSeconds(30),
                 StopTimeout = TimeSpan.FromSeconds(5),
             });
@@ -93,6 +94,14 @@ public sealed class EmulatorFixture : IDisposable
     public JsonObject Counters() => _emulator.Control.GetAsync<JsonObject>("counters").GetAwaiter().GetResult();
 
     public JsonArray Messages() => _emulator.Control.GetAsync<JsonArray>("messages").GetAwaiter().GetResult();
+
+    /// <summary>Clears recorded messages, counters, faults and throttling windows (<c>POST reset</c>).</summary>
+    public void Reset() => _emulator.Control.PostAsync("reset").GetAwaiter().GetResult();
+
+    /// <summary>Replaces the fault plan with <paramref name="rules"/> (emulator/README.md, "Fault rules").</summary>
+    public void SetFaults(params object[] rules) => _emulator.Control.SetFaultsAsync(new { rules }).GetAwaiter().GetResult();
+
+    public void ClearFaults() => _emulator.Control.ClearFaultsAsync().GetAwaiter().GetResult();
 
     public void Dispose()
     {

@@ -17,6 +17,12 @@ public sealed record EmulatorStartOptions
     /// <summary>Adds <c>--demo</c>: the built-in contoso tenant, app and mailbox (contracts §6).</summary>
     public bool Demo { get; init; }
 
+    /// <summary>
+    /// Adds <c>--strict</c>: Graph's documented wire rules (no bearer on upload URLs, upload ranges up to 4 MiB,
+    /// JSON content types) for suites whose client is pmp-mail; Microsoft's SDKs need the lenient default.
+    /// </summary>
+    public bool Strict { get; init; }
+
     /// <summary>File name of the <c>--config</c> directory file in the work folder (its extension picks TOML or JSON).</summary>
     public string ConfigFileName { get; init; } = "directory.toml";
 
@@ -164,6 +170,11 @@ public sealed class EmulatorProcess : IAsyncDisposable, IDisposable
         var stateDir = Path.Combine(workDir, "state");
         Directory.CreateDirectory(stateDir);
         var args = new List<string> { "serve" };
+        if (options.Strict)
+        {
+            args.Add("--strict");
+        }
+
         if (options.Demo)
         {
             args.Add("--demo");
