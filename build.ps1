@@ -13,12 +13,18 @@
       test    lint + every suite: Rust, C (gcc + valgrind), C# (xunit), Pester, MSAL/Graph SDK fidelity, examples
       demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived
       bench   benchmarks that print numbers (module import/size/memory, send throughput vs a peer)
+      mutants applies the deliberate bugs in tests/mutants/mutants.json one at a time to a scratch
+              copy and runs the Rust suites against each: prints caught / survived (slow: ~1 min
+              per mutant; not part of `test`). -Mutant M7b,M11 picks some.
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'demo', 'bench')]
-    [string] $Task = 'build'
+    [ValidateSet('build', 'test', 'demo', 'bench', 'mutants')]
+    [string] $Task = 'build',
+
+    # For the mutants task: the ids to run (default: all).
+    [string[]] $Mutant = @()
 )
 
 $ErrorActionPreference = 'Stop'
@@ -170,6 +176,82 @@ function Invoke-Demo {
     }
 }
 
+function Invoke-Mutants {
+    # A scratch copy of the working tree (tracked and new files), its own target dir, one mutant
+    # at a time. A mutant is caught when `cargo test -p pmp-mail` fails; one that does not
+    # compile is reported as invalid, not caught.
+    param([string[]] $Only)
+    $plan = Get-Content (Join-Path $Root 'tests/mutants/mutants.json') -Raw | ConvertFrom-Json
+    $mutants = @($plan.mutants | Where-Object { -not $Only -or $Only -contains $_.id })
+    if ($mutants.Count -eq 0) { throw "no mutant matches '$($Only -join ', ')'" }
+    $work = Join-Path $Root 'target/mutants'
+    $scratch = Join-Path $work 'tree'
+    if (Test-Path $scratch) { Remove-Item -Recurse -Force $scratch }
+    $files = (& git -C $Root ls-files -z --cached --others --exclude-standard) -split "`0" | Where-Object { $_ }
+    foreach ($file in $files) {
+        $from = Join-Path $Root $file
+        if (-not (Test-Path $from -PathType Leaf)) { continue }
+        $to = Join-Path $scratch $file
+        New-Item -ItemType Directory -Force -Path (Split-Path $to) | Out-Null
+        Copy-Item $from $to
+    }
+    $env:CARGO_TARGET_DIR = Join-Path $work 'target'
+    $manifest = Join-Path $scratch 'Cargo.toml'
+    $logs = Join-Path $work 'logs'
+    New-Item -ItemType Directory -Force -Path $logs | Out-Null
+
+    function Invoke-Cargo([string] $Log, [string[]] $Arguments) {
+        & cargo @Arguments --manifest-path $manifest *> $Log
+        return $LASTEXITCODE
+    }
+    function Get-FailedTests([string] $Log) {
+        @(Select-String -Path $Log -Pattern '^test (\S+) \.\.\. FAILED', 'panicked at (\S+)', 'process didn''t exit successfully: .*?deps[/\\]([A-Za-z_]+)-' |
+                ForEach-Object { $_.Matches[0].Groups[1].Value } | Select-Object -Unique -First 3) -join ', '
+    }
+
+    Write-Host 'baseline: building and testing the unmutated copy' -ForegroundColor Cyan
+    if ((Invoke-Cargo (Join-Path $logs 'baseline.log') @('test', '-p', 'pmp-mail', '--no-run')) -ne 0 -or
+        (Invoke-Cargo (Join-Path $logs 'baseline.log') @('test', '-p', 'pmp-mail')) -ne 0) {
+        throw "the unmutated tree fails its tests; see $(Join-Path $logs 'baseline.log')"
+    }
+    $rows = foreach ($m in $mutants) {
+        $path = Join-Path $scratch $m.file
+        $original = [System.IO.File]::ReadAllText($path)
+        $mutated = $original
+        foreach ($edit in $m.edits) {
+            $at = $mutated.IndexOf($edit.find, [StringComparison]::Ordinal)
+            if ($at -lt 0 -or $mutated.IndexOf($edit.find, $at + 1, [StringComparison]::Ordinal) -ge 0) {
+                throw "mutant $($m.id): the text to replace is not found exactly once in $($m.file); update tests/mutants/mutants.json"
+            }
+            $mutated = $mutated.Substring(0, $at) + $edit.replace + $mutated.Substring($at + $edit.find.Length)
+        }
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        $log = Join-Path $logs "$($m.id).log"
+        try {
+            [System.IO.File]::WriteAllText($path, $mutated)
+            $verdict = if ((Invoke-Cargo $log @('test', '-p', 'pmp-mail', '--no-run')) -ne 0) { 'INVALID' }
+            elseif ((Invoke-Cargo $log @('test', '-p', 'pmp-mail')) -ne 0) { 'caught' }
+            else { 'SURVIVED' }
+        }
+        finally {
+            [System.IO.File]::WriteAllText($path, $original)
+        }
+        $row = [pscustomobject]@{
+            Id = $m.id; Promise = $m.promise; Mutation = $m.what; Result = $verdict
+            Seconds = [int]$watch.Elapsed.TotalSeconds
+            CaughtBy = if ($verdict -eq 'caught') { Get-FailedTests $log } else { '' }
+        }
+        Write-Host ("{0,-5} {1,-9} {2}" -f $row.Id, $row.Result, $row.CaughtBy)
+        $row
+    }
+    $rows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Write-Host
+    $caught = @($rows | Where-Object Result -EQ 'caught').Count
+    $survived = @($rows | Where-Object Result -EQ 'SURVIVED').Count
+    $invalid = @($rows | Where-Object Result -EQ 'INVALID').Count
+    Write-Host "mutants: $caught caught, $survived survived, $invalid invalid (of $($rows.Count)); logs in $logs"
+    if ($survived -gt 0 -or $invalid -gt 0) { exit 1 }
+}
+
 switch ($Task) {
     'build' {
         Invoke-BuildNative
@@ -223,5 +305,8 @@ switch ($Task) {
     'bench' {
         # Prints numbers; asserts nothing about time. PMP_BENCH_PROFILE=release for release builds.
         Invoke-Native bash @('bench/run.sh')
+    }
+    'mutants' {
+        Invoke-Mutants -Only $Mutant
     }
 }
