@@ -274,7 +274,7 @@ switch ($Task) {
             Invoke-Native bash @('tests/c/run.sh')
         }
         Invoke-Suite 'csharp-interop (xunit)' {
-            Invoke-Native dotnet @('test', 'tests/csharp/PmpMail.Interop.Tests/PmpMail.Interop.Tests.csproj')
+            Invoke-Native dotnet @('test', 'dotnet/PmpMail.Interop.Tests/PmpMail.Interop.Tests.csproj')
         }
         Invoke-Suite 'powershell-module (Pester)' {
             Build-Module
