@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::faults::FaultPlan;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()

@@ -43,6 +43,9 @@ impl Cloud {
     }
 }
 
+/// The Graph service principal's app id; `00000003-…/.default` is also a valid Graph scope.
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Throttling {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::records::Recipient;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::util::html_escape as e;
 
 fn people(rs: &[Recipient]) -> String {

@@ -15,8 +15,10 @@ mod errors;
 mod faults;
 mod graph;
 mod inbox;
+mod keys;
 mod records;
 mod server;
+mod state;
 mod throttle;
 mod tls;
 mod token;
@@ -43,7 +45,7 @@ pub use records::{
 };
 pub use tls::{CaMaterial, DemoCertificate, demo_certificate};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -138,7 +140,7 @@ impl Emulator {
             )));
         }
         let identity = tls::build_identity(opts.ca.as_ref()).map_err(Error::Tls)?;
-        let keys = token::keys::SigningKey::generate().map_err(Error::Tls)?;
+        let keys = keys::SigningKey::generate().map_err(Error::Tls)?;
         let mut certs: HashMap<String, Vec<directory::CertInfo>> = HashMap::new();
         for app in &opts.directory.apps {
             let list = certs.entry(app.client_id.to_ascii_lowercase()).or_default();
@@ -190,7 +192,8 @@ impl Emulator {
             certs,
             keys,
             base_url: base_url.clone(),
-            records: records::Records::new(opts.state_dir.as_ref().map(|d| d.join("messages"))),
+            messages_dir: opts.state_dir.as_ref().map(|d| d.join("messages")),
+            records: records::Records::default(),
             faults: Mutex::new(faults::FaultEngine::new(faults)),
             throttle: Arc::new(throttle::Throttle::new(throttling)),
             jti_seen: Mutex::new(HashMap::new()),

@@ -1,6 +1,6 @@
-//! What the emulator remembers: accepted messages, issued tokens (claims only), requests, counters.
+//! What the emulator remembers: accepted messages, issued tokens (claims only), requests, counters;
+//! and `ParsedMessage`, the message a request carries before it is accepted.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
@@ -30,6 +30,23 @@ pub struct RecordedAttachment {
     pub content_id: Option<String>,
     pub content_base64: String,
     pub sha256: String,
+}
+
+/// A message as parsed from JSON (or MIME), before it gets ids and a time: what a draft holds
+/// and what an accepted message is recorded from (`graph::message`, `graph::mime` build it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParsedMessage {
+    pub subject: String,
+    pub body_content_type: String,
+    pub body: String,
+    pub from: Option<Recipient>,
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    pub bcc: Vec<Recipient>,
+    pub reply_to: Vec<Recipient>,
+    pub importance: String,
+    pub headers: Vec<Header>,
+    pub attachments: Vec<RecordedAttachment>,
 }
 
 /// One accepted message, exactly as it arrived (docs/contracts.md section 6).
@@ -172,23 +189,11 @@ pub(crate) struct Records {
     messages: Mutex<Vec<RecordedMessage>>,
     tokens: Mutex<Vec<TokenRecord>>,
     requests: Mutex<std::collections::VecDeque<RequestRecord>>,
-    /// Where `.json` + `.eml` copies go (only when a state dir was given).
-    pub messages_dir: Option<PathBuf>,
 }
 
 impl Records {
-    pub fn new(messages_dir: Option<PathBuf>) -> Self {
-        Records {
-            messages_dir,
-            ..Default::default()
-        }
-    }
-
     pub fn add_message(&self, m: RecordedMessage) {
         AtomicCounters::bump(&self.counters.messages_accepted);
-        if let Some(dir) = &self.messages_dir {
-            crate::eml::write_files(dir, &m);
-        }
         self.messages.lock().push(m);
     }
 

@@ -2,7 +2,6 @@
 //! that lets a fault close it mid-request, and the front layer every request passes
 //! (request ids, fault plan, request log, Graph headers, panic catcher).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -16,71 +15,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use futures_util::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-use crate::directory::{CertInfo, Directory};
 use crate::errors::{EntraError, GraphError, RequestIds};
-use crate::faults::{FaultAction, FaultEngine, FaultPlan};
-use crate::graph::{self, Draft, FaultDelay, UploadSession};
-use crate::records::{AtomicCounters, Records, RequestRecord};
-use crate::throttle::Throttle;
-use crate::token::keys::SigningKey;
-use crate::util::{new_guid, rfc3339};
-
-pub(crate) struct AppState {
-    pub dir: Directory,
-    /// Registered certificates by lower-case client id.
-    pub certs: HashMap<String, Vec<CertInfo>>,
-    pub keys: SigningKey,
-    pub base_url: String,
-    pub token_lifetime: u64,
-    /// `refresh_in` sent with every token, when set.
-    pub token_refresh_in: Option<u64>,
-    pub clock_skew: i64,
-    /// See `EmulatorOptions::strict`.
-    pub strict: bool,
-    pub records: Records,
-    pub faults: Mutex<FaultEngine>,
-    pub throttle: Arc<Throttle>,
-    pub jti_seen: Mutex<HashMap<String, i64>>,
-    pub drafts: Mutex<HashMap<String, Draft>>,
-    pub uploads: Mutex<HashMap<String, UploadSession>>,
-}
-
-impl AppState {
-    /// `127.0.0.1:port`, the authority host MSAL sees.
-    pub fn host(&self) -> String {
-        self.base_url.trim_start_matches("https://").to_string()
-    }
-
-    /// The base URL and its `localhost` spelling: clients may use either name for the
-    /// emulator in assertion audiences and scopes.
-    pub fn base_aliases(&self) -> Vec<String> {
-        let mut v = vec![self.base_url.clone()];
-        for ip in ["127.0.0.1", "[::1]"] {
-            if self.base_url.contains(ip) {
-                v.push(self.base_url.replacen(ip, "localhost", 1));
-            }
-        }
-        v
-    }
-
-    pub fn set_faults(&self, plan: FaultPlan) {
-        *self.faults.lock() = FaultEngine::new(plan);
-    }
-
-    pub fn reset(&self) {
-        self.records.reset();
-        self.set_faults(FaultPlan::default());
-        self.throttle.reset();
-        self.drafts.lock().clear();
-        self.uploads.lock().clear();
-        self.jti_seen.lock().clear();
-    }
-}
+use crate::faults::FaultAction;
+use crate::graph::{self, FaultDelay};
+use crate::records::{AtomicCounters, Header, RequestRecord};
+use crate::state::AppState;
+use crate::util::{new_guid, now, rfc3339};
 
 /// Lets a handler close its own connection without answering (drop faults).
 #[derive(Clone, Default)]
@@ -112,7 +56,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/discovery/keys", get(crate::token::jwks))
         .route("/v1.0", any(graph::entry))
         .route("/v1.0/{*rest}", any(graph::entry))
-        .route("/_upload/{session}", any(graph::upload))
+        .route("/_upload/{session}", any(graph::upload::entry))
         .nest("/_emulator/api", crate::control::router())
         .route("/_emulator", get(crate::inbox::page))
         .route("/_emulator/", get(crate::inbox::page))
@@ -136,16 +80,30 @@ fn is_token_path(path: &str) -> bool {
     l.contains("/oauth2/") && l.ends_with("/token")
 }
 
-/// Every request: ids → fault plan → handler → log + headers.
+/// Every request: ids → (Entra and Graph requests only) counters → fault plan → handler →
+/// response headers → request log. The control API and inbox page get ids and nothing else.
 async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let ids = assign_ids(&mut req);
     let path = req.uri().path().to_string();
-    let method = req.method().to_string();
-    let control = path.starts_with("/_emulator");
-    let headers = if control {
-        Vec::new()
-    } else {
-        RequestRecord::redacted_headers(req.headers())
+    if path.starts_with("/_emulator") {
+        return next.run(req).await;
+    }
+    let arrival = Arrival::of(&req);
+    count(&st.records.counters, &path);
+    let conn = req.extensions().get::<ConnHandle>().cloned();
+    let fault = st.faults.lock().decide(&path);
+    let mut resp = match handle_with_fault(fault, &path, &ids, req, next).await {
+        Handled::Answer(resp) => resp,
+        Handled::Drop => return drop_connection(conn).await,
     };
+    add_response_headers(&mut resp, &path, &ids);
+    st.records.add_request(arrival.record(resp.status(), &ids));
+    resp
+}
+
+/// A fresh `request-id`, and the client's `client-request-id` (or a fresh one), put into the
+/// request for handlers and error bodies.
+fn assign_ids(req: &mut Request) -> RequestIds {
     let client_request_id = req
         .headers()
         .get("client-request-id")
@@ -158,23 +116,64 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
         client_request_id,
     };
     req.extensions_mut().insert(ids.clone());
-    let conn = req.extensions().get::<ConnHandle>().cloned();
-    if !control {
-        AtomicCounters::bump(&st.records.counters.requests);
-        if is_token_path(&path) {
-            AtomicCounters::bump(&st.records.counters.token_requests);
-        } else if path.to_ascii_lowercase().ends_with("/sendmail") {
-            AtomicCounters::bump(&st.records.counters.send_mail_requests);
+    ids
+}
+
+fn count(counters: &AtomicCounters, path: &str) {
+    AtomicCounters::bump(&counters.requests);
+    if is_token_path(path) {
+        AtomicCounters::bump(&counters.token_requests);
+    } else if path.to_ascii_lowercase().ends_with("/sendmail") {
+        AtomicCounters::bump(&counters.send_mail_requests);
+    }
+}
+
+/// What the request log keeps of a request, taken when it arrives.
+struct Arrival {
+    method: String,
+    path: String,
+    headers: Vec<Header>,
+}
+
+impl Arrival {
+    fn of(req: &Request) -> Arrival {
+        Arrival {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            headers: RequestRecord::redacted_headers(req.headers()),
         }
     }
 
-    let action = if control {
-        None
-    } else {
-        st.faults.lock().decide(&path)
-    };
-    let mut drop_after = false;
-    let resp = match action {
+    fn record(self, status: StatusCode, ids: &RequestIds) -> RequestRecord {
+        RequestRecord {
+            method: self.method,
+            path: self.path,
+            status: status.as_u16(),
+            request_id: ids.request_id.clone(),
+            client_request_id: ids.client_request_id.clone(),
+            at: rfc3339(now()),
+            headers: self.headers,
+        }
+    }
+}
+
+enum Handled {
+    Answer(Response),
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// Runs the handler as the fault plan decided: not at all (an injected status, or a dropped
+/// connection), after a delay, or before dropping the connection.
+async fn handle_with_fault(
+    fault: Option<FaultAction>,
+    path: &str,
+    ids: &RequestIds,
+    mut req: Request,
+    next: Next,
+) -> Handled {
+    match fault {
+        None => Handled::Answer(next.run(req).await),
         Some(FaultAction::Status {
             status,
             retry_after,
@@ -184,38 +183,14 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
             // writing (an upload slice of MiBs) and then closing shows up in HttpClient as a broken
             // pipe, not as the injected status the client's retry logic should see.
             let _ = axum::body::to_bytes(std::mem::take(req.body_mut()), 200 * 1024 * 1024).await;
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let mut r = if is_token_path(&path) {
-                EntraError::new(
-                    code,
-                    "temporarily_unavailable",
-                    90033,
-                    "A transient error has occurred. Please try again.",
-                )
-                .render(&ids.client_request_id)
-            } else {
-                let (default_code, msg) = match status {
-                    429 => ("TooManyRequests", "Please retry again later."),
-                    503 => (
-                        "ServiceNotAvailable",
-                        "The service is temporarily unavailable. Please retry later.",
-                    ),
-                    504 => (
-                        "GatewayTimeout",
-                        "The gateway did not receive a response in time.",
-                    ),
-                    _ => ("UnknownError", "An injected fault."),
-                };
-                GraphError::new(code, graph_code.as_deref().unwrap_or(default_code), msg)
-                    .render(&ids)
-            };
+            let mut r = injected_status(path, ids, status, graph_code.as_deref());
             if let Some(retry_after) = retry_after {
                 r.headers_mut()
                     .insert("retry-after", retry_after.header_value());
             }
-            r
+            Handled::Answer(r)
         }
-        Some(FaultAction::DropBefore) => return drop_connection(conn).await,
+        Some(FaultAction::DropBefore) => Handled::Drop,
         Some(FaultAction::Delay(ms)) => {
             if path.starts_with("/v1.0") {
                 // Graph applies it inside the throttling slot, so delays hold concurrency.
@@ -223,47 +198,68 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
             } else {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            next.run(req).await
+            Handled::Answer(next.run(req).await)
         }
         Some(FaultAction::DropAfter) => {
-            drop_after = true;
-            next.run(req).await
+            let _handled = next.run(req).await;
+            Handled::Drop
         }
-        None => next.run(req).await,
+    }
+}
+
+/// An injected error status, in Entra's shape on the token endpoint and Graph's elsewhere.
+fn injected_status(
+    path: &str,
+    ids: &RequestIds,
+    status: u16,
+    graph_code: Option<&str>,
+) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    if is_token_path(path) {
+        return EntraError::new(
+            code,
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
+        .render(&ids.client_request_id);
+    }
+    let (default_code, msg) = match status {
+        429 => ("TooManyRequests", "Please retry again later."),
+        503 => (
+            "ServiceNotAvailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ),
+        504 => (
+            "GatewayTimeout",
+            "The gateway did not receive a response in time.",
+        ),
+        _ => ("UnknownError", "An injected fault."),
     };
-    if drop_after {
-        return drop_connection(conn).await;
+    GraphError::new(code, graph_code.unwrap_or(default_code), msg).render(ids)
+}
+
+/// `client-request-id` on every answer; Graph's `request-id`, diagnostics and HSTS headers on
+/// all but the token endpoint's (which sets its own).
+fn add_response_headers(resp: &mut Response, path: &str, ids: &RequestIds) {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
+        h.insert("client-request-id", v);
     }
-    let mut resp = resp;
-    if !control {
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
-            h.insert("client-request-id", v);
-        }
-        if !is_token_path(&path) {
-            if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
-                h.insert("request-id", v);
-            }
-            h.insert(
-                "x-ms-ags-diagnostic",
-                HeaderValue::from_static(r#"{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"PMP-EMU"}}"#),
-            );
-            h.insert(
-                "strict-transport-security",
-                HeaderValue::from_static("max-age=31536000"),
-            );
-        }
-        st.records.add_request(RequestRecord {
-            method,
-            path,
-            status: resp.status().as_u16(),
-            request_id: ids.request_id.clone(),
-            client_request_id: ids.client_request_id.clone(),
-            at: rfc3339(crate::util::now()),
-            headers,
-        });
+    if is_token_path(path) {
+        return;
     }
-    resp
+    if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
+        h.insert("request-id", v);
+    }
+    h.insert(
+        "x-ms-ags-diagnostic",
+        HeaderValue::from_static(r#"{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"PMP-EMU"}}"#),
+    );
+    h.insert(
+        "strict-transport-security",
+        HeaderValue::from_static("max-age=31536000"),
+    );
 }
 
 /// Closes the connection (the connection task drops it) and never answers.

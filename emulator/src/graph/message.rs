@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::errors::GraphError;
-use crate::records::{Header, Recipient, RecordedAttachment};
+use crate::records::{Header, ParsedMessage, Recipient, RecordedAttachment};
 use crate::util::{b64, b64_decode_lenient, sha256_hex};
 
 /// Properties of `microsoft.graph.message` that the emulator accepts (and mostly ignores).
@@ -64,22 +64,6 @@ const BASE_ATTACHMENT_PROPS: &[&str] = &[
     "id",
     "lastModifiedDateTime",
 ];
-
-/// A message as parsed from JSON (or MIME), before it gets ids and a time.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ParsedMessage {
-    pub subject: String,
-    pub body_content_type: String,
-    pub body: String,
-    pub from: Option<Recipient>,
-    pub to: Vec<Recipient>,
-    pub cc: Vec<Recipient>,
-    pub bcc: Vec<Recipient>,
-    pub reply_to: Vec<Recipient>,
-    pub importance: String,
-    pub headers: Vec<Header>,
-    pub attachments: Vec<RecordedAttachment>,
-}
 
 pub(crate) fn body_read(message: impl Into<String>) -> GraphError {
     GraphError::bad_request("RequestBodyRead", message)

@@ -2,9 +2,8 @@
 
 use mail_parser::{Address, MessageParser, MimeHeaders};
 
-use super::message::ParsedMessage;
 use crate::errors::GraphError;
-use crate::records::{Header, Recipient, RecordedAttachment};
+use crate::records::{Header, ParsedMessage, Recipient, RecordedAttachment};
 use crate::util::{b64, b64_decode_lenient, sha256_hex};
 
 fn invalid_base64() -> GraphError {

@@ -2,7 +2,6 @@
 //! instance discovery and JWKS.
 
 pub(crate) mod assertion;
-pub(crate) mod keys;
 
 use std::sync::Arc;
 
@@ -14,15 +13,13 @@ use axum::{Extension, Json};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::directory::{App, Tenant};
+use crate::directory::{App, GRAPH_APP_ID, Tenant};
 use crate::errors::{EntraError, RequestIds, json_body, sts_headers};
 use crate::records::TokenRecord;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::util::{is_guid, new_guid, parse_rfc3339, rfc3339, unix_now};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// The Graph service principal's app id; `00000003-…/.default` is also a valid Graph scope.
-pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 const MAX_FORM: usize = 1024 * 1024;
 
 /// Resolves the `{tenant}` path segment the way Entra does (A7).

@@ -1,4 +1,5 @@
 //! The emulator's token-signing key (RSA 2048, in memory only) and the JWKS that publishes it.
+//! `token/` signs with it and publishes it; `graph/` verifies bearer tokens with it.
 
 use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
