@@ -163,21 +163,6 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- The library version as a static NUL-terminated string, e.g. "0.1.0".
-
- The string is static: do not free it.
- */
-const char *pmp_version(void);
-
-/*
- The C name of a status, e.g. "PMP_STATUS_THROTTLED"; "PMP_STATUS_UNKNOWN" for numbers this
- version does not know.
-
- The string is static: do not free it.
- */
-const char *pmp_status_name(uint32_t status);
-
-/*
  Creates a client from a config document (UTF-8 JSON, at most 1 MiB; see docs/contracts.md
  section 2). Validates the config and loads the credential; no network I/O.
 
@@ -216,6 +201,35 @@ pmp_status pmp_client_new_with_signer(const uint8_t *config_json, size_t config_
 void pmp_client_free(struct pmp_client *client);
 
 /*
+ This thread's last error document (docs/contracts.md section 5), or `null` when the last
+ fallible call on this thread succeeded. The caller frees `*error_out` with `pmp_string_free`.
+ Does not clear the stored error.
+
+ # Safety
+ `error_out` must be NULL or writable.
+ */
+pmp_status pmp_last_error(char **error_out);
+
+/*
+ The C name of a status, e.g. "PMP_STATUS_THROTTLED"; "PMP_STATUS_UNKNOWN" for numbers this
+ version does not know.
+
+ The string is static: do not free it.
+ */
+const char *pmp_status_name(uint32_t status);
+
+/*
+ Installs a process-wide log callback (NULL removes it). Messages up to `max_level`
+ (`PMP_LOG_LEVEL_ERROR` 1 .. `PMP_LOG_LEVEL_DEBUG` 4) are delivered, on any library thread,
+ possibly concurrently. Messages never contain secrets, tokens or assertions. `userdata`
+ must stay valid until the callback is replaced or removed.
+
+ # Safety
+ `cb` must follow the `pmp_log_callback` contract.
+ */
+pmp_status pmp_set_log_callback(pmp_log_callback cb, void *userdata, uint32_t max_level);
+
+/*
  Authenticates and reports the app's mail permissions (docs/contracts.md section 3).
 
  `options_json` may be NULL with `options_len` 0 for defaults. Returns `PMP_STATUS_OK` with
@@ -246,16 +260,6 @@ pmp_status pmp_test_permissions(const struct pmp_client *client, const uint8_t *
 pmp_status pmp_send_mail(const struct pmp_client *client, const uint8_t *message_json, size_t message_len, char **result_out);
 
 /*
- This thread's last error document (docs/contracts.md section 5), or `null` when the last
- fallible call on this thread succeeded. The caller frees `*error_out` with `pmp_string_free`.
- Does not clear the stored error.
-
- # Safety
- `error_out` must be NULL or writable.
- */
-pmp_status pmp_last_error(char **error_out);
-
-/*
  Frees a string returned by a `pmp_` function. Calling with NULL is fine. Must not be called
  twice with the same value.
 
@@ -265,15 +269,11 @@ pmp_status pmp_last_error(char **error_out);
 void pmp_string_free(char *s);
 
 /*
- Installs a process-wide log callback (NULL removes it). Messages up to `max_level`
- (`PMP_LOG_LEVEL_ERROR` 1 .. `PMP_LOG_LEVEL_DEBUG` 4) are delivered, on any library thread,
- possibly concurrently. Messages never contain secrets, tokens or assertions. `userdata`
- must stay valid until the callback is replaced or removed.
+ The library version as a static NUL-terminated string, e.g. "0.1.0".
 
- # Safety
- `cb` must follow the `pmp_log_callback` contract.
+ The string is static: do not free it.
  */
-pmp_status pmp_set_log_callback(pmp_log_callback cb, void *userdata, uint32_t max_level);
+const char *pmp_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -93,8 +93,6 @@ mod tests {
             der: vec![1, 2, 3],
             sha1: vec![0xAA; 20],
             sha256: vec![0xBB; 32],
-            subject: "CN=test".into(),
-            not_before: 0,
             not_after: 0,
         };
         (signer, certificate)

@@ -1,27 +1,30 @@
 //! The safe Rust API: one [`Client`] per app registration and tenant. Cheap to clone and safe to
 //! share between threads: clones share the token cache and the connection pool.
+//!
+//! Wiring only: a client puts the validated config, the credential, the HTTP client and the
+//! token cache together into a [`GraphSession`], and hands each call to the module that does it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{AuthConfig, Config, ValidatedConfig};
 use crate::credential::{AssertionSigner, Credential};
-use crate::error::{Error, Outcome, Result, Status};
+use crate::error::{Error, Outcome, Result};
 use crate::http::Http;
 use crate::logging::OpLog;
-use crate::mail::model::{Message, SendResult};
+use crate::mail::graph::GraphSession;
+use crate::mail::{Message, SendResult};
 use crate::permission::{self, PermissionOptions, PermissionReport};
-use crate::token::{TokenProvider, TokenSettings, format_unix, unix_now};
+use crate::token::{TokenProvider, TokenSettings};
 
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<ClientInner>,
 }
 
-pub(crate) struct ClientInner {
-    pub config: ValidatedConfig,
-    pub http: Http,
-    pub tokens: TokenProvider,
+struct ClientInner {
+    config: ValidatedConfig,
+    session: GraphSession,
 }
 
 impl std::fmt::Debug for Client {
@@ -29,7 +32,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("client_id", &self.inner.config.client_id)
             .field("endpoints", &self.inner.config.endpoints)
-            .field("tokens", &self.inner.tokens)
+            .field("tokens", self.inner.session.tokens())
             .finish()
     }
 }
@@ -37,8 +40,8 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Validates the config, loads the credential and builds the HTTP client. No network I/O.
     pub fn new(config: Config) -> Result<Client> {
-        let validated = config.validate()?;
-        let auth = validated.auth.as_ref().ok_or_else(|| {
+        let (validated, auth) = config.into_validated()?;
+        let auth = auth.ok_or_else(|| {
             Error::config("auth is missing: give a clientSecret, certificatePfx or certificatePem")
         })?;
         let credential = Credential::load(auth)?;
@@ -52,8 +55,8 @@ impl Client {
         cert_der: &[u8],
         signer: Arc<dyn AssertionSigner>,
     ) -> Result<Client> {
-        let validated = config.validate()?;
-        if !matches!(validated.auth, None | Some(AuthConfig::Signer)) {
+        let (validated, auth) = config.into_validated()?;
+        if !matches!(auth, None | Some(AuthConfig::Signer)) {
             return Err(Error::config(
                 "a client with a host signer needs auth {\"type\":\"signer\"} or no auth",
             ));
@@ -75,12 +78,9 @@ impl Client {
                 margin: config.token_refresh_margin,
             },
         );
+        let session = GraphSession::new(http, tokens, config.endpoints.graph_root.clone());
         Ok(Client {
-            inner: Arc::new(ClientInner {
-                config,
-                http,
-                tokens,
-            }),
+            inner: Arc::new(ClientInner { config, session }),
         })
     }
 
@@ -101,84 +101,15 @@ impl Client {
     ) -> Result<PermissionReport> {
         let started = Instant::now();
         let mut log = OpLog::new();
-        let (token, source) = match self.inner.tokens.get(options.force_refresh, &mut log).await {
-            Ok(found) => found,
-            Err(mut e) if e.status == Status::AuthenticationFailed => {
-                e.duration_ms
-                    .get_or_insert(started.elapsed().as_millis() as u64);
-                log.info(format!("authentication failed: {}", e.message));
-                e.log = log.lines().to_vec();
-                return Ok(PermissionReport {
-                    authenticated: false,
-                    tenant_id: None,
-                    app_id: Some(self.inner.config.client_id.clone()),
-                    app_display_name: None,
-                    token_expires_on: None,
-                    token_source: None,
-                    roles_readable: false,
-                    roles: Vec::new(),
-                    permissions: permission::evaluate(None),
-                    warnings: Vec::new(),
-                    error: Some(e.to_document()),
-                    log: log.into_lines(),
-                });
-            }
-            Err(mut e) => {
-                e.log = log.into_lines();
-                e.duration_ms
-                    .get_or_insert(started.elapsed().as_millis() as u64);
-                return Err(e);
-            }
-        };
-        if source == crate::token::TokenSource::Cache {
-            log.info("token from cache");
-        }
-        let claims = permission::decode_claims(token.token.expose());
-        let roles = claims.as_ref().map(|c| c.roles.clone().unwrap_or_default());
-        let permissions = permission::evaluate(roles.as_deref());
-        let mut warnings = permission::warnings(&permissions);
-        if let Some(cert) = self.inner.tokens.credential().certificate() {
-            let now = unix_now();
-            if cert.not_after < now {
-                warnings.push(format!(
-                    "The certificate (thumbprint {}) expired on {}.",
-                    cert.thumbprint_hex(),
-                    format_unix(cert.not_after)
-                ));
-            } else if cert.not_after < now + 30 * 86_400 {
-                warnings.push(format!(
-                    "The certificate (thumbprint {}) expires on {}: upload a new one to the app registration.",
-                    cert.thumbprint_hex(),
-                    format_unix(cert.not_after)
-                ));
-            }
-        }
-        log.info(format!(
-            "roles: {}",
-            match &roles {
-                Some(r) if r.is_empty() => "(none)".to_owned(),
-                Some(r) => r.join(", "),
-                None => "(token not readable)".to_owned(),
-            }
-        ));
-        let claims = claims.unwrap_or_default();
-        Ok(PermissionReport {
-            authenticated: true,
-            tenant_id: claims.tid,
-            app_id: claims
-                .appid
-                .or(claims.azp)
-                .or_else(|| Some(self.inner.config.client_id.clone())),
-            app_display_name: claims.app_displayname,
-            token_expires_on: Some(crate::token::format_time(token.expires_at)),
-            token_source: Some(source.as_str().to_owned()),
-            roles_readable: roles.is_some(),
-            roles: roles.unwrap_or_default(),
-            permissions,
-            warnings,
-            error: None,
-            log: log.into_lines(),
-        })
+        let tokens = self.inner.session.tokens();
+        let fetched = tokens.get(options.force_refresh, &mut log).await;
+        permission::report(
+            &self.inner.config.client_id,
+            fetched,
+            tokens.credential().certificate(),
+            log,
+            started,
+        )
     }
 
     /// Blocking [`Client::send_mail_async`]. Do not call from async code.
@@ -192,7 +123,7 @@ impl Client {
         let started = Instant::now();
         let mut log = OpLog::new();
         let result = match message.prepare() {
-            Ok(prepared) => crate::mail::send::send(&self.inner, &prepared, &mut log).await,
+            Ok(prepared) => crate::mail::send(&self.inner.session, &prepared, &mut log).await,
             Err(e) => Err(e),
         };
         match result {
@@ -218,5 +149,15 @@ impl Client {
         let message =
             Message::from_json(message_json).map_err(|e| e.with_outcome(Outcome::Failed))?;
         self.send_mail(&message)
+    }
+
+    /// Parses an options document (docs/contracts.md section 3; `None` for the defaults) and
+    /// tests the permissions.
+    pub fn test_permissions_json(&self, options_json: Option<&str>) -> Result<PermissionReport> {
+        let options = match options_json {
+            Some(text) => PermissionOptions::from_json(text)?,
+            None => PermissionOptions::default(),
+        };
+        self.test_permissions(&options)
     }
 }

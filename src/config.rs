@@ -6,6 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use url::Url;
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -220,13 +221,13 @@ pub struct HttpSettings {
     pub user_agent: String,
 }
 
-/// A validated config.
+/// A validated config. It holds no `auth`: the secret or key lives once, in the credential
+/// loaded from it.
 #[derive(Debug, Clone)]
 pub struct ValidatedConfig {
     pub client_id: String,
     pub allow_http_loopback: bool,
     pub endpoints: Endpoints,
-    pub auth: Option<AuthConfig>,
     pub assertion_algorithm: AssertionAlgorithm,
     pub http: HttpSettings,
     pub retry: RetryPolicy,
@@ -236,19 +237,23 @@ pub struct ValidatedConfig {
 impl Config {
     /// Parses a config document; unknown fields are rejected.
     pub fn from_json(text: &str) -> Result<Config> {
-        if text.len() > MAX_CONFIG_BYTES {
-            return Err(Error::invalid_argument(format!(
-                "the config document is {} bytes; the limit is {MAX_CONFIG_BYTES}",
-                text.len()
-            )));
-        }
-        serde_json::from_str(text).map_err(|e| {
-            Error::invalid_argument(format!("config document: {}", sanitize_serde_error(&e)))
-        })
+        crate::document::parse(text, "config", MAX_CONFIG_BYTES)
     }
 
     /// Checks every field and resolves endpoints and defaults.
     pub fn validate(&self) -> Result<ValidatedConfig> {
+        self.validate_with(self.auth.as_ref())
+    }
+
+    /// [`Config::validate`], handing back the `auth` section moved out of the config, so that
+    /// the credential loaded from it is the only copy of the secret or key.
+    pub(crate) fn into_validated(mut self) -> Result<(ValidatedConfig, Option<AuthConfig>)> {
+        let auth = self.auth.take();
+        let validated = self.validate_with(auth.as_ref())?;
+        Ok((validated, auth))
+    }
+
+    fn validate_with(&self, auth: Option<&AuthConfig>) -> Result<ValidatedConfig> {
         let client_id = parse_guid(self.client_id.trim()).ok_or_else(|| {
             Error::config(format!(
                 "clientId '{}' is not a GUID",
@@ -308,8 +313,7 @@ impl Config {
             scope: cloud.graph_scope(),
         };
 
-        let auth = self.auth.clone();
-        if let Some(auth) = &auth {
+        if let Some(auth) = auth {
             validate_auth_shape(auth)?;
         }
 
@@ -325,7 +329,6 @@ impl Config {
             client_id,
             allow_http_loopback: self.allow_http_loopback,
             endpoints,
-            auth,
             assertion_algorithm: self.assertion_algorithm.unwrap_or_default(),
             http,
             retry,
@@ -420,7 +423,7 @@ fn validate_http(options: &HttpOptions) -> Result<HttpSettings> {
             ));
         }
     }
-    let own_agent = format!("pmp-mail/{}", crate::version());
+    let own_agent = concat!("pmp-mail/", env!("CARGO_PKG_VERSION"));
     let user_agent = match options.user_agent.as_deref().map(str::trim) {
         Some(ua) if !ua.is_empty() => {
             if !ua.chars().all(|c| (' '..='~').contains(&c)) {
@@ -430,7 +433,7 @@ fn validate_http(options: &HttpOptions) -> Result<HttpSettings> {
             }
             format!("{ua} {own_agent}")
         }
-        _ => own_agent,
+        _ => own_agent.to_owned(),
     };
     Ok(HttpSettings {
         timeout: Duration::from_secs(timeout),
@@ -530,19 +533,14 @@ fn validate_tenant_id(value: &str) -> Result<String> {
     ))
 }
 
-/// Lower-case canonical GUID (8-4-4-4-12 hex) or None.
-pub(crate) fn parse_guid(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    if bytes.len() != 36 {
+/// The lower-case 8-4-4-4-12 form of a GUID, or None. Only that form is accepted (the length
+/// pins it: uuid also reads the simple, braced and URN forms, which Entra never shows).
+fn parse_guid(value: &str) -> Option<String> {
+    if value.len() != 36 {
         return None;
     }
-    for (i, b) in bytes.iter().enumerate() {
-        let dash = matches!(i, 8 | 13 | 18 | 23);
-        if dash != (*b == b'-') || (!dash && !b.is_ascii_hexdigit()) {
-            return None;
-        }
-    }
-    Some(value.to_ascii_lowercase())
+    let guid = Uuid::try_parse(value).ok()?;
+    Some(guid.hyphenated().to_string())
 }
 
 fn is_dns_name(value: &str) -> bool {
@@ -563,9 +561,9 @@ fn is_dns_name(value: &str) -> bool {
 fn parse_endpoint_url(field: &str, value: &str, allow_http_loopback: bool) -> Result<String> {
     let url = Url::parse(value.trim())
         .map_err(|e| Error::config(format!("{field} is not a valid URL ({e})")))?;
-    let Some(host) = url.host() else {
+    if url.host().is_none() {
         return Err(Error::config(format!("{field} has no host")));
-    };
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::config(format!(
             "{field} may not contain credentials"
@@ -576,32 +574,54 @@ fn parse_endpoint_url(field: &str, value: &str, allow_http_loopback: bool) -> Re
             "{field} may not have a query or fragment"
         )));
     }
+    let why = match check_transport(&url, allow_http_loopback) {
+        Ok(()) => return Ok(url.as_str().trim_end_matches('/').to_owned()),
+        Err(Insecure::HttpNotLoopback) => {
+            "uses http://; only https:// is allowed (http only to loopback with allowHttpLoopback)"
+                .to_owned()
+        }
+        Err(Insecure::HttpLoopbackNotAllowed) => {
+            "uses http:// to loopback; set allowHttpLoopback: true to allow it".to_owned()
+        }
+        Err(Insecure::OtherScheme) => format!("has scheme '{}'; use https://", url.scheme()),
+    };
+    Err(Error::config(format!("{field} {why}")))
+}
+
+/// Why a URL breaks the transport rule of [`check_transport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Insecure {
+    /// `http://` to a host that is not loopback.
+    HttpNotLoopback,
+    /// `http://` to loopback without `allowHttpLoopback`.
+    HttpLoopbackNotAllowed,
+    /// Neither https nor http.
+    OtherScheme,
+}
+
+/// The one transport rule for every URL we send to, configured or handed to us by Graph:
+/// https, or http only to a loopback host (localhost, 127.0.0.0/8, ::1) and only with
+/// `allowHttpLoopback` (emulators and tests).
+pub(crate) fn check_transport(url: &Url, allow_http_loopback: bool) -> Result<(), Insecure> {
     match url.scheme() {
-        "https" => {}
+        "https" => Ok(()),
         "http" => {
-            let loopback = match host {
-                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-                url::Host::Ipv4(ip) => ip.is_loopback(),
-                url::Host::Ipv6(ip) => ip.is_loopback(),
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
             };
             if !loopback {
-                return Err(Error::config(format!(
-                    "{field} uses http://; only https:// is allowed (http only to loopback with allowHttpLoopback)"
-                )));
-            }
-            if !allow_http_loopback {
-                return Err(Error::config(format!(
-                    "{field} uses http:// to loopback; set allowHttpLoopback: true to allow it"
-                )));
+                Err(Insecure::HttpNotLoopback)
+            } else if !allow_http_loopback {
+                Err(Insecure::HttpLoopbackNotAllowed)
+            } else {
+                Ok(())
             }
         }
-        other => {
-            return Err(Error::config(format!(
-                "{field} has scheme '{other}'; use https://"
-            )));
-        }
+        _ => Err(Insecure::OtherScheme),
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 fn truncate_for_message(value: &str) -> String {
@@ -610,30 +630,6 @@ fn truncate_for_message(value: &str) -> String {
         s.push('…');
     }
     s
-}
-
-/// serde_json messages quote offending string values (`invalid type: string "…"`). A secret
-/// pasted into the wrong field must not come back in an error, so quoted values are dropped.
-pub(crate) fn sanitize_serde_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(pos) = rest.find("string \"") {
-        out.push_str(&rest[..pos + "string ".len()]);
-        let after = &rest[pos + "string \"".len()..];
-        match after.find("\", expected").or_else(|| after.find('"')) {
-            Some(end) => {
-                out.push_str("(value hidden)");
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str("(value hidden)");
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -888,6 +884,24 @@ mod tests {
         );
         let e = Config::from_json(&text).unwrap_err();
         assert!(!e.message.contains("topsecret"), "{}", e.message);
+    }
+
+    #[test]
+    fn guids_only_in_the_hyphenated_form() {
+        assert_eq!(
+            parse_guid("AAAAAAAA-1111-1111-1111-11111111111B").as_deref(),
+            Some("aaaaaaaa-1111-1111-1111-11111111111b")
+        );
+        for other in [
+            "aaaaaaaa111111111111111111111111",
+            "{aaaaaaaa-1111-1111-1111-111111111111}",
+            "urn:uuid:aaaaaaaa-1111-1111-1111-111111111111",
+            "aaaaaaaa-1111-1111-1111-11111111111g",
+            "aaaaaaaa1-111-1111-1111-111111111111",
+            "aaaaaaaa-1111-1111-1111-1111111111111",
+        ] {
+            assert_eq!(parse_guid(other), None, "{other}");
+        }
     }
 
     #[test]

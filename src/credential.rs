@@ -91,9 +91,7 @@ pub struct CertificateInfo {
     pub der: Vec<u8>,
     pub sha1: Vec<u8>,
     pub sha256: Vec<u8>,
-    pub subject: String,
-    /// Unix seconds.
-    pub not_before: i64,
+    /// The end of the validity period, Unix seconds.
     pub not_after: i64,
 }
 
@@ -110,8 +108,6 @@ impl CertificateInfo {
             sha256: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
                 .as_ref()
                 .to_vec(),
-            subject: cert.subject().to_string(),
-            not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
         })
     }
@@ -154,10 +150,11 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    /// Loads the credential named by the config's `auth` section.
-    pub fn load(auth: &AuthConfig) -> Result<Credential> {
+    /// Loads the credential named by the config's `auth` section, which it consumes: the
+    /// secret moves into the credential instead of being copied.
+    pub fn load(auth: AuthConfig) -> Result<Credential> {
         match auth {
-            AuthConfig::ClientSecret { secret } => Ok(Credential::Secret(secret.clone())),
+            AuthConfig::ClientSecret { secret } => Ok(Credential::Secret(secret)),
             AuthConfig::CertificatePfx {
                 pfx_base64,
                 pfx_path,
@@ -173,7 +170,7 @@ impl Credential {
                                 ))
                             })?,
                     ),
-                    (None, Some(path)) => read_file("auth.pfxPath", path)?,
+                    (None, Some(path)) => read_file("auth.pfxPath", &path)?,
                     (None, None) => {
                         return Err(Error::config(
                             "auth type certificatePfx needs pfxBase64 or pfxPath",
@@ -190,9 +187,9 @@ impl Credential {
                 private_key_path,
             } => {
                 let cert_text = match (certificate_pem, certificate_path) {
-                    (Some(text), _) => text.clone(),
+                    (Some(text), _) => text,
                     (None, Some(path)) => {
-                        String::from_utf8_lossy(&read_file("auth.certificatePath", path)?)
+                        String::from_utf8_lossy(&read_file("auth.certificatePath", &path)?)
                             .into_owned()
                     }
                     (None, None) => {
@@ -202,9 +199,9 @@ impl Credential {
                     }
                 };
                 let key_text: Secret = match (private_key_pem, private_key_path) {
-                    (Some(text), _) => text.clone(),
+                    (Some(text), _) => text,
                     (None, Some(path)) => Secret::new(
-                        String::from_utf8_lossy(&read_file("auth.privateKeyPath", path)?)
+                        String::from_utf8_lossy(&read_file("auth.privateKeyPath", &path)?)
                             .into_owned(),
                     ),
                     (None, None) => {
@@ -233,13 +230,6 @@ impl Credential {
         match self {
             Credential::Secret(_) => None,
             Credential::Certificate { certificate, .. } => Some(certificate),
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Credential::Secret(_) => "client secret",
-            Credential::Certificate { .. } => "certificate",
         }
     }
 }

@@ -264,6 +264,14 @@ impl Error {
         self
     }
 
+    /// Keeps this error's status and message, adding the transport failure's text and ids.
+    pub(crate) fn merge_transport(mut self, transport: Error) -> Error {
+        self.message = format!("{}: {}", self.message, transport.message);
+        self.client_request_id = transport.client_request_id.clone();
+        self.attempts = transport.attempts;
+        self
+    }
+
     /// The JSON error document (contract section 5).
     pub fn to_document(&self) -> ErrorDocument {
         self.details.to_document()

@@ -1,41 +1,53 @@
 //! pmp-mail: send mail through Microsoft Graph with an Entra ID app registration.
 //!
-//! The safe Rust core lives in the concern modules; `ffi` is the C ABI boundary only.
-//! (`cbindgen:ignore` keeps the core's public items out of the C header.)
+//! The safe Rust core lives in the concern modules, private to the crate; what a Rust host uses
+//! is re-exported here. `ffi` is the C ABI boundary only. (cbindgen reads every module whatever
+//! its Rust visibility, so `cbindgen:ignore` is what keeps the core out of the C header.)
 
 /// cbindgen:ignore
-pub mod assertion;
+mod assertion;
 /// cbindgen:ignore
-pub mod client;
+mod client;
 /// cbindgen:ignore
-pub mod config;
+mod config;
 /// cbindgen:ignore
-pub mod credential;
+mod credential;
+/// cbindgen:ignore
+mod document;
+/// cbindgen:ignore
+mod entra_error;
 /// cbindgen:ignore
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
-pub mod http;
+mod http;
 /// cbindgen:ignore
-pub mod logging;
+mod logging;
 /// cbindgen:ignore
-pub mod mail;
+mod mail;
 /// cbindgen:ignore
 pub mod permission;
 /// cbindgen:ignore
-pub mod runtime;
+mod runtime;
 /// cbindgen:ignore
 pub mod schema;
 /// cbindgen:ignore
-pub mod secret;
+mod secret;
 /// cbindgen:ignore
-pub mod token;
+mod time;
+/// cbindgen:ignore
+mod token;
 
 pub use client::Client;
-pub use config::Config;
+pub use config::{
+    AssertionAlgorithm, AuthConfig, Cloud, Config, Endpoints, HttpOptions, HttpSettings,
+    RetryOptions, RetryPolicy, ValidatedConfig,
+};
 pub use credential::{AssertionSigner, SignatureAlgorithm};
 pub use error::{Error, ErrorDocument, Outcome, Status};
-pub use mail::model::{Message, SendResult};
+pub use mail::message::{
+    AddressObject, AttachmentInput, HeaderInput, Importance, Message, RecipientInput, SendResult,
+};
 pub use permission::{PermissionOptions, PermissionReport};
 pub use secret::Secret;
 

@@ -52,10 +52,6 @@ impl OpLog {
         self.push(Level::Warn, line.into());
     }
 
-    pub fn debug(&mut self, line: impl Into<String>) {
-        emit(Level::Debug, &line.into());
-    }
-
     fn push(&mut self, level: Level, line: String) {
         emit(level, &line);
         self.lines.push(line);

@@ -1,12 +1,20 @@
-//! "Can this app send mail?": the roles in the access token, one verdict per permission, and a
-//! diagnosis (category + remedy) for every AADSTS code a misconfigured app runs into.
+//! "Can this app send mail?": the roles in the access token, one verdict per permission, and
+//! the report that puts them together with the token's facts and warnings. (Why Entra refused a
+//! token is `entra_error.rs`.)
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::credential::Credential;
-use crate::error::{ErrorDocument, Status};
+use crate::config::MAX_CONFIG_BYTES;
+use crate::credential::CertificateInfo;
+use crate::error::{ErrorDocument, Result, Status};
+use crate::logging::OpLog;
+use crate::time::{format_time, format_unix, unix_now};
+use crate::token::{AccessToken, TokenSource};
 
 /// Options of `pmp_test_permissions`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -16,6 +24,13 @@ pub struct PermissionOptions {
     /// Bypass the token cache (newly consented permissions only appear in new tokens).
     #[serde(default)]
     pub force_refresh: bool,
+}
+
+impl PermissionOptions {
+    /// Parses an options document; unknown fields are rejected.
+    pub fn from_json(text: &str) -> Result<PermissionOptions> {
+        crate::document::parse(text, "options", MAX_CONFIG_BYTES)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -58,12 +73,12 @@ pub struct PermissionReport {
     pub log: Vec<String>,
 }
 
-pub const MAIL_SEND: &str = "Mail.Send";
-pub const MAIL_READ_WRITE: &str = "Mail.ReadWrite";
+pub(crate) const MAIL_SEND: &str = "Mail.Send";
+pub(crate) const MAIL_READ_WRITE: &str = "Mail.ReadWrite";
 
 /// The claims we read from an access token.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct TokenClaims {
+pub(crate) struct TokenClaims {
     pub tid: Option<String>,
     pub appid: Option<String>,
     pub azp: Option<String>,
@@ -74,7 +89,7 @@ pub struct TokenClaims {
 
 /// Decodes a JWT's payload without validating it (we only report what it says). None when the
 /// token is not a readable JWT, e.g. encrypted or opaque.
-pub fn decode_claims(token: &str) -> Option<TokenClaims> {
+pub(crate) fn decode_claims(token: &str) -> Option<TokenClaims> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -87,7 +102,7 @@ pub fn decode_claims(token: &str) -> Option<TokenClaims> {
 }
 
 /// Per-permission verdicts from the roles (None = unreadable token).
-pub fn evaluate(roles: Option<&[String]>) -> Vec<PermissionStatus> {
+pub(crate) fn evaluate(roles: Option<&[String]>) -> Vec<PermissionStatus> {
     let state = |name: &str| match roles {
         None => PermissionState::Unknown,
         Some(r) if r.iter().any(|x| x.eq_ignore_ascii_case(name)) => PermissionState::Granted,
@@ -110,7 +125,7 @@ pub fn evaluate(roles: Option<&[String]>) -> Vec<PermissionStatus> {
 }
 
 /// The warnings that go with a set of verdicts.
-pub fn warnings(permissions: &[PermissionStatus]) -> Vec<String> {
+pub(crate) fn warnings(permissions: &[PermissionStatus]) -> Vec<String> {
     let status = |name: &str| {
         permissions
             .iter()
@@ -138,128 +153,105 @@ pub fn warnings(permissions: &[PermissionStatus]) -> Vec<String> {
     out
 }
 
-/// What an AADSTS code means for the user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diagnosis {
-    pub status: Status,
-    pub summary: String,
-    pub remedy: String,
+/// The report of one permission test. `fetched` is what the token cache answered; an
+/// authentication failure becomes a report with `authenticated: false`, any other failure an
+/// error.
+pub(crate) fn report(
+    client_id: &str,
+    fetched: Result<(Arc<AccessToken>, TokenSource)>,
+    certificate: Option<&CertificateInfo>,
+    mut log: OpLog,
+    started: Instant,
+) -> Result<PermissionReport> {
+    let (token, source) = match fetched {
+        Ok(found) => found,
+        Err(mut e) if e.status == Status::AuthenticationFailed => {
+            e.duration_ms
+                .get_or_insert(started.elapsed().as_millis() as u64);
+            log.info(format!("authentication failed: {}", e.message));
+            e.log = log.lines().to_vec();
+            return Ok(PermissionReport {
+                authenticated: false,
+                tenant_id: None,
+                app_id: Some(client_id.to_owned()),
+                app_display_name: None,
+                token_expires_on: None,
+                token_source: None,
+                roles_readable: false,
+                roles: Vec::new(),
+                permissions: evaluate(None),
+                warnings: Vec::new(),
+                error: Some(e.to_document()),
+                log: log.into_lines(),
+            });
+        }
+        Err(mut e) => {
+            e.log = log.into_lines();
+            e.duration_ms
+                .get_or_insert(started.elapsed().as_millis() as u64);
+            return Err(e);
+        }
+    };
+    if source == TokenSource::Cache {
+        log.info("token from cache");
+    }
+    let claims = decode_claims(token.token.expose());
+    let roles = claims.as_ref().map(|c| c.roles.clone().unwrap_or_default());
+    let permissions = evaluate(roles.as_deref());
+    let mut warnings = warnings(&permissions);
+    if let Some(cert) = certificate {
+        warnings.extend(certificate_warning(cert, unix_now()));
+    }
+    log.info(format!(
+        "roles: {}",
+        match &roles {
+            Some(r) if r.is_empty() => "(none)".to_owned(),
+            Some(r) => r.join(", "),
+            None => "(token not readable)".to_owned(),
+        }
+    ));
+    let claims = claims.unwrap_or_default();
+    Ok(PermissionReport {
+        authenticated: true,
+        tenant_id: claims.tid,
+        app_id: claims
+            .appid
+            .or(claims.azp)
+            .or_else(|| Some(client_id.to_owned())),
+        app_display_name: claims.app_displayname,
+        token_expires_on: Some(format_time(token.expires_at)),
+        token_source: Some(source.as_str().to_owned()),
+        roles_readable: roles.is_some(),
+        roles: roles.unwrap_or_default(),
+        permissions,
+        warnings,
+        error: None,
+        log: log.into_lines(),
+    })
 }
 
-/// Maps an Entra error (AADSTS code and HTTP status) to a category, a one-line summary and a
-/// remedy. Codes from reference/protocol.md A6.
-pub fn diagnose_aadsts(code: Option<u32>, http_status: u16, credential: &Credential) -> Diagnosis {
-    let auth = |summary: &str, remedy: String| Diagnosis {
-        status: Status::AuthenticationFailed,
-        summary: summary.into(),
-        remedy,
-    };
-    let thumbprint = credential
-        .certificate()
-        .map(|c| c.thumbprint_hex())
-        .unwrap_or_else(|| "(no certificate configured)".into());
-    match code {
-        Some(7000215) => auth(
-            "The client secret is wrong.",
-            "Use the secret's VALUE (shown only once, when it was created), not its Secret ID. If the value is lost, create a new client secret under Certificates & secrets.".into(),
-        ),
-        Some(7000222) => auth(
-            "The client secret has expired.",
-            "Create a new client secret in the app registration (Certificates & secrets) and update the configuration; consider a certificate credential instead.".into(),
-        ),
-        Some(700016) => auth(
-            "The application was not found in this tenant.",
-            "Check clientId and tenant: the app must be registered in this tenant (or provisioned and admin-consented there). A wrong tenant ID/domain or a typo in the client ID gives this error.".into(),
-        ),
-        Some(90002) => auth(
-            "The tenant was not found.",
-            "Check the tenant ID or domain, and the cloud: a tenant in a national cloud (usGov, usGovDoD, china) must be addressed through that cloud's authority (set \"cloud\").".into(),
-        ),
-        Some(900023) => auth(
-            "The tenant identifier is invalid.",
-            "Use the Directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com.".into(),
-        ),
-        Some(9001023) | Some(50059) => auth(
-            "Client credentials need a specific tenant, not /common or /consumers.",
-            "Use the Directory (tenant) ID GUID or a verified domain as tenant.".into(),
-        ),
-        Some(700027) | Some(700030) | Some(50012) => auth(
-            "The certificate is not registered on the app, or the client assertion signature is invalid.",
-            format!(
-                "Upload the certificate's public key (.cer/.pem) to the app registration under Certificates & secrets; this certificate's SHA-1 thumbprint is {thumbprint}. If it is already there, the private key does not match it. Some tenants reject x5t#S256: try \"assertionAlgorithm\": \"RS256\"."
-            ),
-        ),
-        Some(50027) | Some(5002738) | Some(700021) => auth(
-            "Entra ID could not accept the client assertion (malformed, wrong audience, unsupported algorithm, or issuer not the client id).",
-            "This points to a bug or an incompatible signer: the assertion must be an RS256/PS256 JWT whose aud is the token URL and whose iss and sub are the client id.".into(),
-        ),
-        Some(50013) => auth(
-            "Entra ID rejected the client assertion's signature or saw it replayed.",
-            "Each token request needs a fresh assertion (a unique jti); check the signer and the machine clock.".into(),
-        ),
-        Some(700024) => auth(
-            "The client assertion is outside its validity window: the clocks disagree.",
-            "Synchronise this machine's clock (NTP); assertions are valid from now for 10 minutes.".into(),
-        ),
-        Some(7000112) => auth(
-            "The application (service principal) is disabled in this tenant.",
-            "Enable the enterprise application (Enterprise applications > Properties > Enabled for users to sign in), or ask the tenant admin why it was disabled.".into(),
-        ),
-        Some(53003) => auth(
-            "Conditional Access for workload identities blocked the token.",
-            "Ask an Entra admin to review the Conditional Access policies that target this service principal (location or service-principal risk conditions).".into(),
-        ),
-        Some(1002012) | Some(70011) | Some(700022) | Some(700023) => auth(
-            "The requested scope was rejected.",
-            "The scope must be the cloud's Graph resource followed by /.default; check the \"cloud\" setting.".into(),
-        ),
-        Some(500011) => auth(
-            "Microsoft Graph was not found as a resource in this tenant (wrong cloud or resource).",
-            "Check the \"cloud\" setting: the Graph resource differs per national cloud.".into(),
-        ),
-        Some(7000218) | Some(900144) => auth(
-            "The token request carried no credential.",
-            "Configure a client secret or a certificate for the app.".into(),
-        ),
-        Some(700025) => auth(
-            "The app is registered as a public client, which cannot use secrets or certificates.",
-            "In the app registration's Authentication page, turn off 'Allow public client flows'.".into(),
-        ),
-        Some(50196) => Diagnosis {
-            status: Status::Throttled,
-            summary: "Entra ID detected a request loop (too many identical token requests).".into(),
-            remedy: "Reuse one client handle so its token cache works; do not create a client per message.".into(),
-        },
-        Some(90055) | Some(90024) | Some(90033) => Diagnosis {
-            status: Status::Network,
-            summary: "Entra ID is temporarily throttling or unavailable.".into(),
-            remedy: "Retry later.".into(),
-        },
-        _ if http_status == 429 => Diagnosis {
-            status: Status::Throttled,
-            summary: "Entra ID throttled the token request.".into(),
-            remedy: "Wait and retry; reuse one client handle so tokens are cached.".into(),
-        },
-        _ if http_status >= 500 => Diagnosis {
-            status: Status::Network,
-            summary: "Entra ID is unavailable.".into(),
-            remedy: "Retry later.".into(),
-        },
-        Some(_) => auth(
-            "Entra ID rejected the credentials.",
-            "Look up the AADSTS code at https://login.microsoftonline.com/error and check the app registration.".into(),
-        ),
-        None => auth(
-            "Entra ID rejected the token request.",
-            "Check tenant, clientId and the credential.".into(),
-        ),
+/// A warning when the certificate has expired or expires within 30 days of `now` (Unix seconds).
+fn certificate_warning(cert: &CertificateInfo, now: i64) -> Option<String> {
+    if cert.not_after < now {
+        Some(format!(
+            "The certificate (thumbprint {}) expired on {}.",
+            cert.thumbprint_hex(),
+            format_unix(cert.not_after)
+        ))
+    } else if cert.not_after < now + 30 * 86_400 {
+        Some(format!(
+            "The certificate (thumbprint {}) expires on {}: upload a new one to the app registration.",
+            cert.thumbprint_hex(),
+            format_unix(cert.not_after)
+        ))
+    } else {
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
 
     fn jwt(payload: &serde_json::Value) -> String {
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -291,15 +283,19 @@ mod tests {
     }
 
     #[test]
-    fn diagnoses_secret_errors() {
-        let cred = Credential::Secret(Secret::new("x"));
-        let d = diagnose_aadsts(Some(7000215), 401, &cred);
-        assert_eq!(d.status, Status::AuthenticationFailed);
-        assert!(d.remedy.contains("Secret ID"));
-        assert_eq!(
-            diagnose_aadsts(Some(50196), 400, &cred).status,
-            Status::Throttled
-        );
-        assert_eq!(diagnose_aadsts(None, 503, &cred).status, Status::Network);
+    fn certificate_expiry_warnings() {
+        let cert = |not_after| CertificateInfo {
+            der: Vec::new(),
+            sha1: vec![0xAB; 20],
+            sha256: Vec::new(),
+            not_after,
+        };
+        let now = 1_000_000_000;
+        let expired = certificate_warning(&cert(now - 1), now).unwrap();
+        assert!(expired.contains("expired on 2001-09-09"), "{expired}");
+        assert!(expired.contains(&"AB".repeat(20)), "{expired}");
+        let soon = certificate_warning(&cert(now + 86_400), now).unwrap();
+        assert!(soon.contains("upload a new one"), "{soon}");
+        assert_eq!(certificate_warning(&cert(now + 31 * 86_400), now), None);
     }
 }

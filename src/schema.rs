@@ -7,13 +7,10 @@ use schemars::JsonSchema;
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
         ("config.schema.json", render::<crate::config::Config>()),
-        (
-            "message.schema.json",
-            render::<crate::mail::model::Message>(),
-        ),
+        ("message.schema.json", render::<crate::mail::Message>()),
         (
             "send-result.schema.json",
-            render::<crate::mail::model::SendResult>(),
+            render::<crate::mail::SendResult>(),
         ),
         (
             "permission-options.schema.json",

@@ -9,17 +9,18 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
 use crate::config::AssertionAlgorithm;
 use crate::credential::Credential;
+use crate::entra_error::token_error;
 use crate::error::{Error, Result, Status};
-use crate::http::{Http, HttpResponse, Idempotency};
+use crate::http::{Http, Idempotency};
 use crate::logging::OpLog;
-use crate::permission;
 use crate::secret::Secret;
+use crate::time::{format_time, unix_now};
 
 /// A token must stay valid at least this long to be handed out.
 const MIN_REMAINING_VALIDITY: Duration = Duration::from_secs(30);
@@ -30,12 +31,10 @@ const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct AccessToken {
     pub token: Secret,
-    pub obtained_at: SystemTime,
     pub expires_at: SystemTime,
     pub refresh_at: SystemTime,
     /// Increments with every token fetched by this handle.
     pub generation: u64,
-    pub client_request_id: String,
 }
 
 impl AccessToken {
@@ -259,11 +258,9 @@ impl TokenProvider {
         ));
         Ok(Arc::new(AccessToken {
             token: parsed.access_token,
-            obtained_at: now,
             expires_at,
             refresh_at,
             generation,
-            client_request_id: response.client_request_id,
         }))
     }
 
@@ -353,117 +350,5 @@ impl NumberOrString {
             NumberOrString::Number(n) => Some(*n),
             NumberOrString::Text(s) => s.trim().parse().ok(),
         }
-    }
-}
-
-/// Entra's OAuth error body.
-#[derive(Deserialize, Default)]
-struct EntraErrorBody {
-    error: Option<String>,
-    error_description: Option<String>,
-    error_codes: Option<Vec<u32>>,
-    trace_id: Option<String>,
-    correlation_id: Option<String>,
-}
-
-/// Turns a non-2xx token response into a diagnosed error.
-fn token_error(response: &HttpResponse, credential: &Credential) -> Error {
-    let body: EntraErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
-    let description = body
-        .error_description
-        .as_deref()
-        .map(first_line)
-        .unwrap_or_default();
-    let code = body
-        .error_codes
-        .as_ref()
-        .and_then(|c| c.first().copied())
-        .or_else(|| parse_aadsts(&description));
-    let diagnosis = permission::diagnose_aadsts(code, response.status, credential);
-    let message = if description.is_empty() {
-        format!(
-            "Entra ID rejected the token request (HTTP {}{})",
-            response.status,
-            body.error
-                .as_deref()
-                .map(|e| format!(", {e}"))
-                .unwrap_or_default()
-        )
-    } else {
-        format!("Entra ID rejected the token request: {description}")
-    };
-    let mut e = Error::new(diagnosis.status, format!("{} {message}", diagnosis.summary));
-    e.remedy = Some(diagnosis.remedy);
-    e.http_status = Some(response.status);
-    e.aadsts = code;
-    e.entra_error = body.error;
-    e.trace_id = body.trace_id;
-    e.correlation_id = body.correlation_id;
-    e.client_request_id = Some(response.client_request_id.clone());
-    e.request_id = response.request_id.clone();
-    e.attempts = Some(response.attempts);
-    e.retry_after_seconds = response.retry_after.map(|d| d.as_secs());
-    e
-}
-
-/// "AADSTS7000215: Invalid client secret ...\r\nTrace ID: ..." -> the first line.
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").trim().to_owned()
-}
-
-fn parse_aadsts(text: &str) -> Option<u32> {
-    let start = text.find("AADSTS")? + "AADSTS".len();
-    let digits: String = text[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 UTC, seconds precision.
-pub fn format_time(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    format_unix(secs)
-}
-
-pub fn format_unix(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aadsts_from_description() {
-        assert_eq!(
-            parse_aadsts("AADSTS7000215: Invalid client secret"),
-            Some(7000215)
-        );
-        assert_eq!(parse_aadsts("nothing"), None);
-        assert_eq!(first_line("AADSTS1: x\r\nTrace ID: y"), "AADSTS1: x");
-    }
-
-    #[test]
-    fn time_format() {
-        assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
     }
 }

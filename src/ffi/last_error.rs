@@ -1,4 +1,6 @@
-//! The thread-local last-error document behind `pmp_last_error`.
+//! This thread's last error document: set by a failed call, cleared by every fallible call,
+//! read by `pmp_last_error`. Kept apart from the exports so the panic boundary can record into
+//! it without depending on them.
 
 use std::cell::RefCell;
 

@@ -1,8 +1,12 @@
-//! The optional process-wide log callback.
+//! The optional process-wide log callback: `pmp_set_log_callback`.
 
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 
+use super::call::run;
+use super::panic::ffi_boundary;
+use super::status::pmp_status;
+use crate::error::Error;
 use crate::logging::{self, Level};
 
 pub const PMP_LOG_LEVEL_ERROR: u32 = 1;
@@ -24,7 +28,7 @@ pub struct pmp_log_params {
 pub type pmp_log_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, params: *const pmp_log_params)>;
 
-pub(crate) fn level_from(value: u32) -> Option<Level> {
+fn level_from(value: u32) -> Option<Level> {
     match value {
         PMP_LOG_LEVEL_ERROR => Some(Level::Error),
         PMP_LOG_LEVEL_WARN => Some(Level::Warn),
@@ -34,8 +38,12 @@ pub(crate) fn level_from(value: u32) -> Option<Level> {
     }
 }
 
+/// A `pmp_log_callback` that is not NULL.
+/// cbindgen:ignore
+type pmp_log_fn = <pmp_log_callback as super::call::NullableFn>::Fn;
+
 struct LogTarget {
-    callback: unsafe extern "C" fn(*mut c_void, *const pmp_log_params),
+    callback: pmp_log_fn,
     userdata: *mut c_void,
 }
 
@@ -58,11 +66,7 @@ impl LogTarget {
     }
 }
 
-pub(crate) fn install(
-    callback: Option<unsafe extern "C" fn(*mut c_void, *const pmp_log_params)>,
-    userdata: *mut c_void,
-    max_level: Level,
-) {
+fn install(callback: pmp_log_callback, userdata: *mut c_void, max_level: Level) {
     match callback {
         None => logging::set_sink(None, max_level),
         Some(callback) => {
@@ -74,5 +78,29 @@ pub(crate) fn install(
                 max_level,
             );
         }
+    }
+}
+
+/// Installs a process-wide log callback (NULL removes it). Messages up to `max_level`
+/// (`PMP_LOG_LEVEL_ERROR` 1 .. `PMP_LOG_LEVEL_DEBUG` 4) are delivered, on any library thread,
+/// possibly concurrently. Messages never contain secrets, tokens or assertions. `userdata`
+/// must stay valid until the callback is replaced or removed.
+///
+/// # Safety
+/// `cb` must follow the `pmp_log_callback` contract.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmp_set_log_callback(
+    cb: pmp_log_callback,
+    userdata: *mut c_void,
+    max_level: u32,
+) -> pmp_status {
+    ffi_boundary! {
+        run(|| {
+            let level = level_from(max_level).ok_or_else(|| {
+                Error::invalid_argument(format!("max_level {max_level} is not a log level (1 error .. 4 debug)"))
+            })?;
+            install(cb, userdata, level);
+            Ok(())
+        })
     }
 }

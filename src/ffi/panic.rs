@@ -58,3 +58,27 @@ macro_rules! ffi_boundary {
 }
 
 pub(crate) use ffi_boundary;
+
+/// Test hook: panics inside the boundary so tests can check `PMP_STATUS_PANIC`.
+#[cfg(test)]
+pub(crate) extern "C" fn pmp_test_panic() -> pmp_status {
+    ffi_boundary! {
+        if std::hint::black_box(true) {
+            panic!("deliberate test panic");
+        }
+        pmp_status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_becomes_status() {
+        assert_eq!(pmp_test_panic(), pmp_status::Panic);
+        let doc = crate::ffi::error::tests::last_error_json();
+        assert_eq!(doc["status"], 13);
+        assert!(doc["message"].as_str().unwrap().contains("deliberate"));
+    }
+}

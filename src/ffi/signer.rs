@@ -39,29 +39,20 @@ pub type pmp_sign_callback = Option<
     ) -> u32,
 >;
 
+/// A `pmp_sign_callback` that is not NULL, without spelling its signature a second time.
+/// (cbindgen cannot write `Option<alias>` as a nullable function pointer, so the header's type
+/// is the `Option` and this name is derived from it.)
+/// cbindgen:ignore
+pub(crate) type pmp_sign_fn = <pmp_sign_callback as super::call::NullableFn>::Fn;
+
 /// The C callback as an [`AssertionSigner`].
 pub(crate) struct CallbackSigner {
-    callback: unsafe extern "C" fn(
-        *mut c_void,
-        *const pmp_sign_params,
-        *mut u8,
-        usize,
-        *mut usize,
-    ) -> u32,
+    callback: pmp_sign_fn,
     userdata: *mut c_void,
 }
 
 impl CallbackSigner {
-    pub(crate) fn new(
-        callback: unsafe extern "C" fn(
-            *mut c_void,
-            *const pmp_sign_params,
-            *mut u8,
-            usize,
-            *mut usize,
-        ) -> u32,
-        userdata: *mut c_void,
-    ) -> CallbackSigner {
+    pub(crate) fn new(callback: pmp_sign_fn, userdata: *mut c_void) -> CallbackSigner {
         CallbackSigner { callback, userdata }
     }
 }

@@ -1,7 +1,9 @@
-//! UTF-8 in (pointer + length), NUL-terminated UTF-8 out (`pmp_string_free`).
+//! UTF-8 in (pointer + length), NUL-terminated UTF-8 out (`pmp_string_free`), and the checks
+//! on output pointers.
 
 use std::ffi::{CString, c_char};
 
+use super::panic::ffi_boundary;
 use crate::error::{Error, Status};
 
 /// Borrows `len` bytes at `ptr` as UTF-8 text no longer than `limit`.
@@ -49,8 +51,26 @@ pub(crate) unsafe fn optional_input_str<'a>(
     unsafe { input_str(ptr, len, what, limit) }.map(Some)
 }
 
+/// Checks an output pointer before any work is done.
+pub(crate) fn require_out<T>(out: *mut T, name: &str) -> Result<(), Error> {
+    if out.is_null() {
+        Err(Error::new(Status::NullParameter, format!("{name} is NULL")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes `text` to `*out` as a string the caller frees with `pmp_string_free`.
+///
+/// # Safety
+/// `out` must be a valid, writable pointer (checked non-NULL by `require_out`).
+pub(crate) unsafe fn write_string(out: *mut *mut c_char, text: String) {
+    // SAFETY: the caller checked `out` and promises it is writable.
+    unsafe { *out = to_c_string(text) };
+}
+
 /// Hands `text` to C as a NUL-terminated string the caller frees with `pmp_string_free`.
-pub(crate) fn to_c_string(text: String) -> *mut c_char {
+fn to_c_string(text: String) -> *mut c_char {
     // JSON escapes NUL as \u0000, so an interior NUL only comes from a bug; drop it then.
     let c = CString::new(text).unwrap_or_else(|e| {
         let mut bytes = e.into_vec();
@@ -60,13 +80,18 @@ pub(crate) fn to_c_string(text: String) -> *mut c_char {
     c.into_raw()
 }
 
-/// Frees a string returned by this library.
+/// Frees a string returned by a `pmp_` function. Calling with NULL is fine. Must not be called
+/// twice with the same value.
 ///
 /// # Safety
-/// `s` must be NULL or a pointer returned by a `pmp_` function and not yet freed.
-pub(crate) unsafe fn free_c_string(s: *mut c_char) {
-    if !s.is_null() {
-        // SAFETY: `s` came from CString::into_raw in `to_c_string` and is freed only once.
-        drop(unsafe { CString::from_raw(s) });
+/// `s` must be NULL or a string returned by this library and not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmp_string_free(s: *mut c_char) {
+    ffi_boundary! {
+        if !s.is_null() {
+            // SAFETY: `s` came from CString::into_raw in `to_c_string` and is freed only once
+            // (the caller's contract).
+            drop(unsafe { CString::from_raw(s) });
+        }
     }
 }

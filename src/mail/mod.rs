@@ -1,5 +1,30 @@
-//! Mail: the message model and its Graph JSON, sendMail, and the draft + upload-session path.
+//! Mail: the message document ([`message`]), its validation and the attachment files
+//! ([`prepare`]), Graph's JSON ([`wire`]), and the two ways a message goes out — one sendMail
+//! request ([`send`]) or a draft with upload sessions ([`upload`]) — both on the Graph-call
+//! floor ([`graph`]).
 
-pub mod model;
-pub mod send;
-pub mod upload;
+pub(crate) mod graph;
+pub(crate) mod message;
+pub(crate) mod prepare;
+pub(crate) mod send;
+pub(crate) mod upload;
+pub(crate) mod wire;
+
+pub(crate) use message::{Message, SendResult};
+
+use crate::error::Result;
+use crate::logging::OpLog;
+use graph::GraphSession;
+use prepare::PreparedMessage;
+
+/// Sends a prepared message the way the size policy ([`send::route`]) picks.
+pub(crate) async fn send(
+    session: &GraphSession,
+    message: &PreparedMessage,
+    log: &mut OpLog,
+) -> Result<SendResult> {
+    match send::route(message, log)? {
+        send::Route::SendMail(body) => send::send_mail(session, message, body, log).await,
+        send::Route::Draft => upload::send_via_draft(session, message, log).await,
+    }
+}

@@ -1,113 +1,61 @@
-//! Sending: the choice between one sendMail request and the draft path, the authenticated Graph
-//! call (with one token refresh on 401), and Graph error -> [`Error`] mapping with remedies.
+//! sendMail, and the size policy that decides whether a message goes that way.
 //!
 //! Size policy: when every attachment is below 3 MiB and the sendMail JSON is below 4 MiB, one
 //! `POST /users/{from}/sendMail`. Otherwise the draft path (`upload.rs`): a draft, attachments
 //! below 3 MiB added inline or one `POST .../attachments` each, an upload session per
 //! attachment of 3 MiB or more, then `POST .../send`.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
-use serde::Deserialize;
 
-use crate::client::ClientInner;
-use crate::error::{Error, Outcome, Result, Status};
-use crate::http::{HttpFailure, HttpResponse, Idempotency};
+use crate::error::Result;
 use crate::logging::OpLog;
-use crate::mail::model::{PreparedMessage, SendResult};
+use crate::mail::graph::{
+    GraphSession, LARGE_ATTACHMENT_BYTES, MAX_REQUEST_BYTES, Step, graph_error,
+};
+use crate::mail::message::SendResult;
+use crate::mail::prepare::PreparedMessage;
+use crate::mail::wire::{SendMailBody, to_body};
 
-/// Attachments of this size or more need an upload session (Graph: "3 MB").
-pub const LARGE_ATTACHMENT_BYTES: usize = 3 * 1024 * 1024;
-/// Graph's request size limit (4 MB).
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-
-/// Path-segment encoding: keep unreserved characters and '@' (user principal names).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'@')
-    .remove(b'=');
-
-pub fn encode_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+/// How a message goes out.
+pub(crate) enum Route {
+    /// One sendMail request with this body.
+    SendMail(Vec<u8>),
+    /// Draft + attachments (+ upload sessions) + send.
+    Draft,
 }
 
-/// The Graph request a failure happened in; decides remedies and whether a lost answer means
-/// an unknown outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    SendMail,
-    CreateDraft,
-    AddAttachment,
-    CreateUploadSession,
-    UploadChunk,
-    SendDraft,
-    DeleteDraft,
-}
-
-impl Step {
-    fn is_send(self) -> bool {
-        matches!(self, Step::SendMail | Step::SendDraft)
-    }
-
-    fn needs_read_write(self) -> bool {
-        matches!(
-            self,
-            Step::CreateDraft | Step::AddAttachment | Step::CreateUploadSession | Step::DeleteDraft
-        )
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Step::SendMail => "sendMail",
-            Step::CreateDraft => "create draft",
-            Step::AddAttachment => "add attachment",
-            Step::CreateUploadSession => "create upload session",
-            Step::UploadChunk => "upload chunk",
-            Step::SendDraft => "send draft",
-            Step::DeleteDraft => "delete draft",
-        }
-    }
-}
-
-pub(crate) async fn send(
-    inner: &ClientInner,
-    message: &PreparedMessage,
-    log: &mut OpLog,
-) -> Result<SendResult> {
+/// The size policy.
+pub(crate) fn route(message: &PreparedMessage, log: &mut OpLog) -> Result<Route> {
     let has_large = message
         .attachments
         .iter()
         .any(|a| a.bytes.len() >= LARGE_ATTACHMENT_BYTES);
     if has_large {
         log.info("an attachment is 3 MB or more: using a draft with upload sessions");
-        return crate::mail::upload::send_via_draft(inner, message, log).await;
+        return Ok(Route::Draft);
     }
-    let body = serde_json::to_vec(&message.send_mail_body())
-        .map_err(|e| Error::internal(format!("cannot serialise the message ({e})")))?;
+    let body = to_body(&SendMailBody::new(message), "the message")?;
     if body.len() >= MAX_REQUEST_BYTES {
         log.info(format!(
             "the sendMail request would be {} bytes (limit {MAX_REQUEST_BYTES}): using a draft and adding attachments one by one",
             body.len()
         ));
-        return crate::mail::upload::send_via_draft(inner, message, log).await;
+        return Ok(Route::Draft);
     }
-    let url = format!(
-        "{}/v1.0/users/{}/sendMail",
-        inner.config.endpoints.graph_root,
-        encode_segment(&message.from.address)
-    );
-    let response = graph_call(
-        inner,
-        Step::SendMail,
-        log,
-        Method::POST,
-        &url,
-        Some(body.into()),
-    )
-    .await?;
+    Ok(Route::SendMail(body))
+}
+
+/// `POST /users/{from}/sendMail` with the body [`route`] made.
+pub(crate) async fn send_mail(
+    session: &GraphSession,
+    message: &PreparedMessage,
+    body: Vec<u8>,
+    log: &mut OpLog,
+) -> Result<SendResult> {
+    let url = session.user_url(&message.from.address, "sendMail");
+    let response = session
+        .graph_call(Step::SendMail, log, Method::POST, &url, Some(body.into()))
+        .await?;
     if response.status != 202 && !response.is_success() {
         return Err(graph_error(
             Step::SendMail,
@@ -121,233 +69,5 @@ pub(crate) async fn send(
         response.client_request_id,
         response.request_id.as_deref().unwrap_or("-")
     ));
-    Ok(sent(&response, false))
-}
-
-pub(crate) fn sent(response: &HttpResponse, upload_session: bool) -> SendResult {
-    SendResult {
-        status: "sent".into(),
-        attempts: response.attempts,
-        duration_ms: 0,
-        upload_session,
-        client_request_id: response.client_request_id.clone(),
-        request_id: response.request_id.clone(),
-        log: Vec::new(),
-    }
-}
-
-/// An authenticated Graph request with JSON (or empty) body. A 401 gets one fresh token and
-/// one more try. Transport failures become errors here: for a send step a lost answer is an
-/// unknown outcome.
-pub(crate) async fn graph_call(
-    inner: &ClientInner,
-    step: Step,
-    log: &mut OpLog,
-    method: Method,
-    url: &str,
-    body: Option<bytes::Bytes>,
-) -> Result<HttpResponse> {
-    let idempotency = match method {
-        Method::GET | Method::DELETE | Method::PUT => Idempotency::Idempotent,
-        _ => Idempotency::NonIdempotent,
-    };
-    let (mut token, _) = inner
-        .tokens
-        .get(false, log)
-        .await
-        .map_err(|e| e.with_outcome(Outcome::Failed))?;
-    let mut refreshed = false;
-    let mut extra_attempts = 0;
-    loop {
-        let bearer = format!("Bearer {}", token.token.expose());
-        let result = inner
-            .http
-            .execute(step.describe(), idempotency, log, |client| {
-                let request = client
-                    .request(method.clone(), url)
-                    .header(reqwest::header::AUTHORIZATION, &bearer)
-                    .header(reqwest::header::ACCEPT, "application/json");
-                match &body {
-                    Some(b) => request
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(b.clone()),
-                    None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
-                }
-            })
-            .await;
-        let mut response = match result {
-            Ok(r) => r,
-            Err(failure) => return Err(transport_error(step, failure, &inner.config.retry)),
-        };
-        response.attempts += extra_attempts;
-        if response.status == 401 && !refreshed {
-            log.info(format!(
-                "{}: Graph rejected the token (HTTP 401); fetching a new token and trying once more",
-                step.describe()
-            ));
-            refreshed = true;
-            extra_attempts = response.attempts;
-            token = inner
-                .tokens
-                .replace_rejected(&token, log)
-                .await
-                .map_err(|e| e.with_outcome(Outcome::Failed))?;
-            continue;
-        }
-        return Ok(response);
-    }
-}
-
-fn transport_error(step: Step, failure: HttpFailure, retry: &crate::config::RetryPolicy) -> Error {
-    match failure {
-        HttpFailure::Transport(t) if t.maybe_delivered && step.is_send() => {
-            let mut e = Error::new(
-                Status::OutcomeUnknown,
-                format!(
-                    "{}: {}; the request reached the server, so the message may or may not have been sent",
-                    step.describe(),
-                    t.message
-                ),
-            )
-            .with_outcome(Outcome::Unknown)
-            .with_remedy(format!(
-                "Check the sender's Sent Items (client-request-id {}) before sending again.{}",
-                t.client_request_id,
-                if retry.retry_unknown_outcome {
-                    ""
-                } else {
-                    " retry.retryUnknownOutcome: true retries such sends automatically, at the risk of a duplicate."
-                }
-            ));
-            e.client_request_id = Some(t.client_request_id);
-            e.attempts = Some(t.attempts);
-            e
-        }
-        other => other
-            .into_error(&format!("Graph {} failed", step.describe()))
-            .with_outcome(Outcome::Failed),
-    }
-}
-
-#[derive(Deserialize, Default)]
-struct GraphErrorBody {
-    error: Option<GraphErrorInner>,
-}
-
-#[derive(Deserialize, Default)]
-struct GraphErrorInner {
-    code: Option<String>,
-    message: Option<String>,
-}
-
-/// Maps a non-success Graph response to an error with a remedy.
-pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) -> Error {
-    let body: GraphErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
-    let inner = body.error.unwrap_or_default();
-    let code = inner.code.unwrap_or_default();
-    let graph_message = inner.message.unwrap_or_default();
-    let status = response.status;
-    let described = if code.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status} {code}: {graph_message}")
-    };
-    let (kind, remedy, outcome): (Status, String, Outcome) = match (status, code.as_str()) {
-        (429, _) => (
-            Status::Throttled,
-            format!(
-                "Graph throttled the app for mailbox {mailbox} (limits: 4 concurrent requests, 10,000 requests per 10 minutes per app and mailbox). Send fewer messages in parallel or raise retry.maxTotalWaitSeconds."
-            ),
-            Outcome::Failed,
-        ),
-        (401, _) => (
-            Status::AuthenticationFailed,
-            "Graph rejected the access token even after a refresh: check that the cloud matches the tenant (the token audience must be this cloud's Graph).".into(),
-            Outcome::Failed,
-        ),
-        (403, "ErrorSendAsDenied") => (
-            Status::PermissionDenied,
-            format!("The app may send as {mailbox} only through that mailbox's own URL; make 'from' the mailbox you send from, or grant Send As."),
-            Outcome::Failed,
-        ),
-        (403, _) if step.needs_read_write() => (
-            Status::PermissionDenied,
-            format!(
-                "Attachments of 3 MB or more (and very large messages) need a draft and upload sessions, which need the Mail.ReadWrite application permission with admin consent. Or an Application Access Policy / RBAC scope excludes {mailbox}."
-            ),
-            Outcome::Failed,
-        ),
-        (403, _) => (
-            Status::PermissionDenied,
-            format!(
-                "Grant the Microsoft Graph application permission Mail.Send with admin consent; if it is granted, an Exchange Application Access Policy or RBAC for Applications scope excludes the mailbox {mailbox}."
-            ),
-            Outcome::Failed,
-        ),
-        (404, "ErrorInvalidUser" | "ResourceNotFound") => (
-            Status::GraphError,
-            format!("The mailbox {mailbox} does not exist in this tenant: check the from address (the user principal name or primary SMTP address)."),
-            Outcome::Failed,
-        ),
-        (404, "MailboxNotEnabledForRESTAPI") => (
-            Status::GraphError,
-            format!("The mailbox {mailbox} is inactive, soft-deleted, hosted on-premises or has no Exchange Online license."),
-            Outcome::Failed,
-        ),
-        (413, _) | (_, "ErrorMessageSizeExceeded" | "RequestEntityTooLarge") => (
-            Status::Attachment,
-            "The message is too large for Graph or for the mailbox's size limit (35 MB by default, up to 150 MB): send smaller attachments or raise the mailbox's MaxSendSize.".into(),
-            Outcome::Failed,
-        ),
-        (400, "ErrorInvalidRecipients") => (
-            Status::GraphError,
-            "Check the recipient addresses.".into(),
-            Outcome::Failed,
-        ),
-        (400, "InvalidInternetMessageHeader" | "InvalidInternetMessageHeaderCollection") => (
-            Status::GraphError,
-            "Custom headers must start with x- and there may be at most 5.".into(),
-            Outcome::Failed,
-        ),
-        (500..=599, _) if step.is_send() => (
-            Status::OutcomeUnknown,
-            "Graph failed after receiving the message, which may still be sent: check the sender's Sent Items before sending again. retry.retryUnknownOutcome: true retries such sends automatically, at the risk of a duplicate.".into(),
-            Outcome::Unknown,
-        ),
-        (500..=599, _) => (
-            Status::GraphError,
-            "Graph is having trouble; nothing was sent. Try again later.".into(),
-            Outcome::Failed,
-        ),
-        _ => (
-            Status::GraphError,
-            "See Graph's error code and message.".into(),
-            Outcome::Failed,
-        ),
-    };
-    let mut e = Error::new(
-        kind,
-        format!("Graph refused the {} request: {described}", step.describe()),
-    )
-    .with_remedy(remedy)
-    .with_outcome(outcome);
-    e.http_status = Some(status);
-    e.graph_code = (!code.is_empty()).then_some(code);
-    e.request_id = response.request_id.clone();
-    e.client_request_id = Some(response.client_request_id.clone());
-    e.attempts = Some(response.attempts);
-    e.retry_after_seconds = response.retry_after.map(|d| d.as_secs());
-    e
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_keep_at_and_encode_the_rest() {
-        assert_eq!(encode_segment("alerts@contoso.com"), "alerts@contoso.com");
-        assert_eq!(encode_segment("jörg@x.de"), "j%C3%B6rg@x.de");
-        assert_eq!(encode_segment("a/b?c"), "a%2Fb%3Fc");
-    }
+    Ok(SendResult::sent(&response, false))
 }

@@ -6,77 +6,57 @@
 //! fails — a message never goes out without all its attachments.
 
 use reqwest::Method;
-use serde::Deserialize;
 
-use crate::client::ClientInner;
 use crate::error::{Error, Outcome, Result, Status};
 use crate::http::Idempotency;
 use crate::logging::OpLog;
-use crate::mail::model::{PreparedAttachment, PreparedMessage, SendResult};
-use crate::mail::send::{
-    LARGE_ATTACHMENT_BYTES, MAX_REQUEST_BYTES, Step, encode_segment, graph_call, graph_error, sent,
+use crate::mail::graph::{
+    GraphSession, LARGE_ATTACHMENT_BYTES, MAX_REQUEST_BYTES, Step, encode_segment, graph_error,
+};
+use crate::mail::message::SendResult;
+use crate::mail::prepare::{PreparedAttachment, PreparedMessage};
+use crate::mail::wire::{
+    CreatedDraft, FileAttachment, GraphMessage, UploadProgress, UploadSession,
+    UploadSessionRequest, to_body,
 };
 
 /// Upload chunk size: a multiple of 320 KiB below 4 MiB (12 x 320 KiB = 3.75 MiB), as the Graph
 /// SDKs' large-file upload does.
 pub const UPLOAD_CHUNK_BYTES: usize = 12 * 320 * 1024;
 
-#[derive(Deserialize)]
-struct CreatedDraft {
-    id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadSession {
-    upload_url: String,
-}
-
-#[derive(Deserialize, Default)]
-struct UploadProgress {
-    #[serde(rename = "nextExpectedRanges", alias = "NextExpectedRanges", default)]
-    next_expected_ranges: Vec<String>,
-}
-
 pub(crate) async fn send_via_draft(
-    inner: &ClientInner,
+    session: &GraphSession,
     message: &PreparedMessage,
     log: &mut OpLog,
 ) -> Result<SendResult> {
     let mailbox = &message.from.address;
-    let messages_url = format!(
-        "{}/v1.0/users/{}/messages",
-        inner.config.endpoints.graph_root,
-        encode_segment(mailbox)
-    );
+    let messages_url = session.user_url(mailbox, "messages");
     let (large, small): (Vec<&PreparedAttachment>, Vec<&PreparedAttachment>) = message
         .attachments
         .iter()
         .partition(|a| a.bytes.len() >= LARGE_ATTACHMENT_BYTES);
 
     // Small attachments ride in the draft JSON when the whole request stays under the limit.
-    let with_small = serde_json::to_vec(&message.graph_message(&small))
-        .map_err(|e| Error::internal(format!("cannot serialise the draft ({e})")))?;
+    let with_small = to_body(&GraphMessage::new(message, &small), "the draft")?;
     let (draft_body, small_separately) = if with_small.len() < MAX_REQUEST_BYTES {
         (with_small, Vec::new())
     } else {
-        let bare = serde_json::to_vec(&message.graph_message(&[]))
-            .map_err(|e| Error::internal(format!("cannot serialise the draft ({e})")))?;
+        let bare = to_body(&GraphMessage::new(message, &[]), "the draft")?;
         (bare, small)
     };
     if !message.save_to_sent_items {
         log.info("note: a draft that is sent is always kept in Sent Items (saveToSentItems=false applies to sendMail only)");
     }
 
-    let created = graph_call(
-        inner,
-        Step::CreateDraft,
-        log,
-        Method::POST,
-        &messages_url,
-        Some(draft_body.into()),
-    )
-    .await?;
+    let created = session
+        .graph_call(
+            Step::CreateDraft,
+            log,
+            Method::POST,
+            &messages_url,
+            Some(draft_body.into()),
+        )
+        .await?;
     if !created.is_success() {
         return Err(graph_error(Step::CreateDraft, &created, mailbox));
     }
@@ -93,7 +73,7 @@ pub(crate) async fn send_via_draft(
     ));
     let draft_url = format!("{messages_url}/{}", encode_segment(&draft.id));
 
-    let outcome = fill_and_send(inner, message, &draft_url, &small_separately, &large, log).await;
+    let outcome = fill_and_send(session, message, &draft_url, &small_separately, &large, log).await;
     match outcome {
         Ok(result) => Ok(result),
         Err(e) if e.outcome == Some(Outcome::Unknown) => {
@@ -101,14 +81,14 @@ pub(crate) async fn send_via_draft(
             Err(e)
         }
         Err(e) => {
-            delete_draft(inner, &draft_url, log).await;
+            delete_draft(session, &draft_url, log).await;
             Err(e.with_outcome(Outcome::Failed))
         }
     }
 }
 
 async fn fill_and_send(
-    inner: &ClientInner,
+    session: &GraphSession,
     message: &PreparedMessage,
     draft_url: &str,
     small: &[&PreparedAttachment],
@@ -117,8 +97,7 @@ async fn fill_and_send(
 ) -> Result<SendResult> {
     let mailbox = &message.from.address;
     for attachment in small {
-        let body = serde_json::to_vec(&attachment.to_graph())
-            .map_err(|e| Error::internal(format!("cannot serialise an attachment ({e})")))?;
+        let body = to_body(&FileAttachment::new(attachment), "an attachment")?;
         if body.len() >= MAX_REQUEST_BYTES {
             return Err(Error::attachment(format!(
                 "attachment '{}' ({} bytes) is just under 3 MB: too large for one request once base64-encoded, too small for an upload session",
@@ -127,15 +106,15 @@ async fn fill_and_send(
             ))
             .with_remedy("Compress it, or pad it to 3 MB or more."));
         }
-        let response = graph_call(
-            inner,
-            Step::AddAttachment,
-            log,
-            Method::POST,
-            &format!("{draft_url}/attachments"),
-            Some(body.into()),
-        )
-        .await?;
+        let response = session
+            .graph_call(
+                Step::AddAttachment,
+                log,
+                Method::POST,
+                &format!("{draft_url}/attachments"),
+                Some(body.into()),
+            )
+            .await?;
         if !response.is_success() {
             return Err(graph_error(Step::AddAttachment, &response, mailbox));
         }
@@ -145,17 +124,17 @@ async fn fill_and_send(
         ));
     }
     for attachment in large {
-        upload_attachment(inner, mailbox, draft_url, attachment, log).await?;
+        upload_attachment(session, mailbox, draft_url, attachment, log).await?;
     }
-    let response = graph_call(
-        inner,
-        Step::SendDraft,
-        log,
-        Method::POST,
-        &format!("{draft_url}/send"),
-        None,
-    )
-    .await?;
+    let response = session
+        .graph_call(
+            Step::SendDraft,
+            log,
+            Method::POST,
+            &format!("{draft_url}/send"),
+            None,
+        )
+        .await?;
     if !response.is_success() {
         return Err(graph_error(Step::SendDraft, &response, mailbox));
     }
@@ -165,37 +144,36 @@ async fn fill_and_send(
         response.client_request_id,
         response.request_id.as_deref().unwrap_or("-")
     ));
-    Ok(sent(&response, !large.is_empty()))
+    Ok(SendResult::sent(&response, !large.is_empty()))
 }
 
 async fn upload_attachment(
-    inner: &ClientInner,
+    session: &GraphSession,
     mailbox: &str,
     draft_url: &str,
     attachment: &PreparedAttachment,
     log: &mut OpLog,
 ) -> Result<()> {
-    let session_body = serde_json::to_vec(&attachment.upload_session_item())
-        .map_err(|e| Error::internal(format!("cannot serialise an upload session ({e})")))?;
-    let response = graph_call(
-        inner,
-        Step::CreateUploadSession,
-        log,
-        Method::POST,
-        &format!("{draft_url}/attachments/createUploadSession"),
-        Some(session_body.into()),
-    )
-    .await?;
+    let session_body = to_body(&UploadSessionRequest::new(attachment), "an upload session")?;
+    let response = session
+        .graph_call(
+            Step::CreateUploadSession,
+            log,
+            Method::POST,
+            &format!("{draft_url}/attachments/createUploadSession"),
+            Some(session_body.into()),
+        )
+        .await?;
     if !response.is_success() {
         return Err(graph_error(Step::CreateUploadSession, &response, mailbox));
     }
-    let session: UploadSession = serde_json::from_slice(&response.body).map_err(|_| {
+    let upload: UploadSession = serde_json::from_slice(&response.body).map_err(|_| {
         Error::new(
             Status::GraphError,
             "Graph created an upload session without an uploadUrl",
         )
     })?;
-    inner.http.check_server_url(&session.upload_url)?;
+    session.http().check_server_url(&upload.upload_url)?;
 
     let total = attachment.bytes.len();
     let mut offset = 0usize;
@@ -206,15 +184,15 @@ async fn upload_attachment(
         let chunk = bytes::Bytes::copy_from_slice(&attachment.bytes[offset..end]);
         let range = format!("bytes {offset}-{}/{total}", end - 1);
         // The upload URL carries its own authorization: no bearer token is sent.
-        let result = inner
-            .http
+        let result = session
+            .http()
             .execute(
                 Step::UploadChunk.describe(),
                 Idempotency::Idempotent,
                 log,
                 |client| {
                     client
-                        .put(&session.upload_url)
+                        .put(&upload.upload_url)
                         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                         .header(reqwest::header::CONTENT_RANGE, &range)
                         .body(chunk.clone())
@@ -286,8 +264,11 @@ async fn upload_attachment(
     Ok(())
 }
 
-async fn delete_draft(inner: &ClientInner, draft_url: &str, log: &mut OpLog) {
-    match graph_call(inner, Step::DeleteDraft, log, Method::DELETE, draft_url, None).await {
+async fn delete_draft(session: &GraphSession, draft_url: &str, log: &mut OpLog) {
+    match session
+        .graph_call(Step::DeleteDraft, log, Method::DELETE, draft_url, None)
+        .await
+    {
         Ok(response) if response.is_success() || response.status == 404 => {
             log.info("the incomplete draft was deleted");
         }
@@ -299,15 +280,5 @@ async fn delete_draft(inner: &ClientInner, draft_url: &str, log: &mut OpLog) {
             "could not delete the incomplete draft ({}); it stays in the Drafts folder, unsent",
             e.message
         )),
-    }
-}
-
-impl Error {
-    /// Keeps this error's status and message, adding the transport failure's ids and text.
-    fn merge_transport(mut self, transport: Error) -> Error {
-        self.message = format!("{}: {}", self.message, transport.message);
-        self.client_request_id = transport.client_request_id.clone();
-        self.attempts = transport.attempts;
-        self
     }
 }

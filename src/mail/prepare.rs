@@ -1,15 +1,12 @@
-//! The message document (contract section 4), its validation, and its Graph JSON form
-//! (protocol C1).
+//! From the message document to a [`PreparedMessage`]: addresses parsed and checked, header
+//! rules applied, attachments loaded. The only file I/O of the mail code (attachment paths) is
+//! here, so everything after this step works on bytes in memory.
 
 use base64::Engine;
-use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::mail::message::{AttachmentInput, HeaderInput, Importance, Message, RecipientInput};
 
-/// Largest accepted message document.
-pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 /// Graph's limit for one upload-session attachment.
 pub const MAX_ATTACHMENT_BYTES: usize = 150 * 1024 * 1024;
 /// Graph allows at most 5 custom internet headers.
@@ -17,115 +14,11 @@ pub const MAX_HEADERS: usize = 5;
 /// Exchange Online's recipients-per-message limit.
 pub const MAX_RECIPIENTS: usize = 500;
 
-/// A recipient: `"addr"`, `"Name <addr>"`, or `{"address": "...", "name": "..."}`.
-#[derive(Debug, Clone, PartialEq, JsonSchema)]
-#[serde(untagged)]
-pub enum RecipientInput {
-    Text(String),
-    Object(AddressObject),
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddressObject {
-    pub address: String,
-    pub name: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for RecipientInput {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::Error as _;
-        match Value::deserialize(deserializer)? {
-            Value::String(s) => Ok(RecipientInput::Text(s)),
-            v @ Value::Object(_) => serde_json::from_value(v)
-                .map(RecipientInput::Object)
-                .map_err(|e| D::Error::custom(format!("recipient object: {e}"))),
-            _ => Err(D::Error::custom(
-                "a recipient must be an address string or an object {\"address\", \"name\"}",
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Importance {
-    #[serde(alias = "Low")]
-    Low,
-    #[default]
-    #[serde(alias = "Normal")]
-    Normal,
-    #[serde(alias = "High")]
-    High,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderInput {
-    /// Must start with `x-`.
-    pub name: String,
-    pub value: String,
-}
-
-/// An attachment from a file (`path`) or from bytes (`name` + `contentBase64`).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AttachmentInput {
-    pub path: Option<String>,
-    /// The file name shown to recipients (default: the file name of `path`).
-    pub name: Option<String>,
-    pub content_base64: Option<String>,
-    /// Default: guessed from the name, else application/octet-stream.
-    pub content_type: Option<String>,
-    /// Makes the attachment inline, referenced from HTML as `cid:<contentId>`.
-    pub content_id: Option<String>,
-}
-
-/// The message document of `pmp_send_mail` / [`crate::Client::send_mail`].
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "pmp-mail message")]
-pub struct Message {
-    /// The sending mailbox (its UPN or SMTP address); `"Name <addr>"` accepted.
-    pub from: String,
-    #[serde(default)]
-    pub to: Vec<RecipientInput>,
-    #[serde(default)]
-    pub cc: Vec<RecipientInput>,
-    #[serde(default)]
-    pub bcc: Vec<RecipientInput>,
-    #[serde(default)]
-    pub reply_to: Vec<RecipientInput>,
-    #[serde(default)]
-    pub subject: String,
-    #[serde(default)]
-    pub body: String,
-    #[serde(default)]
-    pub body_as_html: bool,
-    pub importance: Option<Importance>,
-    /// Default true.
-    pub save_to_sent_items: Option<bool>,
-    /// Custom `x-` internet headers, at most 5.
-    #[serde(default)]
-    pub headers: Vec<HeaderInput>,
-    #[serde(default)]
-    pub attachments: Vec<AttachmentInput>,
-}
-
 /// A validated address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailAddress {
     pub address: String,
     pub name: Option<String>,
-}
-
-impl EmailAddress {
-    fn to_graph(&self) -> Value {
-        match &self.name {
-            Some(name) => json!({"emailAddress": {"address": self.address, "name": name}}),
-            None => json!({"emailAddress": {"address": self.address}}),
-        }
-    }
 }
 
 /// An attachment with its bytes loaded.
@@ -152,36 +45,6 @@ impl PreparedAttachment {
     pub fn is_inline(&self) -> bool {
         self.content_id.is_some()
     }
-
-    /// The Graph `fileAttachment` resource.
-    pub fn to_graph(&self) -> Value {
-        let mut v = json!({
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": self.name,
-            "contentType": self.content_type,
-            "contentBytes": base64::engine::general_purpose::STANDARD.encode(&self.bytes),
-            "isInline": self.is_inline(),
-        });
-        if let Some(id) = &self.content_id {
-            v["contentId"] = json!(id);
-        }
-        v
-    }
-
-    /// The `AttachmentItem` of createUploadSession.
-    pub fn upload_session_item(&self) -> Value {
-        let mut item = json!({
-            "attachmentType": "file",
-            "name": self.name,
-            "size": self.bytes.len(),
-            "contentType": self.content_type,
-            "isInline": self.is_inline(),
-        });
-        if let Some(id) = &self.content_id {
-            item["contentId"] = json!(id);
-        }
-        json!({ "AttachmentItem": item })
-    }
 }
 
 /// A message ready to go: addresses checked, attachments loaded.
@@ -202,24 +65,8 @@ pub struct PreparedMessage {
 }
 
 impl Message {
-    /// Parses a message document; unknown fields are rejected.
-    pub fn from_json(text: &str) -> Result<Message> {
-        if text.len() > MAX_MESSAGE_BYTES {
-            return Err(Error::invalid_argument(format!(
-                "the message document is {} bytes; the limit is {MAX_MESSAGE_BYTES}",
-                text.len()
-            )));
-        }
-        serde_json::from_str(text).map_err(|e| {
-            Error::invalid_argument(format!(
-                "message document: {}",
-                crate::config::sanitize_serde_error(&e)
-            ))
-        })
-    }
-
     /// Validates everything and loads the attachments.
-    pub fn prepare(&self) -> Result<PreparedMessage> {
+    pub(crate) fn prepare(&self) -> Result<PreparedMessage> {
         let from = parse_mailbox(&self.from).map_err(|why| {
             Error::invalid_argument(format!("from: {why}"))
                 .with_remedy("from must be the sending mailbox's address, e.g. alerts@contoso.com")
@@ -261,74 +108,6 @@ impl Message {
             attachments,
         })
     }
-}
-
-impl PreparedMessage {
-    /// The Graph `message` resource with the given attachments inline.
-    pub fn graph_message(&self, attachments: &[&PreparedAttachment]) -> Value {
-        let list =
-            |v: &[EmailAddress]| Value::Array(v.iter().map(EmailAddress::to_graph).collect());
-        let mut message = json!({
-            "subject": self.subject,
-            "body": {
-                "contentType": if self.body_as_html { "HTML" } else { "Text" },
-                "content": self.body,
-            },
-            "from": self.from.to_graph(),
-            "toRecipients": list(&self.to),
-            "ccRecipients": list(&self.cc),
-            "bccRecipients": list(&self.bcc),
-            "importance": match self.importance {
-                Importance::Low => "Low",
-                Importance::Normal => "Normal",
-                Importance::High => "High",
-            },
-        });
-        if !self.reply_to.is_empty() {
-            message["replyTo"] = list(&self.reply_to);
-        }
-        if !self.headers.is_empty() {
-            message["internetMessageHeaders"] = Value::Array(
-                self.headers
-                    .iter()
-                    .map(|(n, v)| json!({"name": n, "value": v}))
-                    .collect(),
-            );
-        }
-        if !attachments.is_empty() {
-            message["attachments"] =
-                Value::Array(attachments.iter().map(|a| a.to_graph()).collect());
-        }
-        message
-    }
-
-    /// The body of `POST /users/{from}/sendMail`.
-    pub fn send_mail_body(&self) -> Value {
-        let all: Vec<&PreparedAttachment> = self.attachments.iter().collect();
-        json!({
-            "message": self.graph_message(&all),
-            "saveToSentItems": self.save_to_sent_items,
-        })
-    }
-}
-
-/// The result document of a successful send.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(title = "pmp-mail send result")]
-pub struct SendResult {
-    /// Always `sent`.
-    pub status: String,
-    /// HTTP attempts of the final send request (sendMail or send).
-    pub attempts: u32,
-    pub duration_ms: u64,
-    /// True when the draft + upload-session path was used.
-    pub upload_session: bool,
-    /// The `client-request-id` of the final send request.
-    pub client_request_id: String,
-    /// Graph's `request-id` of the final send request.
-    pub request_id: Option<String>,
-    pub log: Vec<String>,
 }
 
 fn parse_list(field: &str, inputs: &[RecipientInput]) -> Result<Vec<EmailAddress>> {
@@ -373,7 +152,9 @@ pub fn parse_mailbox(text: &str) -> std::result::Result<EmailAddress, String> {
     })
 }
 
-/// A pragmatic address check (what Exchange would accept), with a reason on failure.
+/// A pragmatic address check (what Exchange would accept), with a reason on failure. Written
+/// here rather than taken from an RFC 5322 crate because the rule is Exchange's: Unicode local
+/// parts and internationalised domains pass, quoted local parts and IP literals do not.
 fn check_address(address: &str) -> std::result::Result<String, String> {
     let show = || format!("'{address}'");
     if address.is_empty() {
@@ -543,34 +324,6 @@ mod tests {
         );
         assert!(parse_mailbox("a b@c.com").is_err());
         assert!(parse_mailbox("a@localhost").is_err());
-    }
-
-    #[test]
-    fn message_to_graph() {
-        let m = Message::from_json(
-            r#"{"from":"Alerts <alerts@contoso.com>","to":["a@contoso.com",{"address":"b@contoso.com","name":"B"}],
-                "subject":"Grüße","body":"<b>x</b>","bodyAsHtml":true,"importance":"high",
-                "headers":[{"name":"x-run-id","value":"42"}],
-                "attachments":[{"name":"logo.png","contentBase64":"AAEC","contentId":"logo"}]}"#,
-        )
-        .unwrap()
-        .prepare()
-        .unwrap();
-        let body = m.send_mail_body();
-        assert_eq!(body["message"]["subject"], "Grüße");
-        assert_eq!(body["message"]["body"]["contentType"], "HTML");
-        assert_eq!(body["message"]["importance"], "High");
-        assert_eq!(
-            body["message"]["toRecipients"][1]["emailAddress"]["name"],
-            "B"
-        );
-        assert_eq!(
-            body["message"]["attachments"][0]["contentType"],
-            "image/png"
-        );
-        assert_eq!(body["message"]["attachments"][0]["isInline"], true);
-        assert_eq!(body["message"]["attachments"][0]["contentId"], "logo");
-        assert_eq!(body["saveToSentItems"], true);
     }
 
     #[test]

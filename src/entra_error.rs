@@ -1,0 +1,224 @@
+//! When Entra ID says no: its OAuth error body, the AADSTS code in it, and a diagnosis
+//! (status, one-line summary, remedy) for every code a misconfigured app runs into. The
+//! emulator's `errors.rs` is the other side of this file.
+
+use serde::Deserialize;
+
+use crate::credential::Credential;
+use crate::error::{Error, Status};
+use crate::http::HttpResponse;
+
+/// Entra's OAuth error body.
+#[derive(Deserialize, Default)]
+struct EntraErrorBody {
+    error: Option<String>,
+    error_description: Option<String>,
+    error_codes: Option<Vec<u32>>,
+    trace_id: Option<String>,
+    correlation_id: Option<String>,
+}
+
+/// Turns a non-2xx token response into a diagnosed error.
+pub(crate) fn token_error(response: &HttpResponse, credential: &Credential) -> Error {
+    let body: EntraErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
+    let description = body
+        .error_description
+        .as_deref()
+        .map(first_line)
+        .unwrap_or_default();
+    let code = body
+        .error_codes
+        .as_ref()
+        .and_then(|c| c.first().copied())
+        .or_else(|| parse_aadsts(&description));
+    let diagnosis = diagnose_aadsts(code, response.status, credential);
+    let message = if description.is_empty() {
+        format!(
+            "Entra ID rejected the token request (HTTP {}{})",
+            response.status,
+            body.error
+                .as_deref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default()
+        )
+    } else {
+        format!("Entra ID rejected the token request: {description}")
+    };
+    let mut e = Error::new(diagnosis.status, format!("{} {message}", diagnosis.summary));
+    e.remedy = Some(diagnosis.remedy);
+    e.http_status = Some(response.status);
+    e.aadsts = code;
+    e.entra_error = body.error;
+    e.trace_id = body.trace_id;
+    e.correlation_id = body.correlation_id;
+    e.client_request_id = Some(response.client_request_id.clone());
+    e.request_id = response.request_id.clone();
+    e.attempts = Some(response.attempts);
+    e.retry_after_seconds = response.retry_after.map(|d| d.as_secs());
+    e
+}
+
+/// "AADSTS7000215: Invalid client secret ...\r\nTrace ID: ..." -> the first line.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim().to_owned()
+}
+
+fn parse_aadsts(text: &str) -> Option<u32> {
+    let start = text.find("AADSTS")? + "AADSTS".len();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// What an AADSTS code means for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Diagnosis {
+    pub status: Status,
+    pub summary: String,
+    pub remedy: String,
+}
+
+/// Maps an Entra error (AADSTS code and HTTP status) to a category, a one-line summary and a
+/// remedy. Codes from reference/protocol.md A6.
+pub(crate) fn diagnose_aadsts(
+    code: Option<u32>,
+    http_status: u16,
+    credential: &Credential,
+) -> Diagnosis {
+    let auth = |summary: &str, remedy: String| Diagnosis {
+        status: Status::AuthenticationFailed,
+        summary: summary.into(),
+        remedy,
+    };
+    let thumbprint = credential
+        .certificate()
+        .map(|c| c.thumbprint_hex())
+        .unwrap_or_else(|| "(no certificate configured)".into());
+    match code {
+        Some(7000215) => auth(
+            "The client secret is wrong.",
+            "Use the secret's VALUE (shown only once, when it was created), not its Secret ID. If the value is lost, create a new client secret under Certificates & secrets.".into(),
+        ),
+        Some(7000222) => auth(
+            "The client secret has expired.",
+            "Create a new client secret in the app registration (Certificates & secrets) and update the configuration; consider a certificate credential instead.".into(),
+        ),
+        Some(700016) => auth(
+            "The application was not found in this tenant.",
+            "Check clientId and tenant: the app must be registered in this tenant (or provisioned and admin-consented there). A wrong tenant ID/domain or a typo in the client ID gives this error.".into(),
+        ),
+        Some(90002) => auth(
+            "The tenant was not found.",
+            "Check the tenant ID or domain, and the cloud: a tenant in a national cloud (usGov, usGovDoD, china) must be addressed through that cloud's authority (set \"cloud\").".into(),
+        ),
+        Some(900023) => auth(
+            "The tenant identifier is invalid.",
+            "Use the Directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com.".into(),
+        ),
+        Some(9001023) | Some(50059) => auth(
+            "Client credentials need a specific tenant, not /common or /consumers.",
+            "Use the Directory (tenant) ID GUID or a verified domain as tenant.".into(),
+        ),
+        Some(700027) | Some(700030) | Some(50012) => auth(
+            "The certificate is not registered on the app, or the client assertion signature is invalid.",
+            format!(
+                "Upload the certificate's public key (.cer/.pem) to the app registration under Certificates & secrets; this certificate's SHA-1 thumbprint is {thumbprint}. If it is already there, the private key does not match it. Some tenants reject x5t#S256: try \"assertionAlgorithm\": \"RS256\"."
+            ),
+        ),
+        Some(50027) | Some(5002738) | Some(700021) => auth(
+            "Entra ID could not accept the client assertion (malformed, wrong audience, unsupported algorithm, or issuer not the client id).",
+            "This points to a bug or an incompatible signer: the assertion must be an RS256/PS256 JWT whose aud is the token URL and whose iss and sub are the client id.".into(),
+        ),
+        Some(50013) => auth(
+            "Entra ID rejected the client assertion's signature or saw it replayed.",
+            "Each token request needs a fresh assertion (a unique jti); check the signer and the machine clock.".into(),
+        ),
+        Some(700024) => auth(
+            "The client assertion is outside its validity window: the clocks disagree.",
+            "Synchronise this machine's clock (NTP); assertions are valid from now for 10 minutes.".into(),
+        ),
+        Some(7000112) => auth(
+            "The application (service principal) is disabled in this tenant.",
+            "Enable the enterprise application (Enterprise applications > Properties > Enabled for users to sign in), or ask the tenant admin why it was disabled.".into(),
+        ),
+        Some(53003) => auth(
+            "Conditional Access for workload identities blocked the token.",
+            "Ask an Entra admin to review the Conditional Access policies that target this service principal (location or service-principal risk conditions).".into(),
+        ),
+        Some(1002012) | Some(70011) | Some(700022) | Some(700023) => auth(
+            "The requested scope was rejected.",
+            "The scope must be the cloud's Graph resource followed by /.default; check the \"cloud\" setting.".into(),
+        ),
+        Some(500011) => auth(
+            "Microsoft Graph was not found as a resource in this tenant (wrong cloud or resource).",
+            "Check the \"cloud\" setting: the Graph resource differs per national cloud.".into(),
+        ),
+        Some(7000218) | Some(900144) => auth(
+            "The token request carried no credential.",
+            "Configure a client secret or a certificate for the app.".into(),
+        ),
+        Some(700025) => auth(
+            "The app is registered as a public client, which cannot use secrets or certificates.",
+            "In the app registration's Authentication page, turn off 'Allow public client flows'.".into(),
+        ),
+        Some(50196) => Diagnosis {
+            status: Status::Throttled,
+            summary: "Entra ID detected a request loop (too many identical token requests).".into(),
+            remedy: "Reuse one client handle so its token cache works; do not create a client per message.".into(),
+        },
+        Some(90055) | Some(90024) | Some(90033) => Diagnosis {
+            status: Status::Network,
+            summary: "Entra ID is temporarily throttling or unavailable.".into(),
+            remedy: "Retry later.".into(),
+        },
+        _ if http_status == 429 => Diagnosis {
+            status: Status::Throttled,
+            summary: "Entra ID throttled the token request.".into(),
+            remedy: "Wait and retry; reuse one client handle so tokens are cached.".into(),
+        },
+        _ if http_status >= 500 => Diagnosis {
+            status: Status::Network,
+            summary: "Entra ID is unavailable.".into(),
+            remedy: "Retry later.".into(),
+        },
+        Some(_) => auth(
+            "Entra ID rejected the credentials.",
+            "Look up the AADSTS code at https://login.microsoftonline.com/error and check the app registration.".into(),
+        ),
+        None => auth(
+            "Entra ID rejected the token request.",
+            "Check tenant, clientId and the credential.".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn aadsts_from_description() {
+        assert_eq!(
+            parse_aadsts("AADSTS7000215: Invalid client secret"),
+            Some(7000215)
+        );
+        assert_eq!(parse_aadsts("nothing"), None);
+        assert_eq!(first_line("AADSTS1: x\r\nTrace ID: y"), "AADSTS1: x");
+    }
+
+    #[test]
+    fn diagnoses_secret_errors() {
+        let cred = Credential::Secret(Secret::new("x"));
+        let d = diagnose_aadsts(Some(7000215), 401, &cred);
+        assert_eq!(d.status, Status::AuthenticationFailed);
+        assert!(d.remedy.contains("Secret ID"));
+        assert_eq!(
+            diagnose_aadsts(Some(50196), 400, &cred).status,
+            Status::Throttled
+        );
+        assert_eq!(diagnose_aadsts(None, 503, &cred).status, Status::Network);
+    }
+}

@@ -1,0 +1,304 @@
+//! One reqwest client per handle (TLS, proxy, timeouts, connection reuse, HTTP/2 via ALPN) and
+//! the retry policy every request goes through.
+//!
+//! Retry rules (see docs/contracts.md and reference/performance-reliability.md §4), decided in
+//! one place, [`retry::decide`]:
+//! - 429: always retried, honouring Retry-After, within `maxAttempts` and `maxTotalWaitSeconds`.
+//! - 503/504 with Retry-After: retried. Without Retry-After (and 502): retried only for
+//!   idempotent requests; for a send it is an unknown outcome (the server may have queued the
+//!   mail), retried only with `retryUnknownOutcome`, like any other 5xx on a send.
+//! - Connect/DNS/TLS failures before the request was sent: retried (nothing reached the server).
+//! - A timeout or dropped connection after the request was sent: retried only for idempotent
+//!   requests, or with `retryUnknownOutcome`; otherwise reported as an unknown outcome.
+//! - An untrusted server certificate or a request that cannot be built: never retried.
+//! - The wait is the server's Retry-After, else backoff (~0.5 s doubling up to 30 s, plus up to
+//!   250 ms jitter); a wait that would pass `maxTotalWaitSeconds` ends the retries.
+//!
+//! TLS: loading the OS trust store costs milliseconds, so it happens once per process (see
+//! [`tls`]); each client gets its own `rustls::ClientConfig` on top of the shared verifier.
+
+mod retry;
+mod tls;
+
+use std::time::Duration;
+
+use crate::config::{HttpSettings, RetryPolicy};
+use crate::error::{Error, Result, Status};
+
+/// Whether repeating a request can cause a second effect (a second mail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Token requests, GET, DELETE, upload-chunk PUT: repeating is harmless.
+    Idempotent,
+    /// POSTs that create or send something.
+    NonIdempotent,
+}
+
+/// A response that came back (any status), with the ids of the attempt that produced it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: bytes::Bytes,
+    pub client_request_id: String,
+    pub request_id: Option<String>,
+    pub attempts: u32,
+    pub retry_after: Option<Duration>,
+}
+
+impl HttpResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// No usable response.
+#[derive(Debug)]
+pub enum HttpFailure {
+    /// The request could not be built (e.g. the assertion signer failed).
+    Build(Error),
+    /// The network or server failed to produce a response.
+    Transport(TransportFailure),
+}
+
+impl HttpFailure {
+    /// The error for a request whose failure means "nothing happened" (token, draft steps).
+    pub fn into_error(self, what: &str) -> Error {
+        match self {
+            HttpFailure::Build(e) => e,
+            HttpFailure::Transport(t) => t.into_error(what),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TransportFailure {
+    /// True when the request may have reached the server (timeout, dropped connection after
+    /// sending): its effect is unknown.
+    pub maybe_delivered: bool,
+    pub message: String,
+    pub remedy: Option<String>,
+    pub client_request_id: String,
+    pub attempts: u32,
+}
+
+impl TransportFailure {
+    pub fn into_error(self, what: &str) -> Error {
+        let mut e = Error::new(Status::Network, format!("{what}: {}", self.message));
+        e.remedy = self.remedy.or_else(|| {
+            Some(
+                "Check network access to the endpoint, the proxy settings and http.timeoutSeconds."
+                    .into(),
+            )
+        });
+        e.client_request_id = Some(self.client_request_id);
+        e.attempts = Some(self.attempts);
+        e
+    }
+}
+
+/// The HTTP client of one handle.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    retry: RetryPolicy,
+    allow_http_loopback: bool,
+}
+
+impl Http {
+    pub fn new(
+        settings: &HttpSettings,
+        retry: RetryPolicy,
+        allow_http_loopback: bool,
+    ) -> Result<Http> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tls_backend_preconfigured(tls::client_config(&settings.extra_roots)?);
+        if let Some(proxy_url) = &settings.proxy {
+            let mut proxy = reqwest::Proxy::all(proxy_url.expose())
+                .map_err(|_| Error::config("http.proxy is not a usable proxy URL"))?;
+            if !settings.no_proxy.is_empty() {
+                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&settings.no_proxy.join(",")));
+            }
+            builder = builder.proxy(proxy);
+        } else if !settings.use_system_proxy {
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| {
+            Error::config(format!(
+                "cannot build the HTTP client ({})",
+                error_chain(&e)
+            ))
+        })?;
+        Ok(Http {
+            client,
+            retry,
+            allow_http_loopback,
+        })
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Checks a URL the server handed us (upload session): https, or http to loopback when the
+    /// config allows it.
+    pub fn check_server_url(&self, url: &str) -> Result<()> {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            Error::new(
+                Status::GraphError,
+                format!("Graph returned an invalid upload URL ({e})"),
+            )
+        })?;
+        if crate::config::check_transport(&parsed, self.allow_http_loopback).is_err() {
+            return Err(Error::new(
+                Status::GraphError,
+                "Graph returned an upload URL that is not https; refusing to upload",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why no response came back, and what that means for retrying.
+#[derive(Debug)]
+struct SendFailure {
+    /// The request may have reached the server (its effect is unknown).
+    maybe_delivered: bool,
+    /// Another attempt could succeed (false for an untrusted certificate or a bug).
+    retryable: bool,
+    message: String,
+    remedy: Option<String>,
+}
+
+/// The remedy for a failure before anything was sent: name resolution, connection or TLS
+/// handshake.
+const CONNECT_REMEDY: &str = "Nothing reached the server, so nothing was sent. Check that the host name resolves (DNS), that a firewall allows outbound HTTPS to it, and the proxy settings (http.proxy, http.noProxy, http.useSystemProxy and the HTTPS_PROXY/NO_PROXY environment variables).";
+
+fn classify_send_error(e: &reqwest::Error) -> SendFailure {
+    let chain = error_chain(e);
+    // The rustls error can hide behind io::Error wrappers whose source() skips it, so the
+    // rendered chain is checked too.
+    let bad_certificate = find_rustls_error(e)
+        .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)))
+        || chain.contains("invalid peer certificate");
+    let (maybe_delivered, retryable, message, remedy) = if bad_certificate {
+        (
+            false,
+            false,
+            format!("the server's TLS certificate is not trusted ({chain})"),
+            Some("Nothing was sent. If a proxy inspects TLS or the endpoint uses a private CA, add its CA certificate to http.extraCaCertificatesPem.".into()),
+        )
+    } else if e.is_connect() {
+        (
+            false,
+            true,
+            format!("could not connect ({chain})"),
+            Some(CONNECT_REMEDY.into()),
+        )
+    } else if e.is_timeout() {
+        (
+            true,
+            true,
+            format!("timed out after the request was sent ({chain})"),
+            None,
+        )
+    } else if e.is_builder() {
+        (
+            false,
+            false,
+            format!("invalid request ({chain})"),
+            Some("This is a bug in pmp-mail; please report it.".into()),
+        )
+    } else {
+        (
+            true,
+            true,
+            format!("the connection failed after the request was sent ({chain})"),
+            None,
+        )
+    };
+    SendFailure {
+        maybe_delivered,
+        retryable,
+        message,
+        remedy,
+    }
+}
+
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut source: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+        {
+            return Some(tls);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// "outer: inner: innermost" without repeats.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = err.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_must_be_https_or_allowed_loopback_http() {
+        let http = |allow_http_loopback| {
+            let settings = crate::config::Config::from_json(
+                r#"{"tenant":"contoso.onmicrosoft.com","clientId":"22222222-2222-2222-2222-222222222222"}"#,
+            )
+            .unwrap()
+            .validate()
+            .unwrap()
+            .http;
+            Http::new(&settings, RetryPolicy::default(), allow_http_loopback).unwrap()
+        };
+        let (strict, loopback) = (http(false), http(true));
+        let upload =
+            "https://outlook.office.com/api/v2.0/Users('a')/AttachmentSessions('b')?authtoken=x";
+        assert!(strict.check_server_url(upload).is_ok());
+        assert!(loopback.check_server_url(upload).is_ok());
+        for local in [
+            "http://127.0.0.1:8080/_upload/1",
+            "http://[::1]:8080/_upload/1",
+            "http://localhost/_upload/1",
+        ] {
+            assert!(strict.check_server_url(local).is_err(), "{local}");
+            assert!(loopback.check_server_url(local).is_ok(), "{local}");
+        }
+        for refused in [
+            "http://outlook.office.com/upload",
+            "http://10.0.0.1/upload",
+            "ftp://127.0.0.1/upload",
+            "not a url",
+        ] {
+            for client in [&strict, &loopback] {
+                let e = client.check_server_url(refused).unwrap_err();
+                assert_eq!(e.status, Status::GraphError, "{refused}");
+            }
+        }
+    }
+}

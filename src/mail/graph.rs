@@ -1,0 +1,345 @@
+//! The floor under the mail code: a [`GraphSession`] (the handle's HTTP client, token cache,
+//! Graph root and retry policy) and what every Graph request of a send needs: the
+//! authenticated call with one token refresh on 401, the [`Step`] it belongs to, and the
+//! mapping of Graph's answers and transport failures to [`Error`]s with remedies.
+//!
+//! `send.rs` (sendMail) and `upload.rs` (the draft path) stand on this and never on each other.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::config::RetryPolicy;
+use crate::error::{Error, Outcome, Result, Status};
+use crate::http::{Http, HttpFailure, HttpResponse, Idempotency};
+use crate::logging::OpLog;
+use crate::mail::message::SendResult;
+use crate::token::TokenProvider;
+
+/// Attachments of this size or more need an upload session (Graph: "3 MB").
+pub const LARGE_ATTACHMENT_BYTES: usize = 3 * 1024 * 1024;
+/// Graph's request size limit (4 MB).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Path-segment encoding: keep unreserved characters and '@' (user principal names).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'=');
+
+pub(crate) fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
+/// The Graph request a failure happened in; decides remedies and whether a lost answer means
+/// an unknown outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    SendMail,
+    CreateDraft,
+    AddAttachment,
+    CreateUploadSession,
+    UploadChunk,
+    SendDraft,
+    DeleteDraft,
+}
+
+impl Step {
+    fn is_send(self) -> bool {
+        matches!(self, Step::SendMail | Step::SendDraft)
+    }
+
+    fn needs_read_write(self) -> bool {
+        matches!(
+            self,
+            Step::CreateDraft | Step::AddAttachment | Step::CreateUploadSession | Step::DeleteDraft
+        )
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::SendMail => "sendMail",
+            Step::CreateDraft => "create draft",
+            Step::AddAttachment => "add attachment",
+            Step::CreateUploadSession => "create upload session",
+            Step::UploadChunk => "upload chunk",
+            Step::SendDraft => "send draft",
+            Step::DeleteDraft => "delete draft",
+        }
+    }
+}
+
+/// Everything a Graph request needs, for one client handle.
+#[derive(Debug)]
+pub(crate) struct GraphSession {
+    http: Http,
+    tokens: TokenProvider,
+    /// `https://graph.microsoft.com` or the configured override, without a trailing slash.
+    graph_root: String,
+}
+
+impl GraphSession {
+    pub(crate) fn new(http: Http, tokens: TokenProvider, graph_root: String) -> GraphSession {
+        GraphSession {
+            http,
+            tokens,
+            graph_root,
+        }
+    }
+
+    pub(crate) fn tokens(&self) -> &TokenProvider {
+        &self.tokens
+    }
+
+    /// The HTTP client itself, for requests that carry their own authorization (upload chunks).
+    pub(crate) fn http(&self) -> &Http {
+        &self.http
+    }
+
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.http.retry_policy()
+    }
+
+    /// `{graph root}/v1.0/users/{mailbox}/{path}`, the mailbox percent-encoded.
+    pub(crate) fn user_url(&self, mailbox: &str, path: &str) -> String {
+        format!(
+            "{}/v1.0/users/{}/{path}",
+            self.graph_root,
+            encode_segment(mailbox)
+        )
+    }
+
+    /// An authenticated Graph request with JSON (or empty) body. A 401 gets one fresh token and
+    /// one more try. Transport failures become errors here: for a send step a lost answer is an
+    /// unknown outcome.
+    pub(crate) async fn graph_call(
+        &self,
+        step: Step,
+        log: &mut OpLog,
+        method: Method,
+        url: &str,
+        body: Option<bytes::Bytes>,
+    ) -> Result<HttpResponse> {
+        let idempotency = match method {
+            Method::GET | Method::DELETE | Method::PUT => Idempotency::Idempotent,
+            _ => Idempotency::NonIdempotent,
+        };
+        let (mut token, _) = self
+            .tokens
+            .get(false, log)
+            .await
+            .map_err(|e| e.with_outcome(Outcome::Failed))?;
+        let mut refreshed = false;
+        let mut extra_attempts = 0;
+        loop {
+            let bearer = format!("Bearer {}", token.token.expose());
+            let result = self
+                .http
+                .execute(step.describe(), idempotency, log, |client| {
+                    let request = client
+                        .request(method.clone(), url)
+                        .header(reqwest::header::AUTHORIZATION, &bearer)
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    match &body {
+                        Some(b) => request
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(b.clone()),
+                        None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
+                    }
+                })
+                .await;
+            let mut response = match result {
+                Ok(r) => r,
+                Err(failure) => return Err(transport_error(step, failure, &self.retry_policy())),
+            };
+            response.attempts += extra_attempts;
+            if response.status == 401 && !refreshed {
+                log.info(format!(
+                    "{}: Graph rejected the token (HTTP 401); fetching a new token and trying once more",
+                    step.describe()
+                ));
+                refreshed = true;
+                extra_attempts = response.attempts;
+                token = self
+                    .tokens
+                    .replace_rejected(&token, log)
+                    .await
+                    .map_err(|e| e.with_outcome(Outcome::Failed))?;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+}
+
+impl SendResult {
+    /// The result of a send whose final request got `response`.
+    pub(crate) fn sent(response: &HttpResponse, upload_session: bool) -> SendResult {
+        SendResult {
+            status: "sent".into(),
+            attempts: response.attempts,
+            duration_ms: 0,
+            upload_session,
+            client_request_id: response.client_request_id.clone(),
+            request_id: response.request_id.clone(),
+            log: Vec::new(),
+        }
+    }
+}
+
+fn transport_error(step: Step, failure: HttpFailure, retry: &RetryPolicy) -> Error {
+    match failure {
+        HttpFailure::Transport(t) if t.maybe_delivered && step.is_send() => {
+            let mut e = Error::new(
+                Status::OutcomeUnknown,
+                format!(
+                    "{}: {}; the request reached the server, so the message may or may not have been sent",
+                    step.describe(),
+                    t.message
+                ),
+            )
+            .with_outcome(Outcome::Unknown)
+            .with_remedy(format!(
+                "Check the sender's Sent Items (client-request-id {}) before sending again.{}",
+                t.client_request_id,
+                if retry.retry_unknown_outcome {
+                    ""
+                } else {
+                    " retry.retryUnknownOutcome: true retries such sends automatically, at the risk of a duplicate."
+                }
+            ));
+            e.client_request_id = Some(t.client_request_id);
+            e.attempts = Some(t.attempts);
+            e
+        }
+        other => other
+            .into_error(&format!("Graph {} failed", step.describe()))
+            .with_outcome(Outcome::Failed),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct GraphErrorBody {
+    error: Option<GraphErrorInner>,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphErrorInner {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// Maps a non-success Graph response to an error with a remedy.
+pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) -> Error {
+    let body: GraphErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
+    let inner = body.error.unwrap_or_default();
+    let code = inner.code.unwrap_or_default();
+    let graph_message = inner.message.unwrap_or_default();
+    let status = response.status;
+    let described = if code.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status} {code}: {graph_message}")
+    };
+    let (kind, remedy, outcome): (Status, String, Outcome) = match (status, code.as_str()) {
+        (429, _) => (
+            Status::Throttled,
+            format!(
+                "Graph throttled the app for mailbox {mailbox} (limits: 4 concurrent requests, 10,000 requests per 10 minutes per app and mailbox). Send fewer messages in parallel or raise retry.maxTotalWaitSeconds."
+            ),
+            Outcome::Failed,
+        ),
+        (401, _) => (
+            Status::AuthenticationFailed,
+            "Graph rejected the access token even after a refresh: check that the cloud matches the tenant (the token audience must be this cloud's Graph).".into(),
+            Outcome::Failed,
+        ),
+        (403, "ErrorSendAsDenied") => (
+            Status::PermissionDenied,
+            format!("The app may send as {mailbox} only through that mailbox's own URL; make 'from' the mailbox you send from, or grant Send As."),
+            Outcome::Failed,
+        ),
+        (403, _) if step.needs_read_write() => (
+            Status::PermissionDenied,
+            format!(
+                "Attachments of 3 MB or more (and very large messages) need a draft and upload sessions, which need the Mail.ReadWrite application permission with admin consent. Or an Application Access Policy / RBAC scope excludes {mailbox}."
+            ),
+            Outcome::Failed,
+        ),
+        (403, _) => (
+            Status::PermissionDenied,
+            format!(
+                "Grant the Microsoft Graph application permission Mail.Send with admin consent; if it is granted, an Exchange Application Access Policy or RBAC for Applications scope excludes the mailbox {mailbox}."
+            ),
+            Outcome::Failed,
+        ),
+        (404, "ErrorInvalidUser" | "ResourceNotFound") => (
+            Status::GraphError,
+            format!("The mailbox {mailbox} does not exist in this tenant: check the from address (the user principal name or primary SMTP address)."),
+            Outcome::Failed,
+        ),
+        (404, "MailboxNotEnabledForRESTAPI") => (
+            Status::GraphError,
+            format!("The mailbox {mailbox} is inactive, soft-deleted, hosted on-premises or has no Exchange Online license."),
+            Outcome::Failed,
+        ),
+        (413, _) | (_, "ErrorMessageSizeExceeded" | "RequestEntityTooLarge") => (
+            Status::Attachment,
+            "The message is too large for Graph or for the mailbox's size limit (35 MB by default, up to 150 MB): send smaller attachments or raise the mailbox's MaxSendSize.".into(),
+            Outcome::Failed,
+        ),
+        (400, "ErrorInvalidRecipients") => (
+            Status::GraphError,
+            "Check the recipient addresses.".into(),
+            Outcome::Failed,
+        ),
+        (400, "InvalidInternetMessageHeader" | "InvalidInternetMessageHeaderCollection") => (
+            Status::GraphError,
+            "Custom headers must start with x- and there may be at most 5.".into(),
+            Outcome::Failed,
+        ),
+        (500..=599, _) if step.is_send() => (
+            Status::OutcomeUnknown,
+            "Graph failed after receiving the message, which may still be sent: check the sender's Sent Items before sending again. retry.retryUnknownOutcome: true retries such sends automatically, at the risk of a duplicate.".into(),
+            Outcome::Unknown,
+        ),
+        (500..=599, _) => (
+            Status::GraphError,
+            "Graph is having trouble; nothing was sent. Try again later.".into(),
+            Outcome::Failed,
+        ),
+        _ => (
+            Status::GraphError,
+            "See Graph's error code and message.".into(),
+            Outcome::Failed,
+        ),
+    };
+    let mut e = Error::new(
+        kind,
+        format!("Graph refused the {} request: {described}", step.describe()),
+    )
+    .with_remedy(remedy)
+    .with_outcome(outcome);
+    e.http_status = Some(status);
+    e.graph_code = (!code.is_empty()).then_some(code);
+    e.request_id = response.request_id.clone();
+    e.client_request_id = Some(response.client_request_id.clone());
+    e.attempts = Some(response.attempts);
+    e.retry_after_seconds = response.retry_after.map(|d| d.as_secs());
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_keep_at_and_encode_the_rest() {
+        assert_eq!(encode_segment("alerts@contoso.com"), "alerts@contoso.com");
+        assert_eq!(encode_segment("jörg@x.de"), "j%C3%B6rg@x.de");
+        assert_eq!(encode_segment("a/b?c"), "a%2Fb%3Fc");
+    }
+}
