@@ -4,18 +4,36 @@
     One entry point for building, testing, demonstrating and benchmarking pmp-mail.
 
 .DESCRIPTION
-    Run it through the pinned PowerShell tool so the only prerequisites are Rust and the .NET SDK:
+    Run it through the pinned PowerShell tool so the only prerequisites are Rust and the .NET SDK
+    (plus a C compiler and valgrind for the C suite):
 
         dotnet tool restore && dotnet pwsh ./build.ps1 <task>
 
     Tasks:
-      build   cargo build (library, header, emulator) and the PowerShell module into dist/PmpMail
-      test    lint + every suite: Rust, C (gcc + valgrind), C# (xunit), Pester, MSAL/Graph SDK fidelity, examples
+      build   cargo build --workspace --all-targets (library, emulator, tests, examples) and the
+              PowerShell module into dist/PmpMail
+      test    the build, then every suite with a pass/fail summary:
+                rust-lint          cargo fmt --check, clippy -D warnings
+                rust-tests         cargo test --workspace (incl. the generated header and schemas)
+                c-abi              C programs against include/pmp_mail.h, natively and under valgrind
+                csharp-interop     xunit: dotnet/PmpMail.Interop.Tests
+                powershell-module  Pester: powershell/tests
+                demo               the demo task, as a user runs it, and what arrived
+                examples           examples/csharp/SendMail and examples/powershell/Send-Report.ps1
+                emulator-fidelity  MSAL.NET and the Graph .NET SDK against the emulator
+                dotnet-format      dotnet format --verify-no-changes
+              -Suite c-abi,examples runs only those (after the build they need).
       demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived
-      bench   benchmarks that print numbers (module import/size/memory, send throughput vs a peer)
+      bench   benchmarks that print numbers: client creation (bench/client-create-bench.rs), send
+              throughput/latency vs the Graph .NET SDK (bench/PmpMail.Bench), the module's import
+              time/size/memory (powershell/bench/Measure-PmpMail.ps1). PMP_BENCH_PROFILE=release for
+              optimized native code; further arguments go to PmpMail.Bench (`bench --seq 200`).
       mutants applies the deliberate bugs in tests/mutants/mutants.json one at a time to a scratch
               copy and runs the Rust suites against each: prints caught / survived (slow: ~1 min
               per mutant; not part of `test`). -Mutant M7b,M11 picks some.
+
+    Generated files (include/pmp_mail.h, docs/schema/*.json) are checked by the rust-tests suite;
+    rewrite them with: PMP_UPDATE_GENERATED=1 cargo test -p pmp-mail --test it generated
 #>
 [CmdletBinding()]
 param(
@@ -23,28 +41,35 @@ param(
     [ValidateSet('build', 'test', 'demo', 'bench', 'mutants')]
     [string] $Task = 'build',
 
+    # For the test task: run only these suites (the build runs first when one of them needs it).
+    # Commas work from -File too (`-Suite c-abi,examples` arrives there as one string).
+    [string[]] $Suite = @(),
+
+    # For the demo task: use what the last build made (the test task's demo suite passes it).
+    [switch] $NoBuild,
+
     # For the mutants task: the ids to run (default: all).
-    [string[]] $Mutant = @()
+    [string[]] $Mutant = @(),
+
+    # For the bench task: the remaining arguments go to PmpMail.Bench, e.g. `bench --seq 200 --sides pmp`.
+    [Parameter(ValueFromRemainingArguments)]
+    [string[]] $BenchArguments = @()
 )
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
 Set-Location $Root
-
-function Invoke-Native {
-    # Runs a native command and throws when it fails, so a red step stops the task.
-    param([Parameter(Mandatory)][string] $Command, [string[]] $Arguments = @())
-    Write-Host "> $Command $($Arguments -join ' ')" -ForegroundColor DarkGray
-    & $Command @Arguments
-    if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE" }
-}
+if ($BenchArguments -and $Task -ne 'bench') { throw "Unknown arguments for the $Task task: $($BenchArguments -join ' ')" }
+Import-Module (Join-Path $Root 'tools' 'PmpBuild.psm1') -Force
 
 function Install-SystemPrerequisite {
-    # The C suite runs under valgrind and asks the emulator with curl; a fresh machine may not have
-    # them. Debian's packages are reachable.
+    # The C suite runs under valgrind; a fresh Debian/Ubuntu machine may not have it.
     param([string] $Command, [string] $Package)
-    if (Get-Command $Command -ErrorAction SilentlyContinue) { return }
+    if (Get-Command $Command -CommandType Application -ErrorAction SilentlyContinue) { return }
+    if (-not $IsLinux -or -not (Get-Command apt-get -CommandType Application -ErrorAction SilentlyContinue)) {
+        throw "$Command is missing: install the package '$Package'"
+    }
     Write-Host "Installing $Package (needed for $Command)" -ForegroundColor Yellow
     if ((id -u) -ne '0') { throw "$Command is missing: install the Debian package '$Package'" }
     & apt-get install -y -qq $Package *> $null
@@ -54,69 +79,163 @@ function Install-SystemPrerequisite {
     }
 }
 
-function Invoke-BuildNative {
-    Invoke-Native cargo @('build', '--workspace', '--all-targets')
+function Use-Environment {
+    # Runs $Body with environment variables set, and puts the previous values back afterwards.
+    param([Parameter(Mandatory)][hashtable] $Variables, [Parameter(Mandatory)][scriptblock] $Body)
+    $saved = @{}
+    foreach ($name in $Variables.Keys) {
+        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
+        [Environment]::SetEnvironmentVariable($name, $Variables[$name])
+    }
+    try { & $Body }
+    finally {
+        foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    }
 }
 
-function Test-HeaderCurrent {
-    # build.rs regenerated include/pmp_mail.h; the committed copy must match it.
-    Invoke-Native git @('diff', '--exit-code', '--', 'include/pmp_mail.h')
+function Build-Module {
+    # Assembles dist/PmpMail (manifest, assemblies, help, native library) from a native build.
+    param([string] $CargoProfile = 'debug')
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'powershell/build.ps1'), '-NativeProfile', $CargoProfile)
+}
+
+function Invoke-BuildAll {
+    # The one build the suites, the demo and the debug benchmarks share: all targets at once. A
+    # narrower `cargo build -p ...` resolves other features (no dev-dependencies) and builds ~80
+    # crates again, replacing target/debug/libpmp_mail.so.
+    Invoke-Native cargo @('build', '--workspace', '--all-targets')
+    Build-Module
 }
 
 $script:Results = [System.Collections.Generic.List[object]]::new()
 
 function Invoke-Suite {
-    param([Parameter(Mandatory)][string] $Name, [Parameter(Mandatory)][scriptblock] $Body)
-    Write-Host "`n=== $Name ===" -ForegroundColor Cyan
+    # Runs one named suite, times it and records passed / FAILED / skipped (when a suite it needs failed).
+    param(
+        [Parameter(Mandatory)][string] $Name,
+        [Parameter(Mandatory)][string] $What,
+        [Parameter(Mandatory)][scriptblock] $Body,
+        [string[]] $Needs = @()
+    )
+    $blocked = @($Needs | Where-Object { $n = $_; $script:Results | Where-Object { $_.Suite -eq $n -and $_.Result -ne 'passed' } })
+    if ($blocked) {
+        Write-Host "`n=== $($Name): skipped ($($blocked -join ', ') failed) ===" -ForegroundColor Yellow
+        $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'SKIPPED'; Seconds = 0; What = $What })
+        return
+    }
+    Write-Host "`n=== $Name ($What) ===" -ForegroundColor Cyan
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
     try {
         & $Body
-        $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'passed'; Seconds = [int]$watch.Elapsed.TotalSeconds })
+        $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'passed'; Seconds = [int]$watch.Elapsed.TotalSeconds; What = $What })
     }
     catch {
-        $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'FAILED'; Seconds = [int]$watch.Elapsed.TotalSeconds })
+        $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'FAILED'; Seconds = [int]$watch.Elapsed.TotalSeconds; What = $What })
         Write-Host "Suite '$Name' failed: $_" -ForegroundColor Red
     }
 }
 
 function Write-Summary {
+    param([System.Diagnostics.Stopwatch] $Total)
     Write-Host ''
-    $script:Results | Format-Table -AutoSize | Out-String | Write-Host
+    $script:Results | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
     $passed = @($script:Results | Where-Object Result -EQ 'passed').Count
     $failed = @($script:Results | Where-Object Result -NE 'passed').Count
-    Write-Host "suites: $passed passed, $failed failed"
+    Write-Host "suites: $passed passed, $failed failed or skipped; $([int]$Total.Elapsed.TotalSeconds) s in all"
     if ($failed -gt 0) { exit 1 }
 }
 
-function Build-Module {
-    # Assembles dist/PmpMail (manifest, assemblies, help, native library) from the debug native build.
-    Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'powershell/build.ps1'))
+$SuiteNames = 'rust-lint', 'rust-tests', 'c-abi', 'csharp-interop', 'powershell-module', 'demo', 'examples',
+    'emulator-fidelity', 'dotnet-format'
+
+function Split-List([string[]] $Items) {
+    # -File passes `a,b` as one string; -Command passes an array: both become the list.
+    @($Items | ForEach-Object { $_ -split ',' } | ForEach-Object Trim | Where-Object { $_ })
 }
 
-function Start-Emulator {
-    # Starts the emulator sandbox and returns what it printed: base URLs, CA path, state dir.
-    param([string[]] $Arguments)
-    $targetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $Root 'target' }
-    $psi = [System.Diagnostics.ProcessStartInfo]::new((Join-Path $targetDir 'debug/pmp-graph-emulator'))
-    foreach ($a in @('serve') + $Arguments + @('--exit-on-stdin-eof')) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardInput = $true
-    $process = [System.Diagnostics.Process]::Start($psi)
-    $line = $process.StandardOutput.ReadLine()
-    if (-not $line) { throw 'the emulator exited before it printed its address' }
-    $info = $line | ConvertFrom-Json
-    $info | Add-Member -NotePropertyName Process -NotePropertyValue $process
-    $info
+function Invoke-Test {
+    param([string[]] $Only)
+    $Only = Split-List $Only
+    $unknown = @($Only | Where-Object { $_ -notin $SuiteNames })
+    if ($unknown) { throw "Unknown suite '$($unknown -join "', '")'; the suites are: $($SuiteNames -join ', ')" }
+    $total = [System.Diagnostics.Stopwatch]::StartNew()
+    $wanted = { param($name) -not $Only -or $Only -contains $name }
+    # Every suite but these two runs something the build made.
+    if (@($Only | Where-Object { $_ -notin 'rust-lint', 'dotnet-format' }).Count -gt 0 -or -not $Only) {
+        Invoke-Suite 'build' 'cargo build --workspace --all-targets; dist/PmpMail' { Invoke-BuildAll }
+    }
+    if (& $wanted 'rust-lint') {
+        Invoke-Suite 'rust-lint' 'cargo fmt --check; clippy -D warnings' {
+            Invoke-Native cargo @('fmt', '--all', '--check')
+            Invoke-Native cargo @('clippy', '--workspace', '--all-targets', '--', '-D', 'warnings')
+        }
+    }
+    if (& $wanted 'rust-tests') {
+        Invoke-Suite 'rust-tests' 'cargo test --workspace' -Needs build {
+            Invoke-Native cargo @('test', '--workspace')
+        }
+    }
+    if (& $wanted 'c-abi') {
+        Invoke-Suite 'c-abi' 'C + valgrind against include/pmp_mail.h' -Needs build {
+            Install-SystemPrerequisite -Command valgrind -Package valgrind
+            & (Join-Path $Root 'tools/Invoke-CAbiTests.ps1')
+        }
+    }
+    if (& $wanted 'csharp-interop') {
+        Invoke-Suite 'csharp-interop' 'xunit: PmpMail.Interop.Tests' -Needs build {
+            Invoke-Native dotnet @('test', 'dotnet/PmpMail.Interop.Tests/PmpMail.Interop.Tests.csproj')
+        }
+    }
+    if (& $wanted 'powershell-module') {
+        Invoke-Suite 'powershell-module' 'Pester' -Needs build {
+            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', 'powershell/tests/Invoke-PesterTests.ps1', '-Output', 'Normal')
+        }
+    }
+    if (& $wanted 'demo') {
+        Invoke-Suite 'demo' 'README command, what arrived' -Needs build {
+            # The demo must keep working: run it as a user would (on this build) and check what arrived.
+            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'build.ps1'), 'demo', '-NoBuild')
+            $arrived = @(Get-ChildItem (Join-Path $Root '.state/demo/messages') -Filter '*.json' |
+                    ForEach-Object { (Get-Content $_.FullName -Raw | ConvertFrom-Json).subject } | Sort-Object)
+            $expected = @('Inventory export', 'Patch report: 2 updates published ✓')
+            if (Compare-Object $arrived $expected) { throw "demo: expected messages '$($expected -join "', '")', got '$($arrived -join "', '")'" }
+        }
+    }
+    if (& $wanted 'examples') {
+        Invoke-Suite 'examples' 'C# SendMail, Send-Report.ps1' -Needs build {
+            & (Join-Path $Root 'tools/Invoke-ExampleTests.ps1')
+        }
+    }
+    if (& $wanted 'emulator-fidelity') {
+        Invoke-Suite 'emulator-fidelity' 'MSAL.NET, Graph .NET SDK' -Needs build {
+            Invoke-Fidelity
+        }
+    }
+    if (& $wanted 'dotnet-format') {
+        Invoke-Suite 'dotnet-format' 'dotnet format --verify-no-changes' {
+            Invoke-Native dotnet @('format', 'pmp-mail.sln', '--verify-no-changes')
+        }
+    }
+    Write-Summary -Total $total
+}
+
+function Invoke-Fidelity {
+    # Microsoft's own clients (MSAL.NET, Graph .NET SDK) against the emulator the build made.
+    $emulator = Get-PmpEmulatorPath -IgnoreEnvironment
+    if (-not (Test-Path -LiteralPath $emulator)) { throw "$emulator was not built" }
+    Use-Environment @{ PMP_EMULATOR_BIN = $emulator } {
+        Invoke-Native dotnet @('test', (Join-Path $Root 'emulator/fidelity/PmpGraphEmulator.Fidelity.Tests/PmpGraphEmulator.Fidelity.Tests.csproj'))
+    }
 }
 
 function Invoke-Demo {
-    Invoke-Native cargo @('build', '-p', 'pmp-mail', '-p', 'pmp-graph-emulator')
-    Build-Module
+    param([switch] $NoBuild)
+    if (-not $NoBuild) { Invoke-BuildAll }
     $state = Join-Path $Root '.state/demo'
     if (Test-Path $state) { Remove-Item -Recurse -Force $state }
-    $emulator = Start-Emulator @('--demo', '--state-dir', $state)
+    $emulator = Start-PmpEmulator -Demo -StateDir $state
     try {
-        Write-Host "Emulator sandbox at $($emulator.baseUrl) (inbox page: $($emulator.baseUrl)/_emulator/)" -ForegroundColor Cyan
+        Write-Host "Emulator sandbox at $($emulator.BaseUrl) (inbox page: $($emulator.BaseUrl)/_emulator/)" -ForegroundColor Cyan
         Import-Module (Join-Path $Root 'dist/PmpMail/PmpMail.psd1') -Force
         # The demo tenant's app registration, as you would fill it in for a real tenant
         # (drop the three endpoint parameters there).
@@ -124,9 +243,9 @@ function Invoke-Demo {
             TenantId      = 'contoso.onmicrosoft.com'
             ClientId      = '22222222-2222-2222-2222-222222222222'
             ClientSecret  = ConvertTo-SecureString 'demo-secret-value' -AsPlainText -Force
-            AuthorityHost = $emulator.authorityHost
-            GraphRoot     = $emulator.graphRoot
-            TrustedCaPath = $emulator.caPath
+            AuthorityHost = $emulator.AuthorityHost
+            GraphRoot     = $emulator.GraphRoot
+            TrustedCaPath = $emulator.CaPath
         }
         Write-Host "`n> Test-PmpMailPermission" -ForegroundColor Yellow
         Test-PmpMailPermission @connection | Out-Host
@@ -171,9 +290,46 @@ function Invoke-Demo {
         Write-Host "The .eml files are in $(Join-Path $state 'messages')." -ForegroundColor Cyan
     }
     finally {
-        $emulator.Process.StandardInput.Close()
-        if (-not $emulator.Process.WaitForExit(5000)) { $emulator.Process.Kill() }
+        Stop-PmpEmulator $emulator
     }
+}
+
+function Invoke-Bench {
+    # Prints numbers; asserts nothing about time. PMP_BENCH_PROFILE=release for release builds.
+    param([string[]] $BenchArguments)
+    $cargoProfile = if ($env:PMP_BENCH_PROFILE) { $env:PMP_BENCH_PROFILE } else { 'debug' }
+    if ($cargoProfile -notin 'debug', 'release') { throw "PMP_BENCH_PROFILE must be debug or release (got '$cargoProfile')" }
+    Write-Host "==> bench: cargo build, profile '$cargoProfile' (PMP_BENCH_PROFILE=release for optimized native code)" -ForegroundColor Cyan
+    # One cargo invocation for everything the benchmarks run, so the library is built once: in debug
+    # the shared build (what test and demo use); in release only the targets the benchmarks need.
+    if ($cargoProfile -eq 'debug') {
+        Invoke-Native cargo @('build', '--workspace', '--all-targets')
+    }
+    else {
+        Invoke-Native cargo @('build', '--release', '-p', 'pmp-mail', '-p', 'pmp-graph-emulator', '--lib', '--bins', '--example', 'client-create-bench')
+    }
+    $native = (Get-PmpNativeLibrary -CargoProfile $cargoProfile).Path
+    $emulator = Get-PmpEmulatorPath -CargoProfile $cargoProfile -IgnoreEnvironment
+    foreach ($file in $native, $emulator) {
+        if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { throw "$file was not built" }
+    }
+
+    Write-Host '==> bench: client creation (bench/client-create-bench.rs)' -ForegroundColor Cyan
+    Invoke-Native (Join-Path (Get-PmpTargetDirectory) $cargoProfile 'examples' ($IsWindows ? 'client-create-bench.exe' : 'client-create-bench'))
+
+    Write-Host '==> bench: building bench/PmpMail.Bench (Release)' -ForegroundColor Cyan
+    $project = Join-Path $Root 'bench/PmpMail.Bench'
+    Invoke-Native dotnet @('build', (Join-Path $project 'PmpMail.Bench.csproj'), '-c', 'Release', '-nologo', '-v', 'quiet')
+    Write-Host '==> bench: pmp-mail vs Microsoft Graph SDK + MSAL.NET' -ForegroundColor Cyan
+    Use-Environment @{ PMP_EMULATOR_BIN = $emulator; PMP_MAIL_NATIVE_PATH = $native } {
+        Invoke-Native dotnet (@((Join-Path $project 'bin/Release/net10.0/PmpMail.Bench.dll'),
+                '--emulator', $emulator, '--native', $native, '--profile', $cargoProfile) + $BenchArguments)
+    }
+
+    Write-Host "==> bench: the PowerShell module into dist/PmpMail (native profile '$cargoProfile')" -ForegroundColor Cyan
+    Build-Module -CargoProfile $cargoProfile
+    Write-Host '==> bench: powershell/bench/Measure-PmpMail.ps1' -ForegroundColor Cyan
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'powershell/bench/Measure-PmpMail.ps1'), '-EmulatorExe', $emulator)
 }
 
 function Invoke-Mutants {
@@ -181,11 +337,14 @@ function Invoke-Mutants {
     # at a time. A mutant is caught when `cargo test -p pmp-mail` fails; one that does not
     # compile is reported as invalid, not caught.
     param([string[]] $Only)
+    $Only = Split-List $Only
     $plan = Get-Content (Join-Path $Root 'tests/mutants/mutants.json') -Raw | ConvertFrom-Json
     $mutants = @($plan.mutants | Where-Object { -not $Only -or $Only -contains $_.id })
     if ($mutants.Count -eq 0) { throw "no mutant matches '$($Only -join ', ')'" }
     $work = Join-Path $Root 'target/mutants'
-    $scratch = Join-Path $work 'tree'
+    # One tree per run, so two runs never edit each other's copy; the compiled dependencies in
+    # target/mutants/target are shared.
+    $scratch = Join-Path $work "tree-$PID"
     if (Test-Path $scratch) { Remove-Item -Recurse -Force $scratch }
     $files = (& git -C $Root ls-files -z --cached --others --exclude-standard) -split "`0" | Where-Object { $_ }
     foreach ($file in $files) {
@@ -194,10 +353,12 @@ function Invoke-Mutants {
         $to = Join-Path $scratch $file
         New-Item -ItemType Directory -Force -Path (Split-Path $to) | Out-Null
         Copy-Item $from $to
+        # Fresh mtimes: the shared target dir must not take a copy for an older, mutated build.
+        (Get-Item $to).LastWriteTime = [datetime]::Now
     }
     $env:CARGO_TARGET_DIR = Join-Path $work 'target'
     $manifest = Join-Path $scratch 'Cargo.toml'
-    $logs = Join-Path $work 'logs'
+    $logs = Join-Path $work "logs-$PID"
     New-Item -ItemType Directory -Force -Path $logs | Out-Null
 
     function Invoke-Cargo([string] $Log, [string[]] $Arguments) {
@@ -244,6 +405,7 @@ function Invoke-Mutants {
         Write-Host ("{0,-5} {1,-9} {2}" -f $row.Id, $row.Result, $row.CaughtBy)
         $row
     }
+    Remove-Item -Recurse -Force $scratch
     $rows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Write-Host
     $caught = @($rows | Where-Object Result -EQ 'caught').Count
     $survived = @($rows | Where-Object Result -EQ 'SURVIVED').Count
@@ -254,57 +416,16 @@ function Invoke-Mutants {
 
 switch ($Task) {
     'build' {
-        Invoke-BuildNative
+        Invoke-BuildAll
     }
     'test' {
-        Invoke-Suite 'rust-lint' {
-            Invoke-Native cargo @('fmt', '--all', '--check')
-            Invoke-Native cargo @('clippy', '--workspace', '--all-targets', '--', '-D', 'warnings')
-        }
-        Invoke-Suite 'header-current' {
-            Invoke-BuildNative
-            Test-HeaderCurrent
-        }
-        Invoke-Suite 'rust-tests' {
-            Invoke-Native cargo @('test', '--workspace')
-        }
-        Invoke-Suite 'c-abi' {
-            Install-SystemPrerequisite -Command valgrind -Package valgrind
-            Install-SystemPrerequisite -Command curl -Package curl
-            Invoke-Native bash @('tests/c/run.sh')
-        }
-        Invoke-Suite 'csharp-interop (xunit)' {
-            Invoke-Native dotnet @('test', 'dotnet/PmpMail.Interop.Tests/PmpMail.Interop.Tests.csproj')
-        }
-        Invoke-Suite 'powershell-module (Pester)' {
-            Build-Module
-            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', 'powershell/tests/Invoke-PesterTests.ps1', '-Output', 'Normal')
-        }
-        Invoke-Suite 'demo (README command)' {
-            # The demo must keep working: run it as a user would and check what arrived.
-            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'build.ps1'), 'demo')
-            $arrived = @(Get-ChildItem (Join-Path $Root '.state/demo/messages') -Filter '*.json' |
-                    ForEach-Object { (Get-Content $_.FullName -Raw | ConvertFrom-Json).subject } | Sort-Object)
-            $expected = @('Inventory export', 'Patch report: 2 updates published ✓')
-            if (Compare-Object $arrived $expected) { throw "demo: expected messages '$($expected -join "', '")', got '$($arrived -join "', '")'" }
-        }
-        Invoke-Suite 'examples (C# SendMail, Send-Report.ps1)' {
-            Invoke-Native bash @('examples/run.sh')
-        }
-        Invoke-Suite 'emulator-fidelity (MSAL.NET, Graph .NET SDK)' {
-            Invoke-Native bash @('emulator/fidelity/run.sh')
-        }
-        Invoke-Suite 'dotnet-format' {
-            Invoke-Native dotnet @('format', 'pmp-mail.sln', '--verify-no-changes')
-        }
-        Write-Summary
+        Invoke-Test -Only $Suite
     }
     'demo' {
-        Invoke-Demo
+        Invoke-Demo -NoBuild:$NoBuild
     }
     'bench' {
-        # Prints numbers; asserts nothing about time. PMP_BENCH_PROFILE=release for release builds.
-        Invoke-Native bash @('bench/run.sh')
+        Invoke-Bench -BenchArguments $BenchArguments
     }
     'mutants' {
         Invoke-Mutants -Only $Mutant

@@ -38,13 +38,13 @@ Set-StrictMode -Version Latest
 $repoRoot = Split-Path $PSScriptRoot -Parent
 $project = Join-Path $PSScriptRoot 'src' 'PmpMail.PowerShell' 'PmpMail.PowerShell.csproj'
 
-$os = if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
-$arch = [System.Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture.ToString().ToLowerInvariant()
-$rid = "$os-$arch"
-$nativeName = if ($IsWindows) { 'pmp_mail.dll' } elseif ($IsMacOS) { 'libpmp_mail.dylib' } else { 'libpmp_mail.so' }
+# The native library's file name and runtimes/<rid> folder, as NativeLibraryResolver.cs expects them.
+Import-Module (Join-Path $repoRoot 'tools' 'PmpBuild.psm1')
+$native = Get-PmpNativeLibrary -CargoProfile $NativeProfile
+$rid = $native.RuntimeIdentifier
+$nativeName = $native.FileName
 if (-not $NativeLibraryPath) {
-    $targetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $repoRoot 'target' }
-    $NativeLibraryPath = Join-Path $targetDir $NativeProfile $nativeName
+    $NativeLibraryPath = $native.Path
 }
 if (-not (Test-Path -LiteralPath $NativeLibraryPath -PathType Leaf)) {
     throw "Native library not found at '$NativeLibraryPath'. Build it first: cargo build -p pmp-mail$(if ($NativeProfile -eq 'release') { ' --release' })"

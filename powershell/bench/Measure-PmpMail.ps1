@@ -4,7 +4,7 @@
     Measures what the PmpMail module costs: import time, folder size, and memory for importing and sending.
 .DESCRIPTION
     Prints numbers, asserts nothing. Uses the built module (dist/PmpMail; build with
-    -NativeProfile release for realistic size) and the emulator from target/debug.
+    -NativeProfile release for realistic size) and the emulator from target/debug (or -EmulatorExe).
 
       Import time  median over -Runs fresh `pwsh -NoProfile` processes of (start + Import-Module) minus a
                    bare start (goal <= 150 ms); also the cold in-process import time and how much of it the
@@ -21,10 +21,13 @@ param(
     [int] $Runs = 11,
     [int] $Messages = 100,
     [string] $ModulePath = (Join-Path $PSScriptRoot '..' '..' 'dist' 'PmpMail'),
-    [string] $EmulatorExe = (Join-Path ($env:CARGO_TARGET_DIR ? $env:CARGO_TARGET_DIR : (Join-Path $PSScriptRoot '..' '..' 'target')) 'debug' ($IsWindows ? 'pmp-graph-emulator.exe' : 'pmp-graph-emulator'))
+    # Default: target/debug (see Get-PmpEmulatorPath in tools/PmpBuild.psm1).
+    [string] $EmulatorExe
 )
 
 $ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot '..' '..' 'tools' 'PmpBuild.psm1')
+if (-not $EmulatorExe) { $EmulatorExe = Get-PmpEmulatorPath }
 $ModulePath = (Resolve-Path $ModulePath).Path
 $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 
@@ -94,13 +97,8 @@ $nativeBytes = (Get-ChildItem -LiteralPath (Join-Path $ModulePath 'runtimes') -R
 # Memory: one fresh pwsh imports, sends $Messages mails to the emulator, and reports its working set.
 $state = Join-Path ([IO.Path]::GetTempPath()) ('pmp-bench-' + [guid]::NewGuid().ToString('n'))
 New-Item -ItemType Directory -Path $state | Out-Null
-$psi = [Diagnostics.ProcessStartInfo]::new($EmulatorExe)
-foreach ($a in 'serve', '--demo', '--state-dir', $state, '--listen', '127.0.0.1:0', '--exit-on-stdin-eof') { $psi.ArgumentList.Add($a) }
-$psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
-$emulator = [Diagnostics.Process]::Start($psi)
-$null = $emulator.StandardError.BaseStream.CopyToAsync([IO.Stream]::Null)
+$emulator = Start-PmpEmulator -Path $EmulatorExe -Demo -StateDir $state -StandardErrorPath (Join-Path $state 'emulator.err')
 try {
-    $info = $emulator.StandardOutput.ReadLine() | ConvertFrom-Json
     $script = @"
 `$ErrorActionPreference = 'Stop'
 function ws { [GC]::Collect(); [GC]::WaitForPendingFinalizers(); `$p = [Diagnostics.Process]::GetCurrentProcess(); `$p.Refresh(); `$p.WorkingSet64 }
@@ -109,7 +107,7 @@ Import-Module '$ModulePath/PmpMail.psd1'
 `$afterImport = ws
 `$secret = ConvertTo-SecureString 'demo-secret-value' -AsPlainText -Force
 Connect-PmpMail -TenantId 'contoso.onmicrosoft.com' -ClientId '22222222-2222-2222-2222-222222222222' -ClientSecret `$secret ``
-    -AuthorityHost '$($info.baseUrl)' -GraphRoot '$($info.baseUrl)' -TrustedCaPath '$($info.caPath)' -WarningAction SilentlyContinue
+    -AuthorityHost '$($emulator.BaseUrl)' -GraphRoot '$($emulator.BaseUrl)' -TrustedCaPath '$($emulator.CaPath)' -WarningAction SilentlyContinue
 `$sw = [Diagnostics.Stopwatch]::StartNew()
 1..$Messages | ForEach-Object { [pscustomobject]@{ To = "user`$_@contoso.com"; Subject = "bench `$_"; Body = 'x' * 2000 } } |
     Send-PmpMail -From 'alerts@contoso.onmicrosoft.com'
@@ -119,11 +117,11 @@ Connect-PmpMail -TenantId 'contoso.onmicrosoft.com' -ClientId '22222222-2222-222
 "@
     $numbers = (& $pwsh -NoProfile -NonInteractive -Command $script | Select-Object -Last 1) -split ' '
     $before, $afterImport, $afterSend, $sendMs = $numbers | ForEach-Object { [double]$_ }
-    $counters = Invoke-RestMethod "$($info.controlUrl)/counters" -SkipCertificateCheck
+    # Over TLS that trusts only the emulator's CA.
+    $counters = Invoke-PmpEmulatorControl $emulator 'counters'
 }
 finally {
-    $emulator.StandardInput.Close()
-    if (-not $emulator.WaitForExit(5000)) { $emulator.Kill() }
+    Stop-PmpEmulator $emulator
     Remove-Item -LiteralPath $state -Recurse -Force -ErrorAction SilentlyContinue
 }
 

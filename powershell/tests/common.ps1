@@ -1,14 +1,14 @@
 # Shared helpers for the PmpMail Pester tests. Dot-source it in BeforeAll.
 # Imports the BUILT module (dist/PmpMail at the repository root, or $env:PMP_MAIL_MODULE_PATH) and starts
-# the pmp-graph-emulator from target/debug ($env:CARGO_TARGET_DIR honoured; or $env:PMP_MAIL_EMULATOR) with a
-# directory file written here.
+# the pmp-graph-emulator (tools/PmpBuild.psm1's Start-PmpEmulator: target/debug, $env:CARGO_TARGET_DIR
+# honoured; or $env:PMP_MAIL_EMULATOR) with a directory file written here.
 
 $ErrorActionPreference = 'Stop'
 
 $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..' '..')).Path
+Import-Module (Join-Path $RepoRoot 'tools' 'PmpBuild.psm1')
 $script:ModulePath = if ($env:PMP_MAIL_MODULE_PATH) { $env:PMP_MAIL_MODULE_PATH } else { Join-Path $RepoRoot 'dist' 'PmpMail' }
-$script:TargetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $RepoRoot 'target' }
-$script:EmulatorExe = if ($env:PMP_MAIL_EMULATOR) { $env:PMP_MAIL_EMULATOR } else { Join-Path $TargetDir 'debug' ($IsWindows ? 'pmp-graph-emulator.exe' : 'pmp-graph-emulator') }
+$script:EmulatorExe = Get-PmpEmulatorPath
 
 Import-Module (Join-Path $ModulePath 'PmpMail.psd1') -Force
 
@@ -77,93 +77,37 @@ function Get-TestDirectory {
 }
 
 function Start-TestEmulator {
-    <# Starts the emulator on a free loopback port; returns baseUrl, caPath, controlUrl and the process. #>
+    <# Starts the emulator (--strict) on a free loopback port; returns BaseUrl, CaPath, ControlUrl, StateDir, Process and ControlClient. #>
     param([Parameter(Mandatory)] [hashtable] $Directory)
-    if (-not (Test-Path -LiteralPath $EmulatorExe)) {
-        throw "Emulator not found at $EmulatorExe; run: cargo build -p pmp-graph-emulator"
-    }
     $stateDir = Join-Path ([System.IO.Path]::GetTempPath()) ("pmp-mail-pester-" + [guid]::NewGuid().ToString('n'))
     New-Item -ItemType Directory -Path $stateDir | Out-Null
     $configPath = Join-Path $stateDir 'directory.json'
     $Directory | ConvertTo-Json -Depth 10 | Set-Content -LiteralPath $configPath -Encoding utf8NoBOM
-
-    $psi = [System.Diagnostics.ProcessStartInfo]::new($EmulatorExe)
-    foreach ($a in 'serve', '--config', $configPath, '--state-dir', $stateDir, '--listen', '127.0.0.1:0', '--exit-on-stdin-eof', '--strict') { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardInput = $true
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.UseShellExecute = $false
-    $process = [System.Diagnostics.Process]::Start($psi)
-    # Drain stderr in the background (no PowerShell callbacks on other threads).
-    $null = $process.StandardError.BaseStream.CopyToAsync([System.IO.Stream]::Null)
-    $lineTask = $process.StandardOutput.ReadLineAsync()
-    if (-not $lineTask.Wait(30000) -or -not $lineTask.Result) {
-        if (-not $process.HasExited) { $process.Kill() }
-        throw "The emulator did not start (exit code: $(if ($process.HasExited) { $process.ExitCode }))."
+    try {
+        Start-PmpEmulator -Path $EmulatorExe -ConfigPath $configPath -StateDir $stateDir -Strict `
+            -StandardErrorPath (Join-Path $stateDir 'emulator.err')
     }
-    $null = $process.StandardOutput.BaseStream.CopyToAsync([System.IO.Stream]::Null)
-    $info = $lineTask.Result | ConvertFrom-Json
-    [pscustomobject]@{
-        BaseUrl       = $info.baseUrl
-        CaPath        = $info.caPath
-        ControlUrl    = $info.controlUrl
-        StateDir      = $stateDir
-        Process       = $process
-        # The control API is called over the same validated TLS as the module's own calls.
-        ControlClient = New-EmulatorHttpClient -CaPem (Get-Content -LiteralPath $info.caPath -Raw)
+    catch {
+        Remove-Item -LiteralPath $stateDir -Recurse -Force -ErrorAction SilentlyContinue
+        throw
     }
 }
 
 function Stop-TestEmulator {
     param($Emulator)
-    if (-not $Emulator) { return }
-    $p = $Emulator.Process
-    try { $p.StandardInput.Close() } catch { }
-    if (-not $p.WaitForExit(5000)) { $p.Kill() }
-    if ($Emulator.ControlClient) { $Emulator.ControlClient.Dispose() }
-    Remove-Item -LiteralPath $Emulator.StateDir -Recurse -Force -ErrorAction SilentlyContinue
+    Stop-PmpEmulator $Emulator -RemoveStateDir
 }
 
 function New-EmulatorHttpClient {
-    <#
-    An HttpClient that trusts exactly one root, the emulator's CA: the platform builds the chain with
-    CustomRootTrust (the system store is not consulted) and checks the host name against the URL, so a
-    certificate from any other CA, or for another name, fails the TLS handshake. No validation callback
-    (a script block cannot run on the thread pool's TLS threads).
-    #>
+    <# An HttpClient that trusts exactly one root (see New-PmpEmulatorHttpClient in tools/PmpBuild.psm1). #>
     param([Parameter(Mandatory)] [string] $CaPem)
-    $policy = [System.Security.Cryptography.X509Certificates.X509ChainPolicy]::new()
-    $policy.TrustMode = [System.Security.Cryptography.X509Certificates.X509ChainTrustMode]::CustomRootTrust
-    $null = $policy.CustomTrustStore.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPem($CaPem))
-    $policy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
-    $handler = [System.Net.Http.SocketsHttpHandler]::new()
-    $handler.UseProxy = $false
-    $handler.SslOptions.CertificateChainPolicy = $policy
-    $handler.SslOptions.CertificateRevocationCheckMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
-    $client = [System.Net.Http.HttpClient]::new($handler, $true)
-    $client.Timeout = [TimeSpan]::FromSeconds(60)
-    $client
+    New-PmpEmulatorHttpClient -CaPem $CaPem
 }
 
 function Invoke-Emulator {
     <# Calls the emulator's control API (loopback only, TLS validated against the emulator's CA); returns the parsed JSON. #>
     param([string] $Path, [string] $Method = 'GET', $Body)
-    $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), "$($script:Emulator.ControlUrl)/$Path")
-    try {
-        if ($Body) {
-            $request.Content = [System.Net.Http.StringContent]::new(($Body | ConvertTo-Json -Depth 10), [System.Text.Encoding]::UTF8, 'application/json')
-        }
-        $response = $script:Emulator.ControlClient.SendAsync($request).GetAwaiter().GetResult()
-        try {
-            $text = $response.Content.ReadAsStringAsync().GetAwaiter().GetResult()
-            if (-not $response.IsSuccessStatusCode) {
-                throw "$Method $Path`: $([int]$response.StatusCode) $text"
-            }
-            if ($text) { $text | ConvertFrom-Json }
-        }
-        finally { $response.Dispose() }
-    }
-    finally { $request.Dispose() }
+    Invoke-PmpEmulatorControl $script:Emulator $Path -Method $Method -Body $Body
 }
 
 function Set-EmulatorFaults {

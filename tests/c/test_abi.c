@@ -4,11 +4,11 @@
  *   test_abi CONFIG.json MAILBOX CA.pem
  *
  * CONFIG.json must carry a client-secret auth object, {"type":"clientSecret","secret":"..."}
- * (tests/c/run.sh writes it): the wrong-secret and host-signer checks are built from it, and a
- * config without it fails those checks instead of skipping them.
+ * (tools/Invoke-CAbiTests.ps1, the c-abi suite, writes it): the wrong-secret and host-signer
+ * checks are built from it, and a config without it fails those checks instead of skipping them.
  *
  * Prints one line per check, every report, result and last-error document it gets (so that
- * run.sh can grep this output for a leaked secret or token), the library's log on stderr, and
+ * the suite can grep this output for a leaked secret or token), the library's log on stderr, and
  * finally "checks run: N" and "N passed, M failed"; exits non-zero on failure.
  */
 #include <stdio.h>
@@ -83,7 +83,7 @@ static pmp_status client_new_str(const char *json, pmp_client **out) {
     return pmp_client_new((const uint8_t *)json, strlen(json), out);
 }
 
-/* The library's log, at debug level, on stderr: run.sh greps it along with stdout. */
+/* The library's log, at debug level, on stderr: the suite greps it along with stdout. */
 static void print_log(void *userdata, const pmp_log_params *params) {
     (void)userdata;
     fprintf(stderr, "log %u: %.*s\n", params->level, (int)params->message_len, params->message);
@@ -91,7 +91,7 @@ static void print_log(void *userdata, const pmp_log_params *params) {
 
 /*
  * A copy of `config` with its auth object replaced by `auth` (malloc'd), or NULL when `config`
- * has no "auth":{...} object. The object ends at its first '}': run.sh's auth objects have no
+ * has no "auth":{...} object. The object ends at its first '}': the suite's auth objects have no
  * nested objects.
  */
 static char *with_auth(const char *config, const char *auth) {
@@ -105,7 +105,7 @@ static char *with_auth(const char *config, const char *auth) {
     return out;
 }
 
-/* The config's client secret (malloc'd; run.sh's secrets need no JSON escapes), or NULL. */
+/* The config's client secret (malloc'd; the suite's secrets need no JSON escapes), or NULL. */
 static char *config_secret(const char *config) {
     const char *key = "\"secret\":\"";
     const char *start = strstr(config, key);
@@ -161,7 +161,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *mailbox = argv[2];
-    setvbuf(stdout, NULL, _IOLBF, 0); /* run.sh pipes stdout: keep it in step with the log on stderr */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the suite pipes stdout: keep it in step with the log on stderr */
 
     CHECK(strlen(pmp_version()) > 0, "pmp_version");
     CHECK(strcmp(pmp_status_name(PMP_STATUS_OUTCOME_UNKNOWN), "PMP_STATUS_OUTCOME_UNKNOWN") == 0, "pmp_status_name");
@@ -249,8 +249,8 @@ int main(int argc, char **argv) {
     /*
      * A wrong secret: Entra's AADSTS7000215 in the permission report (OK, authenticated:false)
      * and in send_mail's error document, neither of which may contain the secret. Both are
-     * printed, so run.sh's leak check reads them. The wrong secret is the right one plus a
-     * suffix, so run.sh's grep for the right secret also finds a leak of the wrong one.
+     * printed, so the suite's leak check reads them. The wrong secret is the right one plus a
+     * suffix, so the suite's grep for the right secret also finds a leak of the wrong one.
      */
     char *secret = config_secret(config);
     CHECK(secret != NULL, "config has a client secret");

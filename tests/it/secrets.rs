@@ -1,8 +1,6 @@
 //! Secrets never show: not in Debug output, error documents, reports or logs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use pmp_mail::{Client, Config, PermissionOptions};
 use serde_json::json;
 

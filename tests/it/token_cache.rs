@@ -1,11 +1,9 @@
 //! The per-client token cache: single-flight and keep-serving-on-failed-refresh.
 
-mod common;
-
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use pmp_graph_emulator::FaultPlan;
 use pmp_mail::PermissionOptions;
 use serde_json::json;

@@ -5,13 +5,11 @@
 //! what NO_PROXY / `noProxy` list), so the emulator on 127.0.0.1 can be reached through a proxy
 //! and these tests go over real sockets and real TLS end to end.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use pmp_mail::{Outcome, PermissionOptions, Status};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -144,9 +142,16 @@ fn no_proxy_hosts_bypass_the_explicit_proxy() {
 }
 
 const SYSTEM_PROXY_CHILD: &str = "PMP_TEST_SYSTEM_PROXY_CHILD";
+/// The child test's name as libtest lists it for `--exact`: its module path without the crate
+/// (`network::system_proxy_child` in the `it` test binary).
+fn system_proxy_child_test() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+    format!("{module}::system_proxy_child")
+}
 
 /// Environment variables are process-wide, so the client runs in a child process (this test
-/// binary again, running only `system_proxy_child`) with `HTTPS_PROXY` pointing at our proxy.
+/// binary again, running only `network::system_proxy_child`) with `HTTPS_PROXY` pointing at our
+/// proxy.
 #[test]
 fn use_system_proxy_false_ignores_https_proxy() {
     let proxy = ConnectProxy::start();
@@ -157,7 +162,7 @@ fn use_system_proxy_false_ignores_https_proxy() {
         child
             .args([
                 "--exact",
-                "system_proxy_child",
+                &system_proxy_child_test(),
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

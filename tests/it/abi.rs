@@ -1,13 +1,11 @@
 //! The C ABI called directly from Rust: NULLs, bad UTF-8, malformed and oversized JSON,
 //! unknown fields, outputs untouched on failure, the signer and log callbacks.
 
-mod common;
-
 use std::ffi::{CStr, c_char, c_void};
 use std::ptr;
 use std::sync::Mutex;
 
-use common::*;
+use crate::common::*;
 use pmp_mail::ffi::*;
 use serde_json::{Value, json};
 

@@ -1,10 +1,8 @@
 //! Authentication modes, permission reports and AADSTS diagnosis, against the emulator.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use pmp_mail::permission::PermissionState;
 use pmp_mail::{Client, Config, PermissionOptions, SignatureAlgorithm, Status};
 use serde_json::json;

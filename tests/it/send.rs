@@ -1,9 +1,7 @@
 //! Sending through the emulator: message fidelity, attachments small and large, retries,
 //! unknown outcomes and Graph errors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use pmp_graph_emulator::FaultPlan;
 use pmp_mail::{Outcome, Status};
 use serde_json::json;
@@ -561,11 +559,14 @@ fn lost_answer_to_a_draft_send_is_unknown_and_the_draft_is_left_alone() {
     }
 }
 
-#[test]
-fn send_mail_timeout_is_unknown_and_not_retried() {
+/// A client with a 1 s timeout and a warm token, and an emulator whose next sendMail takes 3 s.
+fn client_facing_a_slow_send_mail(
+    retry_unknown_outcome: bool,
+) -> (pmp_graph_emulator::Emulator, pmp_mail::Client) {
     let emu = start_emulator();
     let mut config = config_json(&emu, APP, secret_auth());
     config["http"]["timeoutSeconds"] = json!(1);
+    config["retry"]["retryUnknownOutcome"] = json!(retry_unknown_outcome);
     let client = client_from(config);
     // Warm the token first, so the 1 s timeout only meets the slow sendMail.
     client
@@ -574,6 +575,12 @@ fn send_mail_timeout_is_unknown_and_not_retried() {
     emu.set_faults(faults(
         json!({"rules": [{"path": "sendMail", "action": "delay", "delayMs": 3000, "count": 1}]}),
     ));
+    (emu, client)
+}
+
+#[test]
+fn send_mail_timeout_is_unknown_and_not_retried() {
+    let (emu, client) = client_facing_a_slow_send_mail(false);
     let e = client
         .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
         .unwrap_err();
@@ -588,17 +595,7 @@ fn send_mail_timeout_is_unknown_and_not_retried() {
 
 #[test]
 fn send_mail_timeout_is_retried_with_retry_unknown_outcome() {
-    let emu = start_emulator();
-    let mut config = config_json(&emu, APP, secret_auth());
-    config["http"]["timeoutSeconds"] = json!(1);
-    config["retry"]["retryUnknownOutcome"] = json!(true);
-    let client = client_from(config);
-    client
-        .test_permissions(&pmp_mail::PermissionOptions::default())
-        .unwrap();
-    emu.set_faults(faults(
-        json!({"rules": [{"path": "sendMail", "action": "delay", "delayMs": 3000, "count": 1}]}),
-    ));
+    let (emu, client) = client_facing_a_slow_send_mail(true);
     let result = client
         .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
         .unwrap();

@@ -1,0 +1,13 @@
+//! Integration tests for pmp-mail, in one test binary (one link of the emulator stack instead of
+//! one per file). Most go over real HTTPS against pmp-graph-emulator with only its CA trusted.
+//!
+//! `cargo test -p pmp-mail --test it` runs them; `... --test it send::` runs one module.
+
+mod abi;
+mod auth;
+mod common;
+mod generated;
+mod network;
+mod secrets;
+mod send;
+mod token_cache;
