@@ -84,7 +84,8 @@ public sealed class ClientTests(EmulatorFixture emulator)
         Assert.True(report.Authenticated, report.Error?.Message);
         Assert.Equal(EmulatorFixture.CertificateApp, report.AppId);
         Assert.True(client.Signer!.SignatureCount >= 1);
-        Assert.Null(client.Signer.LastFailure);
+        Assert.Same(emulator.Certificate, client.SigningCertificate);
+        Assert.Null(client.SigningCertificateStoreLocation);
 
         foreach (PmpAssertionAlgorithm algorithm in new[] { PmpAssertionAlgorithm.RS256, PmpAssertionAlgorithm.PS256 })
         {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 
 namespace PmpMail.Interop;
 
@@ -143,3 +144,34 @@ public sealed class PmpMailCredentialException(PmpStatus status, PmpErrorDetail?
 /// <summary>The host signer (certificate private key) failed; the inner exception says why.</summary>
 public sealed class PmpMailSignerException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
     : PmpMailException(status, detail, innerException);
+
+/// <summary>
+/// <see cref="PmpMailClient.CreateWithCertificateThumbprint"/> (or <see cref="CertificateLocator.FindByThumbprint(string)"/>)
+/// found no certificate with that thumbprint and a private key. Raised in this process before the native
+/// library is called; its status is <see cref="PmpStatus.Credential"/>.
+/// </summary>
+public sealed class PmpMailCertificateNotFoundException : PmpMailException
+{
+    /// <summary>Creates the exception for a normalized thumbprint and the stores searched, each with what was found there.</summary>
+    public PmpMailCertificateNotFoundException(string thumbprint, IReadOnlyList<string> searchedStores)
+        : base(PmpStatus.Credential, Describe(thumbprint, searchedStores))
+    {
+        Thumbprint = thumbprint;
+        SearchedStores = searchedStores;
+    }
+
+    /// <summary>The thumbprint looked for, normalized (hexadecimal digits, upper case).</summary>
+    public string Thumbprint { get; }
+
+    /// <summary>Each store searched with what was found there, e.g. <c>CurrentUser\My (not found)</c>.</summary>
+    public IReadOnlyList<string> SearchedStores { get; }
+
+    private static PmpErrorDetail Describe(string thumbprint, IReadOnlyList<string> searchedStores) => new()
+    {
+        Status = (uint)PmpStatus.Credential,
+        StatusName = StatusNameOf(PmpStatus.Credential),
+        Category = "credential",
+        Message = $"No certificate with thumbprint {thumbprint} and a private key was found. Searched: {string.Join("; ", searchedStores)}.",
+        Remedy = @"Import the certificate with its private key into CurrentUser\My or LocalMachine\My of the account that runs this process.",
+    };
+}

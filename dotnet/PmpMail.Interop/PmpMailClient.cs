@@ -15,13 +15,14 @@ public sealed class PmpMailClient : IDisposable
     private readonly PmpClientHandle _handle;
     private readonly CertificateSigner? _signer;
 
-    private PmpMailClient(PmpClientHandle handle, CertificateSigner? signer, string tenant, string clientId, string credentialKind)
+    private PmpMailClient(PmpClientHandle handle, CertificateSigner? signer, string tenant, string clientId, string credentialKind, StoreLocation? certificateStore = null)
     {
         _handle = handle;
         _signer = signer;
         Tenant = tenant;
         ClientId = clientId;
         CredentialKind = credentialKind;
+        SigningCertificateStoreLocation = certificateStore;
     }
 
     static PmpMailClient() => NativeLibraryResolver.EnsureRegistered();
@@ -34,6 +35,19 @@ public sealed class PmpMailClient : IDisposable
 
     /// <summary>clientSecret, certificatePfx, certificatePem or signer.</summary>
     public string CredentialKind { get; }
+
+    /// <summary>
+    /// The certificate that signs client assertions, for clients made by <see cref="CreateWithCertificate"/> or
+    /// <see cref="CreateWithCertificateThumbprint"/>; null for the credentials in <see cref="PmpMailConfig.Credential"/>.
+    /// A certificate found by thumbprint belongs to the client: do not dispose it; the client does.
+    /// </summary>
+    public X509Certificate2? SigningCertificate => _signer?.Certificate;
+
+    /// <summary>
+    /// Where <see cref="CreateWithCertificateThumbprint"/> found the certificate: the My store of
+    /// <see cref="StoreLocation.CurrentUser"/> or <see cref="StoreLocation.LocalMachine"/>. Null for every other client.
+    /// </summary>
+    public StoreLocation? SigningCertificateStoreLocation { get; }
 
     /// <summary>The signer state (tests observe its lifetime).</summary>
     internal CertificateSigner? Signer => _signer;
@@ -70,11 +84,44 @@ public sealed class PmpMailClient : IDisposable
     /// this process (the key is never exported; store and non-exportable keys work). The certificate must
     /// stay undisposed for the client's lifetime.
     /// </summary>
-    /// <exception cref="PmpMailCredentialException">The certificate has no usable RSA private key.</exception>
-    public static unsafe PmpMailClient CreateWithCertificate(PmpMailConfig config, X509Certificate2 certificate)
+    /// <exception cref="PmpMailCredentialException">The certificate has no private key.</exception>
+    public static PmpMailClient CreateWithCertificate(PmpMailConfig config, X509Certificate2 certificate)
     {
         Guard.NotNull(config, nameof(config));
         Guard.NotNull(certificate, nameof(certificate));
+        return CreateWithSigner(config, certificate, ownsCertificate: false, certificateStore: null);
+    }
+
+    /// <summary>
+    /// Creates a client that signs client assertions with the private key of the certificate whose thumbprint
+    /// is <paramref name="thumbprint"/>, looked up in CurrentUser\My and then LocalMachine\My (see
+    /// <see cref="CertificateLocator"/>). As with <see cref="CreateWithCertificate"/>, the key is used in place in
+    /// this process and never exported, so non-exportable store, CNG and smart-card keys work. The client owns the
+    /// certificate it found (<see cref="SigningCertificate"/>) and disposes it when it is disposed.
+    /// </summary>
+    /// <param name="config">Tenant, app and endpoints; its <see cref="PmpMailConfig.Credential"/> is not used.</param>
+    /// <param name="thumbprint">The SHA-1 thumbprint; case, spaces and colons do not matter (<see cref="CertificateLocator.NormalizeThumbprint"/>).</param>
+    /// <exception cref="PmpMailCertificateNotFoundException">Neither store holds the certificate with a private key; the message names both stores and what each held.</exception>
+    /// <exception cref="ArgumentException"><paramref name="thumbprint"/> holds no hexadecimal digit.</exception>
+    /// <exception cref="PmpMailException">The configuration was rejected.</exception>
+    public static PmpMailClient CreateWithCertificateThumbprint(PmpMailConfig config, string thumbprint)
+    {
+        Guard.NotNull(config, nameof(config));
+        Guard.NotNull(thumbprint, nameof(thumbprint));
+        X509Certificate2 certificate = CertificateLocator.FindByThumbprint(thumbprint, out StoreLocation foundIn);
+        try
+        {
+            return CreateWithSigner(config, certificate, ownsCertificate: true, foundIn);
+        }
+        catch
+        {
+            certificate.Dispose();
+            throw;
+        }
+    }
+
+    private static unsafe PmpMailClient CreateWithSigner(PmpMailConfig config, X509Certificate2 certificate, bool ownsCertificate, StoreLocation? certificateStore)
+    {
         if (!certificate.HasPrivateKey)
         {
             throw new PmpMailCredentialException(PmpStatus.Credential, new PmpErrorDetail
@@ -87,7 +134,7 @@ public sealed class PmpMailClient : IDisposable
             });
         }
 
-        var signer = new CertificateSigner(certificate);
+        var signer = new CertificateSigner(certificate, ownsCertificate);
         GCHandle state = GCHandle.Alloc(signer);
         using var buffer = new SensitiveBufferWriter();
         try
@@ -109,9 +156,9 @@ public sealed class PmpMailClient : IDisposable
                 ThrowIfFailed(status, signer);
             }
 
-            // From here the handle owns the GCHandle and frees it after pmp_client_free.
+            // From here the handle owns the GCHandle (and through it the signer) and releases it after pmp_client_free.
             handle.AttachCallbackState(state);
-            return new PmpMailClient(handle, signer, config.Tenant, config.ClientId, "signer");
+            return new PmpMailClient(handle, signer, config.Tenant, config.ClientId, "signer", certificateStore);
         }
         catch
         {
@@ -185,7 +232,8 @@ public sealed class PmpMailClient : IDisposable
         }
 
         var code = (PmpStatus)status;
-        throw PmpMailException.Create(code, detail, code == PmpStatus.Signer ? signer?.LastFailure : null);
+        // The signer's own exception for exactly the signing this call's error names (CertificateSigner remarks).
+        throw PmpMailException.Create(code, detail, code == PmpStatus.Signer ? signer?.FailureFor(detail) : null);
     }
 
     private static PmpMailException EmptyDocument() => new(PmpStatus.Internal, new PmpErrorDetail
@@ -201,18 +249,7 @@ public sealed class PmpMailClient : IDisposable
     {
         try
         {
-#if NET
-            ReadOnlySpan<byte> utf8 = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(document);
-#else
-            int length = 0;
-            while (document[length] != 0)
-            {
-                length++;
-            }
-
-            var utf8 = new ReadOnlySpan<byte>(document, length);
-#endif
-            return JsonSerializer.Deserialize(utf8, typeInfo);
+            return JsonSerializer.Deserialize(NativeMethods.NullTerminated(document), typeInfo);
         }
         finally
         {

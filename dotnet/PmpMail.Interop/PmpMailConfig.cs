@@ -76,7 +76,7 @@ public sealed class PmpMailConfig
     /// <summary>The app registration's application (client) id.</summary>
     public string ClientId { get; }
 
-    /// <summary>Secret or certificate file credential; null when a certificate object signs (see <see cref="PmpMailClient.CreateWithCertificate"/>).</summary>
+    /// <summary>Secret or certificate file credential; not used when a .NET certificate signs (<see cref="PmpMailClient.CreateWithCertificate"/>, <see cref="PmpMailClient.CreateWithCertificateThumbprint"/>).</summary>
     public PmpMailCredential? Credential { get; set; }
 
     /// <summary>National cloud; null means derived from the authority host.</summary>

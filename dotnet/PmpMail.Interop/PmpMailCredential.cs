@@ -9,7 +9,8 @@ namespace PmpMail.Interop;
 /// <summary>
 /// A credential the native library uses directly (client secret, PFX or PEM file). Secrets are kept as
 /// <see cref="SecureString"/> and turned into UTF-8 only inside the native call, in a buffer that is zeroed.
-/// Certificates held by .NET (store, non-exportable keys) go through <see cref="PmpMailClient.CreateWithCertificate"/> instead.
+/// Certificates held by .NET (store, non-exportable keys) go through <see cref="PmpMailClient.CreateWithCertificate"/>
+/// or <see cref="PmpMailClient.CreateWithCertificateThumbprint"/> instead.
 /// </summary>
 public abstract class PmpMailCredential
 {

@@ -55,6 +55,24 @@ Describe 'PmpMail profiles' -Tag 'CI' {
             Should -Throw -ErrorId 'PmpMail.SecretEnvironmentVariableNotSet,PmpMail.Commands.SendPmpMailCommand'
     }
 
+    It 'saves a pasted thumbprint normalized, warns when no store holds it, and refuses one without hex digits' {
+        $pasted = ($Cert.Thumbprint.ToLowerInvariant() -split '(..)' -ne '') -join ':'
+        Register-PmpMailProfile -Name 'pasted' -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint $pasted @ep -WarningVariable found
+        (Get-PmpMailProfile -Name 'pasted').CertificateThumbprint | Should -Be $Cert.Thumbprint
+        $found | Should -BeNullOrEmpty
+
+        Register-PmpMailProfile -Name 'elsewhere' -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint ('AB' * 20) @ep -WarningVariable missing -WarningAction SilentlyContinue
+        "$missing" | Should -Match 'not usable yet'
+        "$missing" | Should -Match 'CurrentUser\\My \(not found\)'
+        "$missing" | Should -Match 'LocalMachine\\My'
+
+        { Register-PmpMailProfile -Name 'garbage' -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint ' :: ' @ep } |
+            Should -Throw -ErrorId 'PmpMail.CertificateThumbprintInvalid,PmpMail.Commands.RegisterPmpMailProfileCommand'
+        Get-PmpMailProfile -Name 'garbage' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Unregister-PmpMailProfile -Name 'pasted' -Confirm:$false
+        Unregister-PmpMailProfile -Name 'elsewhere' -Confirm:$false
+    }
+
     It 'lists with wildcards, refuses duplicates without -Force, and unregisters from the pipeline' {
         Register-PmpMailProfile -Name 'msp-a' -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint $Cert.Thumbprint @ep
         Register-PmpMailProfile -Name 'msp-b' -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint $Cert.Thumbprint @ep

@@ -53,6 +53,9 @@ Describe 'Test-PmpMailPermission' -Tag 'CI' {
             try {
                 Test-PmpMailPermission -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint $Cert.Thumbprint.ToLowerInvariant() @ep -Quiet |
                     Should -BeTrue
+                $verbose = Test-PmpMailPermission -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint $Cert.Thumbprint @ep -Quiet -Verbose 4>&1 |
+                    Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+                $verbose.Message | Should -Contain "Certificate $($Cert.Thumbprint) found in CurrentUser\My."
             }
             finally {
                 $store.Remove($persisted)
@@ -65,6 +68,11 @@ Describe 'Test-PmpMailPermission' -Tag 'CI' {
             catch { $err = $_ }
             $err.Exception.Message | Should -Match 'CurrentUser\\My'
             $err.Exception.Message | Should -Match 'LocalMachine\\My'
+        }
+
+        It 'refuses a thumbprint without hexadecimal digits before searching any store' {
+            { Test-PmpMailPermission -TenantId $TenantId -ClientId $AppFull -CertificateThumbprint ' :: ' @ep } |
+                Should -Throw -ErrorId 'PmpMail.CertificateThumbprintInvalid,PmpMail.Commands.TestPmpMailPermissionCommand'
         }
     }
 

@@ -1,128 +1,179 @@
 using System;
-using System.Runtime.CompilerServices;
+using System.Collections.Generic;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+using System.Threading;
 
 namespace PmpMail.Interop.Native;
 
 /// <summary>
 /// Signs client assertions with a certificate's private key for the native library. The key is used
-/// through <c>RSA.TrySignData</c> (<c>RSA.SignData</c> on netstandard2.0)
-/// and never exported, so non-exportable store and CNG keys work.
+/// through <c>RSA.TrySignData</c> (<c>RSA.SignData</c> on netstandard2.0) and never exported, so
+/// non-exportable store and CNG keys work. The entry point handed to the library is per target:
+/// <c>CertificateSigner.Net.cs</c> (UnmanagedCallersOnly) and <c>CertificateSigner.NetStandard.cs</c> (a delegate).
 /// </summary>
-internal sealed class CertificateSigner
+/// <remarks>
+/// Failures are kept per signing, not per signer. The library calls the signer on its own threads (never the
+/// thread of the <see cref="PmpMailClient"/> call that needs the token), so neither a shared "last failure"
+/// nor a thread-local can say which call a failure belongs to. Instead the callback files each failure under
+/// a fresh number and returns that number as its result; the library reports it in that call's
+/// <c>PMP_STATUS_SIGNER</c> error ("the host signer callback failed (returned N)"), and
+/// <see cref="FailureFor"/> finds exactly that exception again.
+/// </remarks>
+internal sealed partial class CertificateSigner : IDisposable
 {
     internal const uint AlgorithmRs256 = 1;
     internal const uint AlgorithmPs256 = 2;
     private const uint Ok = 0;
-    private const uint Failed = 1;
-    private const uint BufferTooSmall = 2;
-    private const uint UnknownAlgorithm = 3;
+
+    /// <summary>Failure result when there is no signer to file the exception with; never a failure number.</summary>
+    private const uint NoSignerState = uint.MaxValue;
+
+    /// <summary>Failure numbers run 1..this, then start again at 1.</summary>
+    private const uint MaxFailureNumber = int.MaxValue;
+
+    /// <summary>
+    /// How many recent failures are kept. A failure no call ever reports (a refresh the library absorbs by
+    /// serving the still-valid cached token) is dropped once this many newer ones were filed.
+    /// </summary>
+    private const int KeptFailures = 64;
+
+    /// <summary>How <c>src/ffi/signer.rs</c> words a failed callback in the error document.</summary>
+    private static readonly Regex FailureNumberPattern = new(@"\(returned (\d+)\)", RegexOptions.CultureInvariant);
 
     private readonly X509Certificate2 _certificate;
-
-    public CertificateSigner(X509Certificate2 certificate)
-    {
-        _certificate = certificate;
-    }
-
-    /// <summary>The most recent failure inside the callback, surfaced as the inner exception of a signer error.</summary>
-    public Exception? LastFailure { get; private set; }
-
-    /// <summary>Number of signatures made (diagnostics and tests).</summary>
-    public int SignatureCount => _signatureCount;
-
+    private readonly bool _ownsCertificate;
+    private readonly object _failuresGate = new();
+    private readonly Dictionary<uint, Exception> _failures = new();
+    private readonly Queue<uint> _failureOrder = new();
+    private uint _lastFailureNumber;
+    private int _signingCount;
     private int _signatureCount;
 
-#if NET
-    /// <summary>The callback handed to <c>pmp_client_new_with_signer</c>: no delegate, nothing for the GC to collect.</summary>
-    internal static unsafe delegate* unmanaged[Cdecl]<void*, PmpSignParams*, byte*, nuint, nuint*, uint> Callback => &Sign;
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-#else
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private unsafe delegate uint SignDelegate(void* userdata, PmpSignParams* parameters, byte* signatureOut, nuint signatureCapacity, nuint* signatureLengthOut);
-
-    // A static field keeps the delegate (and so the thunk behind the function pointer) alive for the process.
-    private static readonly unsafe SignDelegate SignKeepAlive = Sign;
-
-    /// <summary>The callback handed to <c>pmp_client_new_with_signer</c>.</summary>
-    internal static readonly IntPtr Callback = Marshal.GetFunctionPointerForDelegate(SignKeepAlive);
-#endif
-    private static unsafe uint Sign(void* userdata, PmpSignParams* parameters, byte* signatureOut, nuint signatureCapacity, nuint* signatureLengthOut)
+    /// <param name="certificate">The certificate whose private key signs.</param>
+    /// <param name="ownsCertificate">True when the signer disposes <paramref name="certificate"/> (it was found by thumbprint).</param>
+    public CertificateSigner(X509Certificate2 certificate, bool ownsCertificate)
     {
-        // Runs on a native thread: nothing may escape, and nothing here touches PowerShell.
+        _certificate = certificate;
+        _ownsCertificate = ownsCertificate;
+    }
+
+    /// <summary>The signing certificate.</summary>
+    public X509Certificate2 Certificate => _certificate;
+
+    /// <summary>Number of signatures made (diagnostics and tests).</summary>
+    public int SignatureCount => Volatile.Read(ref _signatureCount);
+
+    /// <summary>
+    /// Test seam: runs at the start of every signing with its 1-based number, on the library's thread; an
+    /// exception it throws becomes that signing's failure.
+    /// </summary>
+    internal Action<int>? BeforeSigning { get; set; }
+
+    /// <summary>
+    /// The exception behind a <c>PMP_STATUS_SIGNER</c> error, found by the failure number its message carries;
+    /// null when the error did not come from this signer's callback (or the failure is no longer kept).
+    /// </summary>
+    public Exception? FailureFor(PmpErrorDetail? detail)
+    {
+        Match match = FailureNumberPattern.Match(detail?.Message ?? string.Empty);
+        if (!match.Success || !uint.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint number))
+        {
+            return null;
+        }
+
+        lock (_failuresGate)
+        {
+            return _failures.TryGetValue(number, out Exception? failure) ? failure : null;
+        }
+    }
+
+    /// <summary>Disposes the certificate when the signer owns it. The native client must be freed first.</summary>
+    public void Dispose()
+    {
+        if (_ownsCertificate)
+        {
+            _certificate.Dispose();
+        }
+    }
+
+    /// <summary>The body of the callback on both targets. Catches everything: nothing may unwind into native code.</summary>
+    private static unsafe uint SignCore(void* userdata, PmpSignParams* parameters, byte* signatureOut, nuint signatureCapacity, nuint* signatureLengthOut)
+    {
+        // Runs on a library thread: nothing here touches PowerShell.
         CertificateSigner? signer = null;
         try
         {
-            if (userdata == null || parameters == null || signatureOut == null || signatureLengthOut == null)
-            {
-                return Failed;
-            }
-
-            signer = GCHandle.FromIntPtr((IntPtr)userdata).Target as CertificateSigner;
+            signer = userdata == null ? null : GCHandle.FromIntPtr((IntPtr)userdata).Target as CertificateSigner;
             if (signer is null)
             {
-                return Failed;
+                return NoSignerState;
+            }
+
+            if (parameters == null || signatureOut == null || signatureLengthOut == null)
+            {
+                throw new InvalidOperationException("The native library called the signer with a NULL argument.");
             }
 
             var data = new ReadOnlySpan<byte>(parameters->Data, checked((int)parameters->DataLength));
             var destination = new Span<byte>(signatureOut, signatureCapacity > int.MaxValue ? int.MaxValue : (int)signatureCapacity);
-            return signer.SignInto(parameters->Algorithm, data, destination, out int written, signatureLengthOut);
+            *signatureLengthOut = (nuint)signer.SignInto(parameters->Algorithm, data, destination);
+            return Ok;
         }
         catch (Exception ex)
         {
-            if (signer is not null)
+            try
             {
-                signer.LastFailure = ex;
+                return signer?.FileFailure(ex) ?? NoSignerState;
             }
-
-            return Failed;
+            catch
+            {
+                return NoSignerState;
+            }
         }
     }
 
-    private unsafe uint SignInto(uint algorithm, ReadOnlySpan<byte> data, Span<byte> destination, out int written, nuint* signatureLengthOut)
+    private int SignInto(uint algorithm, ReadOnlySpan<byte> data, Span<byte> destination)
     {
-        written = 0;
-        RSASignaturePadding padding;
-        switch (algorithm)
+        BeforeSigning?.Invoke(Interlocked.Increment(ref _signingCount));
+        RSASignaturePadding padding = algorithm switch
         {
-            case AlgorithmRs256:
-                padding = RSASignaturePadding.Pkcs1;
-                break;
-            case AlgorithmPs256:
-                // .NET's PSS uses MGF1 with the same hash and salt length = hash length (32): what PS256 requires.
-                padding = RSASignaturePadding.Pss;
-                break;
-            default:
-                LastFailure = new NotSupportedException($"The native library asked for signing algorithm {algorithm}, which this host does not know.");
-                return UnknownAlgorithm;
-        }
+            AlgorithmRs256 => RSASignaturePadding.Pkcs1,
+            // .NET's PSS uses MGF1 with the same hash and salt length = hash length (32): what PS256 requires.
+            AlgorithmPs256 => RSASignaturePadding.Pss,
+            _ => throw new NotSupportedException($"The native library asked for signing algorithm {algorithm}, which this host does not know."),
+        };
 
         // A fresh key object per call: RSA instances are not documented as thread-safe, and calls may be concurrent.
         using RSA rsa = _certificate.GetRSAPrivateKey()
             ?? throw new CryptographicException($"Certificate {_certificate.Thumbprint} has no RSA private key this process can use.");
-#if NET
-        if (!rsa.TrySignData(data, destination, HashAlgorithmName.SHA256, padding, out written))
+        if (!TrySign(rsa, data, destination, padding, out int written))
         {
-            LastFailure = new InvalidOperationException($"The signature ({rsa.KeySize / 8} bytes) does not fit the native buffer ({destination.Length} bytes).");
-            return BufferTooSmall;
-        }
-#else
-        byte[] signature = rsa.SignData(data.ToArray(), HashAlgorithmName.SHA256, padding);
-        if (signature.Length > destination.Length)
-        {
-            LastFailure = new InvalidOperationException($"The signature ({signature.Length} bytes) does not fit the native buffer ({destination.Length} bytes).");
-            return BufferTooSmall;
+            throw new InvalidOperationException($"The signature ({rsa.KeySize / 8} bytes) does not fit the native buffer ({destination.Length} bytes).");
         }
 
-        signature.CopyTo(destination);
-        written = signature.Length;
-#endif
+        Interlocked.Increment(ref _signatureCount);
+        return written;
+    }
 
-        *signatureLengthOut = (nuint)written;
-        System.Threading.Interlocked.Increment(ref _signatureCount);
-        return Ok;
+    /// <summary>Keeps <paramref name="failure"/> under a new number, which the callback returns to the library.</summary>
+    private uint FileFailure(Exception failure)
+    {
+        lock (_failuresGate)
+        {
+            _lastFailureNumber = _lastFailureNumber >= MaxFailureNumber ? 1 : _lastFailureNumber + 1;
+            uint number = _lastFailureNumber;
+            _failures[number] = failure;
+            _failureOrder.Enqueue(number);
+            while (_failureOrder.Count > KeptFailures)
+            {
+                _failures.Remove(_failureOrder.Dequeue());
+            }
+
+            return number;
+        }
     }
 }

@@ -10,8 +10,10 @@ namespace PmpMail.Interop.Native;
 /// Finds the native library for this process. PowerShell's own fallback probes only a flat
 /// <c>&lt;os&gt;-&lt;arch&gt;/</c> folder without the <c>lib</c> prefix, and a module has no deps.json,
 /// so the assembly registers its own resolver for <c>runtimes/&lt;rid&gt;/native/</c>.
+/// How it hooks into loading is per target: <c>NativeLibraryResolver.Net.cs</c> (a DllImport resolver) and
+/// <c>NativeLibraryResolver.NetStandard.cs</c> (a preload by full path on Windows).
 /// </summary>
-public static class NativeLibraryResolver
+public static partial class NativeLibraryResolver
 {
     /// <summary>Environment variable naming the native library file (or its folder) to load instead; when set, nothing else is tried.</summary>
     public const string PathOverrideVariable = "PMP_MAIL_NATIVE_PATH";
@@ -32,24 +34,7 @@ public static class NativeLibraryResolver
                 return;
             }
 
-#if NET
-            NativeLibrary.SetDllImportResolver(typeof(NativeLibraryResolver).Assembly, Resolve);
-#else
-            // No resolver API before .NET Core 3: load the file by full path now, so that the DllImports
-            // (which bind by module name) find the already-loaded library. Failures surface at first use.
-            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-            {
-                string? directory = Path.GetDirectoryName(typeof(NativeLibraryResolver).Assembly.Location);
-                try
-                {
-                    Load(directory, Environment.GetEnvironmentVariable(PathOverrideVariable), null, null);
-                }
-                catch (DllNotFoundException)
-                {
-                    // The P/Invoke will try the default search and report its own error.
-                }
-            }
-#endif
+            Register();
             _registered = true;
         }
     }
@@ -116,19 +101,6 @@ public static class NativeLibraryResolver
         return paths;
     }
 
-#if NET
-    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
-    {
-        if (libraryName != NativeMethods.Lib)
-        {
-            return IntPtr.Zero;
-        }
-
-        string? assemblyDirectory = string.IsNullOrEmpty(assembly.Location) ? AppContext.BaseDirectory : Path.GetDirectoryName(assembly.Location);
-        return Load(assemblyDirectory, Environment.GetEnvironmentVariable(PathOverrideVariable), assembly, searchPath);
-    }
-#endif
-
     /// <summary>Loads from the candidates or throws a <see cref="DllNotFoundException"/> naming every path searched.</summary>
     internal static IntPtr Load(string? assemblyDirectory, string? overridePath, Assembly? assembly, DllImportSearchPath? searchPath)
     {
@@ -170,33 +142,4 @@ public static class NativeLibraryResolver
             $"Failed to load the pmp-mail native library '{PlatformFileName}' for {RuntimeIdentifier}. " +
             $"Searched: {string.Join("; ", searched)}. {advice}");
     }
-
-#if NET
-    private static IntPtr LoadFile(string path) => NativeLibrary.Load(path);
-
-    private static bool TryLoadDefault(Assembly assembly, DllImportSearchPath? searchPath, out IntPtr handle) =>
-        NativeLibrary.TryLoad(NativeMethods.Lib, assembly, searchPath, out handle);
-#else
-    private const uint LoadWithAlteredSearchPath = 0x00000008;
-
-    [DllImport("kernel32.dll", EntryPoint = "LoadLibraryExW", CharSet = CharSet.Unicode, SetLastError = true, ExactSpelling = true)]
-    private static extern IntPtr LoadLibraryEx(string fileName, IntPtr reserved, uint flags);
-
-    private static IntPtr LoadFile(string path)
-    {
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-        {
-            throw new DllNotFoundException("Loading by path needs .NET 8 or later on this platform.");
-        }
-
-        IntPtr handle = LoadLibraryEx(path, IntPtr.Zero, LoadWithAlteredSearchPath);
-        return handle != IntPtr.Zero ? handle : throw new DllNotFoundException($"LoadLibraryEx failed with error {Marshal.GetLastWin32Error()}.");
-    }
-
-    private static bool TryLoadDefault(Assembly assembly, DllImportSearchPath? searchPath, out IntPtr handle)
-    {
-        handle = IntPtr.Zero;
-        return false;
-    }
-#endif
 }

@@ -6,7 +6,8 @@ namespace PmpMail.Interop.Native;
 /// <summary>
 /// Owns one native <c>pmp_client</c>. When the client was made with a host signer it also owns the
 /// <see cref="GCHandle"/> passed as the callback's userdata: the native client may call back until
-/// <c>pmp_client_free</c> returns, so the GCHandle is freed only after that.
+/// <c>pmp_client_free</c> returns, so the GCHandle is freed, and a certificate the signer owns disposed,
+/// only after that.
 /// </summary>
 internal sealed class PmpClientHandle : SafeHandle
 {
@@ -21,7 +22,7 @@ internal sealed class PmpClientHandle : SafeHandle
     /// <inheritdoc />
     public override bool IsInvalid => handle == IntPtr.Zero;
 
-    /// <summary>Hands the callback state to this handle, which frees it after the native client.</summary>
+    /// <summary>Hands the callback state to this handle, which releases it after the native client.</summary>
     internal void AttachCallbackState(GCHandle state) => _callbackState = state;
 
     /// <inheritdoc />
@@ -31,7 +32,9 @@ internal sealed class PmpClientHandle : SafeHandle
         NativeMethods.ClientFree(handle);
         if (_callbackState.IsAllocated)
         {
+            var signer = _callbackState.Target as CertificateSigner;
             _callbackState.Free();
+            signer?.Dispose();
         }
 
         return true;

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Security.Cryptography.X509Certificates;
+using PmpMail.Interop;
 
 namespace PmpMail.Commands;
 
@@ -74,7 +75,7 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
         {
             case CredentialKind.CertificateThumbprint:
             case CredentialKind.Certificate:
-                string thumbprint = CertificateLocator.NormalizeThumbprint(spec.CertificateThumbprint ?? spec.Certificate!.Thumbprint);
+                string thumbprint = NormalizeThumbprint(spec.CertificateThumbprint ?? spec.Certificate!.Thumbprint);
                 profile.CredentialType = "CertificateThumbprint";
                 profile.CertificateThumbprint = thumbprint;
                 WarnIfNotInStore(thumbprint);
@@ -114,15 +115,27 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
         return Dpapi.Protect(secret);
     }
 
+    private static string NormalizeThumbprint(string thumbprint)
+    {
+        try
+        {
+            return CertificateLocator.NormalizeThumbprint(thumbprint);
+        }
+        catch (ArgumentException ex)
+        {
+            throw ConnectionFactory.ThumbprintInvalid(thumbprint, ex);
+        }
+    }
+
     private void WarnIfNotInStore(string thumbprint)
     {
         try
         {
-            CertificateLocator.FindByThumbprint(thumbprint, _ => { }).Dispose();
+            CertificateLocator.FindByThumbprint(thumbprint).Dispose();
         }
-        catch (PmpMailSetupException ex)
+        catch (PmpMailCertificateNotFoundException ex)
         {
-            WriteWarning($"The profile is saved, but the certificate is not usable yet: {ex.Message}");
+            WriteWarning($"The profile is saved, but the certificate is not usable yet: {ConnectionFactory.CertificateNotFound(ex).Message}");
         }
     }
 }

@@ -1,0 +1,57 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace PmpMail.Interop.Native;
+
+// netstandard2.0 (.NET Framework hosts): classic DllImport, explicit cdecl, blittable arguments only, so
+// nothing is marshalled with the ANSI default; the signer is a function pointer made from a delegate.
+internal static unsafe partial class NativeMethods
+{
+    [DllImport(Lib, EntryPoint = "pmp_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern byte* Version();
+
+    [DllImport(Lib, EntryPoint = "pmp_status_name", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern byte* StatusName(uint status);
+
+    [DllImport(Lib, EntryPoint = "pmp_client_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint ClientNew(byte* configJson, nuint configLength, out PmpClientHandle client);
+
+    [DllImport(Lib, EntryPoint = "pmp_client_new_with_signer", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint ClientNewWithSigner(
+        byte* configJson,
+        nuint configLength,
+        byte* certificateDer,
+        nuint certificateDerLength,
+        IntPtr sign,
+        void* userdata,
+        out PmpClientHandle client);
+
+    /// <summary>Takes a raw pointer: only <see cref="PmpClientHandle.ReleaseHandle"/> calls it.</summary>
+    [DllImport(Lib, EntryPoint = "pmp_client_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern void ClientFree(IntPtr client);
+
+    [DllImport(Lib, EntryPoint = "pmp_test_permissions", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint TestPermissions(PmpClientHandle client, byte* optionsJson, nuint optionsLength, out byte* reportOut);
+
+    [DllImport(Lib, EntryPoint = "pmp_send_mail", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint SendMail(PmpClientHandle client, byte* messageJson, nuint messageLength, out byte* resultOut);
+
+    [DllImport(Lib, EntryPoint = "pmp_last_error", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint LastError(out byte* errorOut);
+
+    /// <summary>Frees a string the library allocated. Never use the runtime's allocator on these.</summary>
+    [DllImport(Lib, EntryPoint = "pmp_string_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern void StringFree(byte* value);
+
+    /// <summary>The bytes of a NUL-terminated string, without the NUL (not copied).</summary>
+    internal static ReadOnlySpan<byte> NullTerminated(byte* value)
+    {
+        int length = 0;
+        while (value[length] != 0)
+        {
+            length++;
+        }
+
+        return new ReadOnlySpan<byte>(value, length);
+    }
+}

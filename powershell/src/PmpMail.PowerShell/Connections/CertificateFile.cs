@@ -1,0 +1,37 @@
+using System;
+using System.IO;
+using System.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace PmpMail;
+
+/// <summary>Loads -CertificatePath PFX files into .NET, so their key signs in this process like a store key.</summary>
+internal static class CertificateFile
+{
+    public static X509Certificate2 LoadPfx(string path, SecureString? password)
+    {
+        if (!File.Exists(path))
+        {
+            throw new PmpMailSetupException("CertificateFileNotFound", $"The certificate file '{path}' does not exist.", "Check -CertificatePath.");
+        }
+
+        try
+        {
+            // Ephemeral keys never touch disk; macOS does not support them.
+            X509KeyStorageFlags flags = OperatingSystem.IsMacOS() ? X509KeyStorageFlags.DefaultKeySet : X509KeyStorageFlags.EphemeralKeySet;
+            var certificate = new X509Certificate2(path, password, flags);
+            if (!certificate.HasPrivateKey)
+            {
+                certificate.Dispose();
+                throw new PmpMailSetupException("CertificateWithoutPrivateKey", $"'{path}' holds no private key.", "Export the certificate as a PFX that includes the private key.");
+            }
+
+            return certificate;
+        }
+        catch (CryptographicException ex)
+        {
+            throw new PmpMailSetupException("CertificateFileUnreadable", $"'{path}' could not be read as a PFX: {ex.Message}", "Check the file and -CertificatePassword.", ex);
+        }
+    }
+}

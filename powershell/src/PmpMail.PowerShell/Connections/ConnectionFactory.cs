@@ -1,0 +1,133 @@
+using System;
+using System.IO;
+using System.Security.Cryptography.X509Certificates;
+using PmpMail.Interop;
+
+namespace PmpMail;
+
+/// <summary>Turns a <see cref="CredentialSpec"/> into a connection. Host-free; messages go to <c>verbose</c>.</summary>
+internal static class ConnectionFactory
+{
+    public static PmpMailConnection Create(CredentialSpec spec, Action<string> verbose)
+    {
+        var config = new PmpMailConfig(spec.TenantId, spec.ClientId)
+        {
+            Cloud = spec.Environment,
+            AuthorityHost = spec.AuthorityHost,
+            GraphRoot = spec.GraphRoot,
+        };
+        if (!string.IsNullOrEmpty(spec.TrustedCaPath))
+        {
+            config.Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = File.ReadAllText(spec.TrustedCaPath) };
+            verbose($"Trusting the extra CA certificates in '{spec.TrustedCaPath}'.");
+        }
+
+        switch (spec.Kind)
+        {
+            case CredentialKind.ClientSecret:
+            case CredentialKind.ClientSecretCredential:
+                config.Credential = PmpMailCredential.FromClientSecret(spec.ClientSecret!);
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.ClientSecretEnvironmentVariable:
+                config.Credential = ReadSecretVariable(spec.ClientSecretEnvironmentVariable!);
+                verbose($"Client secret read from environment variable '{spec.ClientSecretEnvironmentVariable}'.");
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.Certificate:
+                return Open(config, spec, spec.Certificate!, false, verbose);
+            case CredentialKind.CertificateThumbprint:
+                return OpenByThumbprint(config, spec, verbose);
+            case CredentialKind.CertificatePath:
+                return Open(config, spec, CertificateFile.LoadPfx(spec.CertificatePath!, spec.CertificatePassword), true, verbose);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown credential kind.");
+        }
+    }
+
+    /// <summary>The setup error (ErrorId CertificateNotFound) for a thumbprint neither store holds with a private key.</summary>
+    public static PmpMailSetupException CertificateNotFound(PmpMailCertificateNotFoundException exception) => new(
+        "CertificateNotFound",
+        exception.Detail.Message!,
+        "Import the certificate with its private key into CurrentUser\\My or LocalMachine\\My of the account that runs this, or pass -CertificatePath/-Certificate instead.",
+        exception);
+
+    /// <summary>The setup error (ErrorId CertificateThumbprintInvalid) for a thumbprint without a single hexadecimal digit.</summary>
+    public static PmpMailSetupException ThumbprintInvalid(string thumbprint, ArgumentException exception) => new(
+        "CertificateThumbprintInvalid",
+        $"The certificate thumbprint '{thumbprint}' holds no hexadecimal digits.",
+        "Pass the certificate's SHA-1 thumbprint (40 hexadecimal digits; case, spaces and colons do not matter).",
+        exception);
+
+    private static PmpMailConnection Open(PmpMailConfig config, CredentialSpec spec, X509Certificate2? certificate, bool ownsCertificate, Action<string> verbose)
+    {
+        try
+        {
+            PmpMailClient client;
+            if (certificate is null)
+            {
+                client = PmpMailClient.Create(config);
+            }
+            else
+            {
+                VerboseSigning(certificate, verbose);
+                client = PmpMailClient.CreateWithCertificate(config, certificate);
+            }
+
+            return Connected(client, spec, certificate, ownsCertificate, verbose);
+        }
+        catch
+        {
+            if (ownsCertificate)
+            {
+                certificate?.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The store lookup is PmpMail.Interop's, as for any C# host; the client owns the certificate it found.</summary>
+    private static PmpMailConnection OpenByThumbprint(PmpMailConfig config, CredentialSpec spec, Action<string> verbose)
+    {
+        PmpMailClient client;
+        try
+        {
+            client = PmpMailClient.CreateWithCertificateThumbprint(config, spec.CertificateThumbprint!);
+        }
+        catch (PmpMailCertificateNotFoundException ex)
+        {
+            throw CertificateNotFound(ex);
+        }
+        catch (ArgumentException ex)
+        {
+            throw ThumbprintInvalid(spec.CertificateThumbprint!, ex);
+        }
+
+        X509Certificate2 certificate = client.SigningCertificate!;
+        verbose($"Certificate {certificate.Thumbprint} found in {client.SigningCertificateStoreLocation}\\My.");
+        VerboseSigning(certificate, verbose);
+        return Connected(client, spec, certificate, ownsCertificate: false, verbose);
+    }
+
+    private static void VerboseSigning(X509Certificate2 certificate, Action<string> verbose) =>
+        verbose($"Signing client assertions with certificate {certificate.Thumbprint} ({certificate.Subject}, expires {certificate.NotAfter:u}); the private key stays in .NET.");
+
+    private static PmpMailConnection Connected(PmpMailClient client, CredentialSpec spec, X509Certificate2? certificate, bool ownsCertificate, Action<string> verbose)
+    {
+        verbose($"Client created for app {client.ClientId} in tenant {client.Tenant} (native library {PmpMailClient.NativeVersion}).");
+        return new PmpMailConnection(client, spec, certificate, ownsCertificate);
+    }
+
+    private static PmpMailCredential ReadSecretVariable(string name)
+    {
+        string? value = System.Environment.GetEnvironmentVariable(name);
+        if (string.IsNullOrEmpty(value))
+        {
+            throw new PmpMailSetupException(
+                "SecretEnvironmentVariableNotSet",
+                $"The environment variable '{name}' that should hold the client secret is not set or empty in this process.",
+                "Set it for the account that runs the job (for example from the scheduler's secret store) before calling the cmdlet.");
+        }
+
+        return PmpMailCredential.FromClientSecret(value);
+    }
+}

@@ -1,0 +1,75 @@
+using System;
+using System.Text.Json.Serialization;
+using PmpMail.Interop;
+
+namespace PmpMail;
+
+/// <summary>
+/// A saved connection profile (Register-PmpMailProfile). Never holds a plain-text secret: certificates are
+/// kept by thumbprint or file path, secrets DPAPI-protected (Windows, CurrentUser) or as the name of an
+/// environment variable read at use time.
+/// </summary>
+public sealed class PmpMailProfile
+{
+    /// <summary>Profile name.</summary>
+    public string Name { get; set; } = string.Empty;
+    /// <summary>Tenant id, domain or authority URL.</summary>
+    public string TenantId { get; set; } = string.Empty;
+    /// <summary>Application (client) id.</summary>
+    public string ClientId { get; set; } = string.Empty;
+    /// <summary>CertificateThumbprint, CertificatePath, ClientSecretProtected or ClientSecretEnvironmentVariable.</summary>
+    public string CredentialType { get; set; } = string.Empty;
+    /// <summary>Certificate thumbprint (looked up in CurrentUser\My and LocalMachine\My).</summary>
+    public string? CertificateThumbprint { get; set; }
+    /// <summary>PFX file path.</summary>
+    public string? CertificatePath { get; set; }
+    /// <summary>Environment variable that holds the client secret.</summary>
+    public string? ClientSecretEnvironmentVariable { get; set; }
+    /// <summary>Global, USGov, USGovDoD or China.</summary>
+    public string? Environment { get; set; }
+    /// <summary>Authority host override.</summary>
+    public Uri? AuthorityHost { get; set; }
+    /// <summary>Graph root override.</summary>
+    public Uri? GraphRoot { get; set; }
+    /// <summary>Extra CA PEM file.</summary>
+    public string? TrustedCaPath { get; set; }
+    /// <summary>When it was saved.</summary>
+    public DateTimeOffset CreatedOn { get; set; }
+    /// <summary>DPAPI (CurrentUser) protected client secret, base64. Windows only.</summary>
+    [JsonInclude]
+    internal string? ProtectedClientSecret { get; set; }
+    /// <summary>DPAPI (CurrentUser) protected PFX password, base64. Windows only.</summary>
+    [JsonInclude]
+    internal string? ProtectedCertificatePassword { get; set; }
+    /// <summary>The file the profile is stored in.</summary>
+    [JsonIgnore]
+    public string? Path { get; internal set; }
+
+    internal CredentialSpec ToCredentialSpec()
+    {
+        CredentialKind kind = CredentialType switch
+        {
+            "CertificateThumbprint" => CredentialKind.CertificateThumbprint,
+            "CertificatePath" => CredentialKind.CertificatePath,
+            "ClientSecretProtected" => CredentialKind.ClientSecret,
+            "ClientSecretEnvironmentVariable" => CredentialKind.ClientSecretEnvironmentVariable,
+            _ => throw new PmpMailSetupException("ProfileInvalid", $"Profile '{Name}' has an unknown credential type '{CredentialType}'.", "Register the profile again."),
+        };
+        return new CredentialSpec
+        {
+            TenantId = TenantId,
+            ClientId = ClientId,
+            Kind = kind,
+            CertificateThumbprint = CertificateThumbprint,
+            CertificatePath = CertificatePath,
+            CertificatePassword = ProtectedCertificatePassword is null ? null : Dpapi.Unprotect(ProtectedCertificatePassword, Name),
+            ClientSecret = ProtectedClientSecret is null ? null : Dpapi.Unprotect(ProtectedClientSecret, Name),
+            ClientSecretEnvironmentVariable = ClientSecretEnvironmentVariable,
+            Environment = Enum.TryParse(Environment, true, out PmpMailCloud cloud) ? cloud : null,
+            AuthorityHost = AuthorityHost,
+            GraphRoot = GraphRoot,
+            TrustedCaPath = TrustedCaPath,
+            ProfileName = Name,
+        };
+    }
+}
