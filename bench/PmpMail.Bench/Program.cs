@@ -1,6 +1,6 @@
 // pmp-mail benchmark: pmp-mail (PmpMail.Interop -> native library) vs the Microsoft Graph .NET SDK
 // with MSAL.NET, both against pmp-graph-emulator, each side in its own child process.
-// Prints numbers; nothing asserts a timing. Normally started by bench/run.sh.
+// Prints numbers; nothing asserts a timing. Normally started by `build.ps1 bench`.
 //
 //   dotnet PmpMail.Bench.dll --emulator target/debug/pmp-graph-emulator --native target/debug/libpmp_mail.so
 //       [--profile debug] [--seq 200] [--workers 4] [--per-worker 100] [--large-mb 5] [--large-reps 2]
