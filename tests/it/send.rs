@@ -271,8 +271,10 @@ fn retry_after_beyond_the_wait_budget_fails_fast_as_throttled() {
         let e = client
             .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
             .unwrap_err();
+        // Honouring the 60 s Retry-After would take 60 s; 30 s leaves a loaded machine room for
+        // the first token request and TLS handshake.
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
+            started.elapsed() < std::time::Duration::from_secs(30),
             "waited {:?} although Retry-After exceeds maxTotalWaitSeconds",
             started.elapsed()
         );
