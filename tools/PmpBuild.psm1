@@ -4,6 +4,7 @@ PmpBuild: what build.ps1, the Pester suite (powershell/tests/common.ps1) and the
 so each exists once and runs wherever pwsh runs:
 
   Get-PmpRepositoryRoot, Get-PmpTargetDirectory   where the repository and cargo's output are
+  Get-PmpVersion                                  the release version ([workspace.package] in Cargo.toml)
   Get-PmpNativeLibrary                            the native library's file name and RID for this
                                                   OS/arch (mirrors NativeLibraryResolver.cs)
   Get-PmpEmulatorPath                             the pmp-graph-emulator binary
@@ -30,6 +31,15 @@ function Get-PmpRepositoryRoot {
 function Get-PmpTargetDirectory {
     <# cargo's target folder: $env:CARGO_TARGET_DIR, else target/ at the repository root. #>
     if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $script:RepoRoot 'target' }
+}
+
+function Get-PmpVersion {
+    <# The release version: [workspace.package] version in Cargo.toml, the one place it is set. #>
+    $manifest = Get-Content -LiteralPath (Join-Path $script:RepoRoot 'Cargo.toml') -Raw
+    $section = [regex]::Match($manifest, '(?ms)^\[workspace\.package\]\s*$(.*?)(?=^\[)')
+    $version = [regex]::Match($section.Groups[1].Value, '(?m)^version\s*=\s*"([^"]+)"')
+    if (-not $version.Success) { throw 'Cargo.toml has no [workspace.package] version' }
+    $version.Groups[1].Value
 }
 
 function Get-PmpNativeLibrary {
@@ -424,6 +434,6 @@ function Complete-PmpCheckRun {
     if ($Run.Failures.Count -gt 0) { throw "${Suite}: $($Run.Failures.Count) check(s) failed" }
 }
 
-Export-ModuleMember -Function Get-PmpRepositoryRoot, Get-PmpTargetDirectory, Get-PmpNativeLibrary, Get-PmpEmulatorPath,
+Export-ModuleMember -Function Get-PmpRepositoryRoot, Get-PmpTargetDirectory, Get-PmpVersion, Get-PmpNativeLibrary, Get-PmpEmulatorPath,
     Invoke-Native, Invoke-NativeCapture, New-PmpEmulatorHttpClient, Start-PmpEmulator, Stop-PmpEmulator,
     Invoke-PmpEmulatorControl, New-PmpCheckRun, Invoke-PmpCheck, Show-PmpEmulatorLog, Complete-PmpCheckRun
