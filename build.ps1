@@ -354,7 +354,7 @@ function Invoke-Mutants {
         New-Item -ItemType Directory -Force -Path (Split-Path $to) | Out-Null
         Copy-Item $from $to
         # Fresh mtimes: the shared target dir must not take a copy for an older, mutated build.
-        (Get-Item $to).LastWriteTime = [datetime]::Now
+        [System.IO.File]::SetLastWriteTime($to, [datetime]::Now)
     }
     $env:CARGO_TARGET_DIR = Join-Path $work 'target'
     $manifest = Join-Path $scratch 'Cargo.toml'
