@@ -6,6 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ The version of pmp-mail this header belongs to (Cargo.toml [workspace.package] version).
+ pmp_version() returns the version of the library loaded at run time.
+ */
+#define PMP_VERSION_MAJOR 0
+#define PMP_VERSION_MINOR 2
+#define PMP_VERSION_PATCH 0
+#define PMP_VERSION_STRING "0.2.0"
+
 #define PMP_LOG_LEVEL_ERROR 1
 
 #define PMP_LOG_LEVEL_WARN 2
