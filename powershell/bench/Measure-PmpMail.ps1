@@ -93,6 +93,8 @@ $coldNoFormatMedian = Get-Median $coldNoFormat
 # Module folder size.
 $sizeBytes = (Get-ChildItem -LiteralPath $ModulePath -Recurse -File | Measure-Object Length -Sum).Sum
 $nativeBytes = (Get-ChildItem -LiteralPath (Join-Path $ModulePath 'runtimes') -Recurse -File | Measure-Object Length -Sum).Sum
+$desktopDir = Join-Path $ModulePath 'Desktop'
+$desktopBytes = if (Test-Path -LiteralPath $desktopDir) { (Get-ChildItem -LiteralPath $desktopDir -Recurse -File | Measure-Object Length -Sum).Sum } else { 0 }
 
 # Memory: one fresh pwsh imports, sends $Messages mails to the emulator, and reports its working set.
 $state = Join-Path ([IO.Path]::GetTempPath()) ('pmp-bench-' + [guid]::NewGuid().ToString('n'))
@@ -136,6 +138,7 @@ $rows = @(
     [pscustomobject]@{ Measure = '  machine load average (1 min)'; Value = $loadAverage; Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = 'Module folder size'; Value = '{0:N1} MB' -f ($sizeBytes / $mb); Goal = '<= 10 MB'; Met = $sizeBytes -le 10MB }
     [pscustomobject]@{ Measure = '  of which native library'; Value = '{0:N1} MB' -f ($nativeBytes / $mb); Goal = ''; Met = $null }
+    [pscustomobject]@{ Measure = '  of which Windows PowerShell 5.1 build (Desktop/)'; Value = '{0:N1} MB' -f ($desktopBytes / $mb); Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = "Memory added: import + $Messages mails"; Value = '{0:N1} MB' -f (($afterSend - $before) / $mb); Goal = '<= 30 MB'; Met = ($afterSend - $before) -le 30MB }
     [pscustomobject]@{ Measure = '  of which import'; Value = '{0:N1} MB' -f (($afterImport - $before) / $mb); Goal = ''; Met = $null }
     [pscustomobject]@{ Measure = "  $Messages mails sent in"; Value = '{0:N0} ms ({1} accepted, {2} token request(s))' -f $sendMs, $counters.messagesAccepted, $counters.tokenRequests; Goal = ''; Met = $null }

@@ -41,12 +41,39 @@ catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }
         $out[1] | Should -Match 'PMP_MAIL_NATIVE_PATH'
     }
 
-    It 'imports without Add-Type and with an explicit manifest' {
+    It 'has an explicit manifest for both editions, loaded without Add-Type' {
         $manifest = Import-PowerShellDataFile (Join-Path $ModulePath 'PmpMail.psd1')
-        $manifest.RootModule | Should -Be 'PmpMail.PowerShell.dll'
+        $manifest.RootModule | Should -Be 'PmpMail.psm1'
         $manifest.CmdletsToExport | Should -Not -Contain '*'
-        $manifest.PowerShellVersion | Should -Be '7.4'
+        $manifest.PowerShellVersion | Should -Be '5.1'
+        $manifest.CompatiblePSEditions | Sort-Object | Should -Be @('Core', 'Desktop')
         $manifest.FormatsToProcess | Should -Contain 'PmpMail.Format.ps1xml'
+        $manifest.PrivateData.PSData.Tags | Should -Contain 'PSEdition_Desktop'
+        $manifest.PrivateData.PSData.Tags | Should -Contain 'PSEdition_Core'
+        $null = Test-ModuleManifest -Path (Join-Path $ModulePath 'PmpMail.psd1') -ErrorAction Stop
+        $root = Get-Content -LiteralPath (Join-Path $ModulePath 'PmpMail.psm1') -Raw
+        $root | Should -Not -Match 'Add-Type'
+        $Module.NestedModules.Path | Should -Be (Join-Path $ModulePath 'PmpMail.PowerShell.dll') -Because 'PowerShell 7.4+ loads the net8.0 build beside the manifest'
+    }
+
+    It 'has the version of Cargo.toml ([workspace.package], Get-PmpVersion) and the repository it declares' {
+        $manifest = Import-PowerShellDataFile (Join-Path $ModulePath 'PmpMail.psd1')
+        $manifest.ModuleVersion | Should -Be (Get-PmpVersion)
+        $Module.Version | Should -Be ([version](Get-PmpVersion))
+        $cargo = Get-Content -LiteralPath (Join-Path $RepoRoot 'Cargo.toml') -Raw
+        $repository = [regex]::Match($cargo, '(?m)^repository\s*=\s*"([^"]+)"').Groups[1].Value.TrimEnd('/')
+        $manifest.PrivateData.PSData.ProjectUri | Should -Be $repository
+        $manifest.PrivateData.PSData.LicenseUri | Should -BeLike "$repository/*LICENSE"
+        $manifest.PrivateData.PSData.ReleaseNotes | Should -BeLike '*CHANGELOG.md*'
+    }
+
+    It 'removes its cmdlets when removed, and imports again' {
+        $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+        $script = "Import-Module '$ModulePath/PmpMail.psd1'; Remove-Module PmpMail; [bool](Get-Command Send-PmpMail -ErrorAction Ignore); (Get-Module).Name -join ','; Import-Module '$ModulePath/PmpMail.psd1'; (Get-Command Send-PmpMail).Module.Name"
+        $out = & $pwsh -NoProfile -NonInteractive -Command $script
+        $out[0] | Should -Be 'False'
+        $out[1] | Should -Not -Match 'PmpMail'
+        $out[2] | Should -Be 'PmpMail'
     }
 
     It 'Send-PmpMail keeps Send-MailMessage parameter names and positions' {

@@ -4,14 +4,27 @@ using PmpMail.Interop.Native;
 namespace PmpMail;
 
 /// <summary>
-/// Runs when PowerShell imports the module: registers the native library resolver (no load yet, so
-/// import stays fast), and on removal disposes the session connection.
+/// Runs when PowerShell imports the module: prepares what this edition's build needs
+/// (<c>ModuleInitializer.NetStandard.cs</c> for Windows PowerShell 5.1), registers the native library
+/// resolver (no load yet, so import stays fast), and on removal disposes the session connection.
 /// </summary>
-public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+public sealed partial class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
 {
     /// <inheritdoc />
-    public void OnImport() => NativeLibraryResolver.EnsureRegistered();
+    public void OnImport()
+    {
+        OnImportEdition();
+        NativeLibraryResolver.EnsureRegistered();
+    }
 
     /// <inheritdoc />
-    public void OnRemove(PSModuleInfo psModuleInfo) => SessionConnection.Clear();
+    public void OnRemove(PSModuleInfo psModuleInfo)
+    {
+        SessionConnection.Clear();
+        OnRemoveEdition();
+    }
+
+    partial void OnImportEdition();
+
+    partial void OnRemoveEdition();
 }

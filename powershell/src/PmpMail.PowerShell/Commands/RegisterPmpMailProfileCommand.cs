@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using PmpMail.Interop;
 
@@ -104,7 +105,7 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
 
     private static string ProtectOrRefuse(System.Security.SecureString secret, string what)
     {
-        if (!OperatingSystem.IsWindows())
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
         {
             throw new PmpMailSetupException(
                 "PlainSecretRefused",

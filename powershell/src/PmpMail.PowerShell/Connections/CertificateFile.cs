@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -7,7 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace PmpMail;
 
 /// <summary>Loads -CertificatePath PFX files into .NET, so their key signs in this process like a store key.</summary>
-internal static class CertificateFile
+internal static partial class CertificateFile
 {
     public static X509Certificate2 LoadPfx(string path, SecureString? password)
     {
@@ -19,7 +20,7 @@ internal static class CertificateFile
         try
         {
             // Ephemeral keys never touch disk; macOS does not support them.
-            X509KeyStorageFlags flags = OperatingSystem.IsMacOS() ? X509KeyStorageFlags.DefaultKeySet : X509KeyStorageFlags.EphemeralKeySet;
+            X509KeyStorageFlags flags = RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? X509KeyStorageFlags.DefaultKeySet : EphemeralKeySet;
             var certificate = new X509Certificate2(path, password, flags);
             if (!certificate.HasPrivateKey)
             {

@@ -13,7 +13,7 @@ internal static class Dpapi
 
     public static string Protect(SecureString secret)
     {
-        if (!OperatingSystem.IsWindows())
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
         {
             throw new PlatformNotSupportedException("DPAPI is Windows-only.");
         }
@@ -27,14 +27,14 @@ internal static class Dpapi
         }
         finally
         {
-            Array.Clear(plain);
+            Array.Clear(plain, 0, plain.Length);
             Marshal.ZeroFreeGlobalAllocUnicode(chars);
         }
     }
 
     public static SecureString Unprotect(string protectedBase64, string profileName)
     {
-        if (!OperatingSystem.IsWindows())
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
         {
             throw new PmpMailSetupException("ProfileNotPortable", $"Profile '{profileName}' holds a DPAPI-protected secret, which only Windows (the same user) can read.", "Register the profile on this machine with -ClientSecretEnvironmentVariable or a certificate.");
         }
@@ -58,7 +58,7 @@ internal static class Dpapi
         }
         finally
         {
-            Array.Clear(plain);
+            Array.Clear(plain, 0, plain.Length);
         }
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -9,7 +10,7 @@ using System.Text.RegularExpressions;
 namespace PmpMail;
 
 /// <summary>Reads and writes profiles as one JSON file each under the user's config folder.</summary>
-internal static class ProfileStore
+internal static partial class ProfileStore
 {
     public const string DirectoryVariable = "PMP_MAIL_PROFILE_DIR";
     private static readonly Regex ValidName = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant);
@@ -49,13 +50,13 @@ internal static class ProfileStore
         string path = PathOf(profile.Name);
         string temp = path + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(profile, ProfileJsonContext.Default.PmpMailProfile), new UTF8Encoding(false));
-        if (!OperatingSystem.IsWindows())
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
         {
             // Owner-only: the file names no secret, but it does name where credentials are.
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            RestrictToOwner(temp);
         }
 
-        File.Move(temp, path, overwrite: true);
+        MoveOverwrite(temp, path);
         profile.Path = path;
     }
 
