@@ -11,7 +11,8 @@ namespace PmpMail.Interop.Native;
 /// <c>&lt;os&gt;-&lt;arch&gt;/</c> folder without the <c>lib</c> prefix, and a module has no deps.json,
 /// so the assembly registers its own resolver for <c>runtimes/&lt;rid&gt;/native/</c>.
 /// How it hooks into loading is per target: <c>NativeLibraryResolver.Net.cs</c> (a DllImport resolver) and
-/// <c>NativeLibraryResolver.NetStandard.cs</c> (a preload by full path on Windows).
+/// <c>NativeLibraryResolver.NetStandard.cs</c> (a load by full path before the first call: LoadLibraryEx on
+/// .NET Framework, dlopen plus a Mono dllmap entry on Mono).
 /// </summary>
 public static partial class NativeLibraryResolver
 {

@@ -3,21 +3,55 @@ using System.Runtime.InteropServices;
 
 namespace PmpMail.Interop.Native;
 
-// netstandard2.0 (.NET Framework hosts): classic DllImport, explicit cdecl, blittable arguments only, so
+// netstandard2.0 (.NET Framework hosts, Mono): classic DllImport, explicit cdecl, blittable arguments only, so
 // nothing is marshalled with the ANSI default; the signer is a function pointer made from a delegate.
+// The calls that can be a process's first go through NativeLibraryResolver.EnsureLoaded, which loads the library
+// by path (there is no DllImport resolver on this target) or throws the error listing every path tried; the
+// others need a client or a failure first, so the library is loaded by then.
 internal static unsafe partial class NativeMethods
 {
+    internal static byte* Version()
+    {
+        NativeLibraryResolver.EnsureLoaded();
+        return VersionImport();
+    }
+
+    internal static byte* StatusName(uint status)
+    {
+        NativeLibraryResolver.EnsureLoaded();
+        return StatusNameImport(status);
+    }
+
+    internal static uint ClientNew(byte* configJson, nuint configLength, out PmpClientHandle client)
+    {
+        NativeLibraryResolver.EnsureLoaded();
+        return ClientNewImport(configJson, configLength, out client);
+    }
+
+    internal static uint ClientNewWithSigner(
+        byte* configJson,
+        nuint configLength,
+        byte* certificateDer,
+        nuint certificateDerLength,
+        IntPtr sign,
+        void* userdata,
+        out PmpClientHandle client)
+    {
+        NativeLibraryResolver.EnsureLoaded();
+        return ClientNewWithSignerImport(configJson, configLength, certificateDer, certificateDerLength, sign, userdata, out client);
+    }
+
     [DllImport(Lib, EntryPoint = "pmp_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern byte* Version();
+    private static extern byte* VersionImport();
 
     [DllImport(Lib, EntryPoint = "pmp_status_name", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern byte* StatusName(uint status);
+    private static extern byte* StatusNameImport(uint status);
 
     [DllImport(Lib, EntryPoint = "pmp_client_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern uint ClientNew(byte* configJson, nuint configLength, out PmpClientHandle client);
+    private static extern uint ClientNewImport(byte* configJson, nuint configLength, out PmpClientHandle client);
 
     [DllImport(Lib, EntryPoint = "pmp_client_new_with_signer", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern uint ClientNewWithSigner(
+    private static extern uint ClientNewWithSignerImport(
         byte* configJson,
         nuint configLength,
         byte* certificateDer,
