@@ -22,7 +22,23 @@
                 examples           examples/csharp/SendMail and examples/powershell/Send-Report.ps1
                 emulator-fidelity  MSAL.NET and the Graph .NET SDK against the emulator
                 dotnet-format      dotnet format --verify-no-changes
-              -Suite c-abi,examples runs only those (after the build they need).
+                workflows          .github/workflows linted (actionlint) and kept thin
+                package            the package task below (one release build)
+                install-module     artifacts/PmpMail.<v>.nupkg: Install-PSResource, Import-Module by name,
+                                   send through the emulator; the installed module's import time
+                install-interop    artifacts/PmpMail.Interop.<v>.nupkg: contents; a new `dotnet new console`
+                                   app that references it sends through the emulator
+                install-netfx      the same package in a net48 app under Mono (Windows: .NET Framework)
+                install-csdk       artifacts/pmp-mail-<v>-<rid>.tar.gz: pkg-config and CMake builds
+                module-desktop     Windows only: powershell.exe (5.1) imports the installed module and sends
+              -Suite c-abi,examples runs only those (after the build they need). A suite that cannot
+              run on this OS reports n/a.
+      native  the release native library of one runtime (-Runtime win-x64, linux-arm64, ...; default
+              this machine's), staged in target/native/<rid>/ for the package task
+      package the release packages into artifacts/: PmpMail.<v>.nupkg (PowerShell Gallery),
+              PmpMail.Interop.<v>.nupkg + .snupkg (NuGet), pmp-mail-<v>-<rid>.tar.gz (C SDK),
+              SHA256SUMS. Takes the staged libraries of $env:PMP_NATIVE_DIR (CI: all six runtimes),
+              else builds this machine's. $env:PMP_RELEASE_TAG (v<version>) makes it a release.
       demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived
       bench   benchmarks that print numbers: client creation (bench/client-create-bench.rs), send
               throughput/latency vs the Graph .NET SDK (bench/PmpMail.Bench), the module's import
@@ -38,7 +54,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'demo', 'bench', 'mutants')]
+    [ValidateSet('build', 'test', 'native', 'package', 'demo', 'bench', 'mutants')]
     [string] $Task = 'build',
 
     # For the test task: run only these suites (the build runs first when one of them needs it).
@@ -50,6 +66,9 @@ param(
 
     # For the mutants task: the ids to run (default: all).
     [string[]] $Mutant = @(),
+
+    # For the native task: the runtime identifier to build for (default: this machine's).
+    [string] $Runtime,
 
     # For the bench task: the remaining arguments go to PmpMail.Bench, e.g. `bench --seq 200 --sides pmp`.
     [Parameter(ValueFromRemainingArguments)]
@@ -115,8 +134,15 @@ function Invoke-Suite {
         [Parameter(Mandatory)][string] $Name,
         [Parameter(Mandatory)][string] $What,
         [Parameter(Mandatory)][scriptblock] $Body,
-        [string[]] $Needs = @()
+        [string[]] $Needs = @(),
+        # $false on an OS where the suite has nothing to run: reported n/a, not failed.
+        [bool] $Applicable = $true
     )
+    if (-not $Applicable) {
+        Write-Host "`n=== $($Name): n/a on this OS ===" -ForegroundColor DarkGray
+        $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'n/a'; Seconds = 0; What = $What })
+        return
+    }
     $blocked = @($Needs | Where-Object { $n = $_; $script:Results | Where-Object { $_.Suite -eq $n -and $_.Result -ne 'passed' } })
     if ($blocked) {
         Write-Host "`n=== $($Name): skipped ($($blocked -join ', ') failed) ===" -ForegroundColor Yellow
@@ -140,13 +166,15 @@ function Write-Summary {
     Write-Host ''
     $script:Results | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
     $passed = @($script:Results | Where-Object Result -EQ 'passed').Count
-    $failed = @($script:Results | Where-Object Result -NE 'passed').Count
-    Write-Host "suites: $passed passed, $failed failed or skipped; $([int]$Total.Elapsed.TotalSeconds) s in all"
+    $notApplicable = @($script:Results | Where-Object Result -EQ 'n/a').Count
+    $failed = @($script:Results | Where-Object Result -NotIn 'passed', 'n/a').Count
+    Write-Host "suites: $passed passed, $failed failed or skipped, $notApplicable n/a; $([int]$Total.Elapsed.TotalSeconds) s in all"
     if ($failed -gt 0) { exit 1 }
 }
 
 $SuiteNames = 'rust-lint', 'rust-tests', 'c-abi', 'csharp-interop', 'powershell-module', 'demo', 'examples',
-    'emulator-fidelity', 'dotnet-format'
+    'emulator-fidelity', 'dotnet-format', 'workflows', 'package', 'install-module', 'install-interop', 'install-netfx',
+    'install-csdk', 'module-desktop'
 
 function Split-List([string[]] $Items) {
     # -File passes `a,b` as one string; -Command passes an array: both become the list.
@@ -160,8 +188,8 @@ function Invoke-Test {
     if ($unknown) { throw "Unknown suite '$($unknown -join "', '")'; the suites are: $($SuiteNames -join ', ')" }
     $total = [System.Diagnostics.Stopwatch]::StartNew()
     $wanted = { param($name) -not $Only -or $Only -contains $name }
-    # Every suite but these two runs something the build made.
-    if (@($Only | Where-Object { $_ -notin 'rust-lint', 'dotnet-format' }).Count -gt 0 -or -not $Only) {
+    # Every suite but these runs something the build made (the install tests: the emulator).
+    if (@($Only | Where-Object { $_ -notin 'rust-lint', 'dotnet-format', 'workflows', 'package' }).Count -gt 0 -or -not $Only) {
         Invoke-Suite 'build' 'cargo build --workspace --all-targets; dist/PmpMail' { Invoke-BuildAll }
     }
     if (& $wanted 'rust-lint') {
@@ -216,7 +244,47 @@ function Invoke-Test {
             Invoke-Native dotnet @('format', 'pmp-mail.sln', '--verify-no-changes')
         }
     }
+    if (& $wanted 'workflows') {
+        Invoke-Suite 'workflows' 'actionlint; thin workflow steps' {
+            & (Join-Path $Root 'tools/Test-Workflows.ps1')
+        }
+    }
+    # The install suites use artifacts/: made just now when the package suite runs, else as found
+    # (CI's install job downloads them).
+    if (& $wanted 'package') {
+        Invoke-Suite 'package' 'release build; artifacts/' { Invoke-Package }
+    }
+    if (& $wanted 'install-module') {
+        Invoke-Suite 'install-module' 'Install-PSResource PmpMail; import; send' -Needs build, package {
+            & (Join-Path $Root 'tools/Test-ModulePackage.ps1')
+        }
+    }
+    if (& $wanted 'install-interop') {
+        Invoke-Suite 'install-interop' 'PmpMail.Interop: contents, dotnet new console' -Needs build, package {
+            & (Join-Path $Root 'tools/Test-InteropPackage.ps1') -Part contents, nuget
+        }
+    }
+    if (& $wanted 'install-netfx') {
+        Invoke-Suite 'install-netfx' 'PmpMail.Interop in a net48 app (Mono)' -Needs build, package -Applicable (-not $IsMacOS) {
+            & (Join-Path $Root 'tools/Test-InteropPackage.ps1') -Part netfx
+        }
+    }
+    if (& $wanted 'install-csdk') {
+        Invoke-Suite 'install-csdk' 'C SDK: pkg-config, CMake' -Needs build, package {
+            & (Join-Path $Root 'tools/Test-CSdkPackage.ps1')
+        }
+    }
+    if (& $wanted 'module-desktop') {
+        Invoke-Suite 'module-desktop' 'powershell.exe 5.1: installed module' -Needs build, package -Applicable ([bool]$IsWindows) {
+            & (Join-Path $Root 'tools/Test-ModulePackage.ps1') -Edition Desktop
+        }
+    }
     Write-Summary -Total $total
+}
+
+function Invoke-Package {
+    # One release build (this machine's runtime, unless PMP_NATIVE_DIR holds staged ones), then every package.
+    & (Join-Path $Root 'tools/Build-Packages.ps1')
 }
 
 function Invoke-Fidelity {
@@ -420,6 +488,12 @@ switch ($Task) {
     }
     'test' {
         Invoke-Test -Only $Suite
+    }
+    'native' {
+        & (Join-Path $Root 'tools/Build-NativeRelease.ps1') -Runtime $Runtime
+    }
+    'package' {
+        Invoke-Package
     }
     'demo' {
         Invoke-Demo -NoBuild:$NoBuild

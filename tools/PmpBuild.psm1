@@ -437,3 +437,121 @@ function Complete-PmpCheckRun {
 Export-ModuleMember -Function Get-PmpRepositoryRoot, Get-PmpTargetDirectory, Get-PmpVersion, Get-PmpNativeLibrary, Get-PmpEmulatorPath,
     Invoke-Native, Invoke-NativeCapture, New-PmpEmulatorHttpClient, Start-PmpEmulator, Stop-PmpEmulator,
     Invoke-PmpEmulatorControl, New-PmpCheckRun, Invoke-PmpCheck, Show-PmpEmulatorLog, Complete-PmpCheckRun
+
+# --- Added for the C SDK package (tools/New-CSdkPackage.ps1, tools/Test-CSdkPackage.ps1) ---
+
+function Install-PmpSystemPackage {
+    <#
+    .SYNOPSIS
+        Makes sure a command is on PATH: when it is missing on a Debian/Ubuntu machine and this
+        runs as root, installs the package that has it with apt-get (as build.ps1 does for
+        valgrind); anywhere else throws naming the package.
+    .EXAMPLE
+        Install-PmpSystemPackage -Command pkg-config -Package pkg-config
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Command, [Parameter(Mandatory)] [string] $Package)
+    if (Get-Command $Command -CommandType Application -ErrorAction Ignore) { return }
+    if (-not $IsLinux -or -not (Get-Command apt-get -CommandType Application -ErrorAction Ignore) -or (& id -u) -ne '0') {
+        throw "$Command is missing: install the package '$Package'"
+    }
+    Write-Host "Installing $Package (needed for $Command)" -ForegroundColor Yellow
+    & apt-get install -y -qq $Package *> $null
+    if ($LASTEXITCODE -ne 0) {
+        & apt-get update -qq *> $null
+        Invoke-Native apt-get @('install', '-y', '-qq', $Package)
+    }
+    if (-not (Get-Command $Command -CommandType Application -ErrorAction Ignore)) { throw "$Package was installed but $Command is still missing" }
+}
+
+function Get-PmpCSdkLayout {
+    <#
+    .SYNOPSIS
+        What the C SDK tarball pmp-mail-<version>-<rid>.tar.gz holds for a version and runtime
+        identifier: its top folder and every entry under it, so the packager
+        (tools/New-CSdkPackage.ps1) and the install test (tools/Test-CSdkPackage.ps1) share one list.
+    .DESCRIPTION
+        Entries are relative to the top folder: Path, Kind (Directory, File, SymbolicLink),
+        Target (a link's target, relative to its folder) and Role (header, shared, soname-link,
+        dev-link, import, static, pkgconfig, cmake-config, cmake-version, license, readme).
+        Linux: lib/libpmp_mail.so.<M.m.p> with SONAME libpmp_mail.so.0.<minor> (0.x: a minor release
+        may change the ABI) or libpmp_mail.so.<major> from 1.0 on, and links for that SONAME and for
+        libpmp_mail.so. macOS: lib/libpmp_mail.dylib (install name @rpath/libpmp_mail.dylib, as rustc
+        makes it). Windows: bin/pmp_mail.dll with lib/pmp_mail.dll.lib and lib/pmp_mail.lib.
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $Version = (Get-PmpVersion),
+        [string] $RuntimeIdentifier = (Get-PmpNativeLibrary).RuntimeIdentifier
+    )
+    $numbers = [regex]::Match($Version, '^(\d+)\.(\d+)\.(\d+)')
+    if (-not $numbers.Success) { throw "'$Version' is not a MAJOR.MINOR.PATCH version" }
+    $major, $minor, $patch = 1..3 | ForEach-Object { $numbers.Groups[$_].Value }
+    $name = 'pmp_mail'
+    $os = ($RuntimeIdentifier -split '-')[0]
+    $entries = [System.Collections.Generic.List[object]]::new()
+    function Add-Entry([string] $Path, [string] $Kind, [string] $Role, [string] $Target) {
+        $entries.Add([pscustomobject]@{ Path = $Path; Kind = $Kind; Role = $Role; Target = $Target })
+    }
+    Add-Entry 'include' Directory
+    Add-Entry 'include/pmp_mail.h' File header
+    if ($os -eq 'win') { Add-Entry 'bin' Directory }
+    Add-Entry 'lib' Directory
+    $soname = $null
+    switch ($os) {
+        'linux' {
+            $real = "lib$name.so.$major.$minor.$patch"
+            $soname = if ($major -eq '0') { "lib$name.so.0.$minor" } else { "lib$name.so.$major" }
+            Add-Entry "lib/$real" File shared
+            Add-Entry "lib/$soname" SymbolicLink soname-link $real
+            Add-Entry "lib/lib$name.so" SymbolicLink dev-link $soname
+            Add-Entry "lib/lib$name.a" File static
+        }
+        'osx' {
+            $soname = "@rpath/lib$name.dylib"
+            Add-Entry "lib/lib$name.dylib" File shared
+            Add-Entry "lib/lib$name.a" File static
+        }
+        'win' {
+            Add-Entry "bin/$name.dll" File shared
+            Add-Entry "lib/$name.dll.lib" File import
+            Add-Entry "lib/$name.lib" File static
+        }
+        default { throw "No C SDK layout for runtime identifier '$RuntimeIdentifier'" }
+    }
+    Add-Entry 'lib/pkgconfig' Directory
+    Add-Entry 'lib/pkgconfig/pmp-mail.pc' File pkgconfig
+    Add-Entry 'lib/cmake' Directory
+    Add-Entry 'lib/cmake/pmp-mail' Directory
+    Add-Entry 'lib/cmake/pmp-mail/pmp-mailConfig.cmake' File cmake-config
+    Add-Entry 'lib/cmake/pmp-mail/pmp-mailConfigVersion.cmake' File cmake-version
+    Add-Entry 'LICENSE' File license
+    Add-Entry 'README.md' File readme
+    [pscustomobject]@{
+        Version           = $Version
+        RuntimeIdentifier = $RuntimeIdentifier
+        Os                = $os
+        Top               = "pmp-mail-$Version-$RuntimeIdentifier"
+        FileName          = "pmp-mail-$Version-$RuntimeIdentifier.tar.gz"
+        Soname            = $soname
+        Entries           = $entries.ToArray()
+    }
+}
+
+function Get-PmpRuntimeTargets {
+    <#
+    .SYNOPSIS
+        The runtimes pmp-mail is released for, in order: runtime identifier (the runtimes/<rid>/native/
+        folder of the packages) to Rust target triple.
+    #>
+    [ordered]@{
+        'win-x64'     = 'x86_64-pc-windows-msvc'
+        'win-arm64'   = 'aarch64-pc-windows-msvc'
+        'linux-x64'   = 'x86_64-unknown-linux-gnu'
+        'linux-arm64' = 'aarch64-unknown-linux-gnu'
+        'osx-x64'     = 'x86_64-apple-darwin'
+        'osx-arm64'   = 'aarch64-apple-darwin'
+    }
+}
+
+Export-ModuleMember -Function Install-PmpSystemPackage, Get-PmpCSdkLayout, Get-PmpRuntimeTargets
