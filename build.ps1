@@ -108,7 +108,8 @@ function Use-Environment {
     }
     try { & $Body }
     finally {
-        foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+        # [NullString]: PowerShell would pass `$null as "", leaving the variable set and empty.
+        foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, ($null -eq $saved[$name] ? [NullString]::Value : $saved[$name])) }
     }
 }
 

@@ -276,7 +276,9 @@ Import-Module PmpMail
             } }
         }
         finally {
-            foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+            # [NullString]: PowerShell would pass `$null as "", leaving the variable set and empty (an empty
+            # DOTNET_CLI_HOME or XDG_DATA_HOME makes NuGet write .nuget/ and .local/ into the current folder).
+            foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, ($null -eq $saved[$name] ? [NullString]::Value : $saved[$name])) }
             Show-PmpEmulatorLog $run $emulator
             Stop-PmpEmulator $emulator
         }

@@ -59,7 +59,7 @@ Describe 'PmpMail Desktop build' -Tag 'CI' {
                 $output = & $pwsh -NoProfile -NonInteractive -File $checks -ImportPath (Join-Path $DesktopDir 'PmpMail.PowerShell.dll') -ArgumentsPath $argumentsPath
             }
             finally {
-                [Environment]::SetEnvironmentVariable($loaderVariable, $saved)
+                [Environment]::SetEnvironmentVariable($loaderVariable, ($null -eq $saved ? [NullString]::Value : $saved))
             }
         }
         $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
