@@ -128,18 +128,25 @@ function Invoke-NativeCapture {
         (ExitCode, StandardOutput, StandardError) and, with -OutputPath, in <OutputPath>.out and
         <OutputPath>.err. Does not throw on a non-zero exit (the caller decides); throws when the
         command cannot start or runs longer than -TimeoutSeconds (then it is killed).
+        -RemoveEnvironment and -Environment change the child's environment only (removed first).
     #>
     [CmdletBinding()]
     param(
         [Parameter(Mandatory, Position = 0)] [string] $Command,
         [Parameter(Position = 1)] [string[]] $Arguments = @(),
         [string] $OutputPath,
-        [int] $TimeoutSeconds = 900
+        [int] $TimeoutSeconds = 900,
+        [string] $WorkingDirectory,
+        [string[]] $RemoveEnvironment = @(),
+        [hashtable] $Environment = @{}
     )
     Write-Host "> $(@($Command) + $Arguments -join ' ')" -ForegroundColor DarkGray
     $resolved = (Get-Command $Command -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
     $psi = [System.Diagnostics.ProcessStartInfo]::new($resolved)
     foreach ($a in $Arguments) { $psi.ArgumentList.Add($a) }
+    if ($WorkingDirectory) { $psi.WorkingDirectory = $WorkingDirectory }
+    foreach ($name in $RemoveEnvironment) { $null = $psi.Environment.Remove($name) }
+    foreach ($name in $Environment.Keys) { $psi.Environment[$name] = $Environment[$name] }
     $psi.UseShellExecute = $false
     $psi.RedirectStandardOutput = $true
     $psi.RedirectStandardError = $true

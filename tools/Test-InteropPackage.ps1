@@ -87,39 +87,8 @@ function Invoke-App {
         [string] $WorkingDirectory,
         [hashtable] $Environment = @{}
     )
-    Write-Host "> $(@($Command) + $Arguments -join ' ')" -ForegroundColor DarkGray
-    $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-Command $Command -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source)
-    foreach ($a in $Arguments) { $psi.ArgumentList.Add($a) }
-    if ($WorkingDirectory) { $psi.WorkingDirectory = $WorkingDirectory }
-    foreach ($name in 'PMP_MAIL_NATIVE_PATH', 'LD_LIBRARY_PATH', 'DYLD_LIBRARY_PATH', 'MONO_PATH', 'MONO_CONFIG') {
-        $null = $psi.Environment.Remove($name)
-    }
-    foreach ($name in $Environment.Keys) { $psi.Environment[$name] = $Environment[$name] }
-    $psi.UseShellExecute = $false
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.RedirectStandardInput = $true
-    $utf8 = [System.Text.UTF8Encoding]::new($false)
-    $psi.StandardOutputEncoding = $utf8
-    $psi.StandardErrorEncoding = $utf8
-    $process = [System.Diagnostics.Process]::Start($psi)
-    try {
-        $process.StandardInput.Close()
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit(600000)) { $process.Kill($true); throw "$Command did not finish within 600 s" }
-        $process.WaitForExit()
-        $result = [pscustomobject]@{
-            ExitCode       = $process.ExitCode
-            StandardOutput = $stdout.GetAwaiter().GetResult()
-            StandardError  = $stderr.GetAwaiter().GetResult()
-        }
-    }
-    finally { $process.Dispose() }
-    if ($result.StandardOutput) { Write-Host $result.StandardOutput.TrimEnd() }
-    if ($result.StandardError) { Write-Host $result.StandardError.TrimEnd() -ForegroundColor DarkYellow }
-    if ($result.ExitCode -ne 0) { Write-Host "(exit code $($result.ExitCode))" -ForegroundColor DarkGray }
-    $result
+    Invoke-NativeCapture $Command $Arguments -WorkingDirectory $WorkingDirectory -TimeoutSeconds 600 -Environment $Environment `
+        -RemoveEnvironment 'PMP_MAIL_NATIVE_PATH', 'LD_LIBRARY_PATH', 'DYLD_LIBRARY_PATH', 'MONO_PATH', 'MONO_CONFIG'
 }
 
 function Get-LoadedLibraryPath([string] $Output) {
