@@ -68,11 +68,12 @@ enum pmp_status
    */
   PMP_STATUS_PERMISSION_DENIED = 5,
   /*
-   Graph refused the request for another reason (see graphCode).
+   Graph refused the request for another reason (see graphCode), or Entra ID's token
+   endpoint answered with a server error (5xx; see httpStatus, aadsts, retryAfterSeconds).
    */
   PMP_STATUS_GRAPH_ERROR = 6,
   /*
-   Still throttled (429) after the allowed retries.
+   Still throttled (429) by Graph or Entra ID after the allowed retries.
    */
   PMP_STATUS_THROTTLED = 7,
   /*
@@ -103,6 +104,11 @@ enum pmp_status
    A bug or an unexpected internal condition.
    */
   PMP_STATUS_INTERNAL = 14,
+  /*
+   Graph, or a proxy or gateway on the way, refused a request as too large (HTTP 413).
+   Nothing was sent.
+   */
+  PMP_STATUS_REQUEST_TOO_LARGE = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -232,6 +238,13 @@ const char *pmp_status_name(uint32_t status);
  (`PMP_LOG_LEVEL_ERROR` 1 .. `PMP_LOG_LEVEL_DEBUG` 4) are delivered, on any library thread,
  possibly concurrently. Messages never contain secrets, tokens or assertions. `userdata`
  must stay valid until the callback is replaced or removed.
+
+ The callback may call `pmp_version`, `pmp_status_name`, `pmp_last_error`,
+ `pmp_string_free`, `pmp_set_log_callback`, `pmp_client_new*` and `pmp_client_free` (of a
+ client no call is using); no lock is held while it runs. It must not send or test
+ permissions: `pmp_send_mail` and `pmp_test_permissions` called from inside it return
+ `PMP_STATUS_INVALID_ARGUMENT` (the call that logged is still running and may hold what
+ they need), and it must not wait for another thread making those calls.
 
  # Safety
  `cb` must follow the `pmp_log_callback` contract.

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::config::AuthConfig;
 use crate::error::{Error, Result, Status};
+use crate::host_file::read_host_file;
 use crate::secret::{Secret, SecretBytes};
 
 /// The JWS algorithms a signer must support.
@@ -234,11 +235,18 @@ impl Credential {
     }
 }
 
+/// The largest certificate or key file read: a PFX or PEM with its chain is a few KiB.
+pub const MAX_CREDENTIAL_FILE_BYTES: u64 = 1024 * 1024;
+
 fn read_file(field: &str, path: &str) -> Result<SecretBytes> {
-    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
-        Error::credential(format!("{field}: cannot read '{path}' ({e})"))
-            .with_remedy("Check the path and that this process may read the file.")
+    let limit = MAX_CREDENTIAL_FILE_BYTES;
+    read_host_file(field, path, limit, Error::credential, |size| {
+        Error::credential(format!(
+            "{field}: '{path}' is {size}; a certificate or key file may be at most {limit} bytes (1 MiB)"
+        ))
+        .with_remedy("Check the path: PFX and PEM files are a few KiB, so this is not the certificate or key file.")
     })
+    .map(Zeroizing::new)
 }
 
 fn load_pfx(bytes: &[u8], password: &str) -> Result<Credential> {

@@ -32,17 +32,26 @@ pub(crate) fn token_error(response: &HttpResponse, credential: &Credential) -> E
         .and_then(|c| c.first().copied())
         .or_else(|| parse_aadsts(&description));
     let diagnosis = diagnose_aadsts(code, response.status, credential);
+    // A throttled or failing endpoint did not judge the credentials: it "answered".
+    let rejected = diagnosis.status == Status::AuthenticationFailed;
     let message = if description.is_empty() {
         format!(
-            "Entra ID rejected the token request (HTTP {}{})",
+            "Entra ID {} (HTTP {}{})",
+            if rejected {
+                "rejected the token request"
+            } else {
+                "answered"
+            },
             response.status,
             body.error
                 .as_deref()
                 .map(|e| format!(", {e}"))
                 .unwrap_or_default()
         )
-    } else {
+    } else if rejected {
         format!("Entra ID rejected the token request: {description}")
+    } else {
+        format!("Entra ID answered: {description}")
     };
     let mut e = Error::new(diagnosis.status, format!("{} {message}", diagnosis.summary));
     e.remedy = Some(diagnosis.remedy);
@@ -168,20 +177,19 @@ pub(crate) fn diagnose_aadsts(
             summary: "Entra ID detected a request loop (too many identical token requests).".into(),
             remedy: "Reuse one client handle so its token cache works; do not create a client per message.".into(),
         },
-        Some(90055) | Some(90024) | Some(90033) => Diagnosis {
-            status: Status::Network,
-            summary: "Entra ID is temporarily throttling or unavailable.".into(),
-            remedy: "Retry later.".into(),
-        },
-        _ if http_status == 429 => Diagnosis {
+        // Entra answered, so none of these is NETWORK ("no answer"): a 429 or a throttling
+        // code is THROTTLED, a 5xx or an unavailability code a service error (GRAPH_ERROR, the
+        // status for "the service answered with an error"); both keep the AADSTS code,
+        // httpStatus and Retry-After in the error.
+        _ if http_status == 429 || matches!(code, Some(90055) | Some(90024)) => Diagnosis {
             status: Status::Throttled,
             summary: "Entra ID throttled the token request.".into(),
-            remedy: "Wait and retry; reuse one client handle so tokens are cached.".into(),
+            remedy: "Wait and retry (see retryAfterSeconds); reuse one client handle so tokens are cached. Nothing was sent.".into(),
         },
-        _ if http_status >= 500 => Diagnosis {
-            status: Status::Network,
-            summary: "Entra ID is unavailable.".into(),
-            remedy: "Retry later.".into(),
+        _ if http_status >= 500 || code == Some(90033) => Diagnosis {
+            status: Status::GraphError,
+            summary: format!("Entra ID's token endpoint failed (HTTP {http_status}): it is temporarily unavailable, the credentials were not checked."),
+            remedy: "Retry later (see retryAfterSeconds); nothing was sent. If it persists, check the Microsoft Entra service health.".into(),
         },
         Some(_) => auth(
             "Entra ID rejected the credentials.",
@@ -219,6 +227,23 @@ mod tests {
             diagnose_aadsts(Some(50196), 400, &cred).status,
             Status::Throttled
         );
-        assert_eq!(diagnose_aadsts(None, 503, &cred).status, Status::Network);
+        // An answer is never NETWORK ("no answer").
+        assert_eq!(diagnose_aadsts(None, 503, &cred).status, Status::GraphError);
+        assert_eq!(
+            diagnose_aadsts(Some(90033), 503, &cred).status,
+            Status::GraphError
+        );
+        assert_eq!(
+            diagnose_aadsts(Some(90033), 429, &cred).status,
+            Status::Throttled
+        );
+        assert_eq!(
+            diagnose_aadsts(Some(90055), 400, &cred).status,
+            Status::Throttled
+        );
+        assert_eq!(
+            diagnose_aadsts(Some(7000215), 401, &cred).status,
+            Status::AuthenticationFailed
+        );
     }
 }

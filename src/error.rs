@@ -26,11 +26,12 @@ pub enum Status {
     Signer,
     Panic,
     Internal,
+    RequestTooLarge,
 }
 
 impl Status {
     /// Every status, in numeric order.
-    pub const ALL: [Status; 15] = [
+    pub const ALL: [Status; 16] = [
         Status::Ok,
         Status::NullParameter,
         Status::InvalidArgument,
@@ -46,6 +47,7 @@ impl Status {
         Status::Signer,
         Status::Panic,
         Status::Internal,
+        Status::RequestTooLarge,
     ];
 
     /// The stable number (`pmp_status` in C).
@@ -66,6 +68,7 @@ impl Status {
             Status::Signer => 12,
             Status::Panic => 13,
             Status::Internal => 14,
+            Status::RequestTooLarge => 15,
         }
     }
 
@@ -97,6 +100,7 @@ impl Status {
             Status::Signer => c"PMP_STATUS_SIGNER",
             Status::Panic => c"PMP_STATUS_PANIC",
             Status::Internal => c"PMP_STATUS_INTERNAL",
+            Status::RequestTooLarge => c"PMP_STATUS_REQUEST_TOO_LARGE",
         }
     }
 
@@ -116,6 +120,7 @@ impl Status {
             Status::Credential => "credential",
             Status::Signer => "signer",
             Status::Panic | Status::Internal => "internal",
+            Status::RequestTooLarge => "requestTooLarge",
         }
     }
 }
@@ -152,7 +157,7 @@ macro_rules! error_fields {
             /// The C name of the status, e.g. `PMP_STATUS_PERMISSION_DENIED`.
             pub status_name: String,
             /// invalidArgument | config | credential | authentication | permission | graph | throttled |
-            /// network | outcomeUnknown | attachment | signer | internal
+            /// network | outcomeUnknown | attachment | signer | internal | requestTooLarge
             pub category: String,
             $($(#[$attr])* pub $field: $ty,)*
         }
@@ -264,14 +269,6 @@ impl Error {
         self
     }
 
-    /// Keeps this error's status and message, adding the transport failure's text and ids.
-    pub(crate) fn merge_transport(mut self, transport: Error) -> Error {
-        self.message = format!("{}: {}", self.message, transport.message);
-        self.client_request_id = transport.client_request_id.clone();
-        self.attempts = transport.attempts;
-        self
-    }
-
     /// The JSON error document (contract section 5).
     pub fn to_document(&self) -> ErrorDocument {
         self.details.to_document()
@@ -306,7 +303,7 @@ mod tests {
             assert_eq!(status.code(), expected as u32);
             assert_eq!(Status::from_code(expected as u32), Some(*status));
         }
-        assert_eq!(Status::from_code(15), None);
+        assert_eq!(Status::from_code(16), None);
         assert_eq!(Status::OutcomeUnknown.name(), "PMP_STATUS_OUTCOME_UNKNOWN");
     }
 

@@ -20,6 +20,8 @@ mod entra_error;
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
+mod host_file;
+/// cbindgen:ignore
 mod http;
 /// cbindgen:ignore
 mod logging;

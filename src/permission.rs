@@ -119,7 +119,7 @@ pub(crate) fn evaluate(roles: Option<&[String]>) -> Vec<PermissionStatus> {
             name: MAIL_READ_WRITE.into(),
             status: state(MAIL_READ_WRITE),
             required: false,
-            needed_for: "attachments of 3 MB or more (draft + upload session)".into(),
+            needed_for: "messages sent through a draft: an attachment of 3 MiB or more, or attachments that together make the sendMail request 4 MiB or more".into(),
         },
     ]
 }
@@ -147,7 +147,7 @@ pub(crate) fn warnings(permissions: &[PermissionStatus]) -> Vec<String> {
         }
     }
     if status(MAIL_READ_WRITE) == PermissionState::Missing {
-        out.push("Mail.ReadWrite is missing: messages with an attachment of 3 MB or more (draft + upload session) will fail; smaller messages are unaffected.".into());
+        out.push("Mail.ReadWrite is missing: messages that go through a draft will fail (an attachment of 3 MiB or more, or attachments that together make the sendMail request 4 MiB or more); messages that fit one sendMail request are unaffected.".into());
     }
     out.push("The token's roles show only Entra ID grants; permissions assigned through Exchange Online RBAC for Applications are invisible here (check with Test-ServicePrincipalAuthorization or a test send).".into());
     out

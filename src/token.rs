@@ -1,11 +1,15 @@
 //! The token endpoint client and the per-handle token cache.
 //!
 //! - A cached token is reused until `tokenRefreshMarginSeconds` before expiry (or Entra's
-//!   `refresh_in`, when given).
+//!   `refresh_in`, when earlier). The effective margin never exceeds half the token's lifetime,
+//!   so a short-lived token (lifetime at or below the margin) still serves the first half of
+//!   its life instead of being fetched again for every call. See [`timing`].
 //! - Single-flight: however many callers find the cache cold or expiring, one request goes
 //!   out; the rest wait on the same async mutex and take its result.
 //! - A failed refresh while the old token is still valid keeps serving the old token (and
-//!   waits a little before trying again, so a broken endpoint is not hammered).
+//!   waits a little before trying again, so a broken endpoint is not hammered). A token is
+//!   handed out until 30 s before expiry, or half the effective margin when that is smaller,
+//!   so any margin above zero leaves a window in which the old token covers a failed refresh.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +26,8 @@ use crate::logging::OpLog;
 use crate::secret::Secret;
 use crate::time::{format_time, unix_now};
 
-/// A token must stay valid at least this long to be handed out.
+/// A token must stay valid at least this long to be handed out (less when the effective margin
+/// is under twice this: see [`timing`]).
 const MIN_REMAINING_VALIDITY: Duration = Duration::from_secs(30);
 /// After a failed refresh with a usable old token, wait this long before trying again.
 const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -33,13 +38,44 @@ pub struct AccessToken {
     pub token: Secret,
     pub expires_at: SystemTime,
     pub refresh_at: SystemTime,
+    /// Handed out (from the cache, or in place of a failed refresh) only before this.
+    pub usable_until: SystemTime,
     /// Increments with every token fetched by this handle.
     pub generation: u64,
 }
 
 impl AccessToken {
     fn usable_at(&self, now: SystemTime) -> bool {
-        now + MIN_REMAINING_VALIDITY < self.expires_at
+        now < self.usable_until
+    }
+}
+
+/// When a token fetched now should be refreshed and until when it may be handed out, both as
+/// offsets from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timing {
+    refresh_after: Duration,
+    usable_for: Duration,
+}
+
+/// The cache's timing for a token of `lifetime` (`expires_in`), the configured `margin` and
+/// Entra's `refresh_in`:
+/// - the effective margin is the configured one, but at most half the lifetime (a 300 s token
+///   with the default 300 s margin is refreshed after 150 s, not on every call);
+/// - the refresh is due `margin` before expiry, or after `refresh_in` when that is earlier;
+/// - the token is handed out until `MIN_REMAINING_VALIDITY` before expiry, or half the
+///   effective margin when that is smaller, so that the time between the refresh and the end of
+///   usability (at least half the margin) lets the old token cover a failed refresh.
+fn timing(lifetime: Duration, margin: Duration, refresh_in: Option<Duration>) -> Timing {
+    let margin = margin.min(lifetime / 2);
+    let min_remaining = MIN_REMAINING_VALIDITY.min(margin / 2);
+    let mut refresh_after = lifetime - margin;
+    if let Some(refresh_in) = refresh_in {
+        refresh_after = refresh_after.min(refresh_in);
+    }
+    Timing {
+        refresh_after,
+        usable_for: lifetime - min_remaining,
     }
 }
 
@@ -244,11 +280,11 @@ impl TokenProvider {
         }
         let now = SystemTime::now();
         let lifetime = Duration::from_secs(parsed.expires_in.as_u64().unwrap_or(3599));
+        let refresh_in = parsed.refresh_in.as_ref().and_then(NumberOrString::as_u64);
+        let timing = timing(lifetime, self.margin, refresh_in.map(Duration::from_secs));
         let expires_at = now + lifetime;
-        let mut refresh_at = expires_at.checked_sub(self.margin).unwrap_or(now).max(now);
-        if let Some(refresh_in) = parsed.refresh_in.as_ref().and_then(NumberOrString::as_u64) {
-            refresh_at = refresh_at.min(now + Duration::from_secs(refresh_in));
-        }
+        let refresh_at = now + timing.refresh_after;
+        let usable_until = now + timing.usable_for;
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         log.info(format!(
             "token from endpoint (client-request-id {}, {} attempt(s), expires {})",
@@ -260,6 +296,7 @@ impl TokenProvider {
             token: parsed.access_token,
             expires_at,
             refresh_at,
+            usable_until,
             generation,
         }))
     }
@@ -350,5 +387,52 @@ impl NumberOrString {
             NumberOrString::Number(n) => Some(*n),
             NumberOrString::Text(s) => s.trim().parse().ok(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    /// (refresh after, usable for) in seconds.
+    fn timing_of(lifetime: u64, margin: u64, refresh_in: Option<u64>) -> (f64, f64) {
+        let t = timing(secs(lifetime), secs(margin), refresh_in.map(secs));
+        (t.refresh_after.as_secs_f64(), t.usable_for.as_secs_f64())
+    }
+
+    #[test]
+    fn a_normal_token_is_refreshed_margin_before_expiry() {
+        assert_eq!(timing_of(3599, 300, None), (3299.0, 3569.0));
+        assert_eq!(timing_of(3599, 300, Some(1800)), (1800.0, 3569.0));
+        assert_eq!(timing_of(3599, 300, Some(99_999)), (3299.0, 3569.0));
+    }
+
+    #[test]
+    fn the_margin_never_exceeds_half_the_lifetime() {
+        // At or below the margin: refreshed half-way, not at once.
+        assert_eq!(timing_of(300, 300, None), (150.0, 270.0));
+        assert_eq!(timing_of(120, 300, None), (60.0, 90.0));
+        assert_eq!(timing_of(10, 300, None), (5.0, 7.5));
+        assert_eq!(timing_of(600, 3000, None).0, 300.0);
+    }
+
+    #[test]
+    fn every_margin_leaves_the_old_token_a_window_to_cover_a_failed_refresh() {
+        for lifetime in [8, 12, 60, 300, 3599] {
+            for margin in [1, 2, 4, 10, 29, 30, 59, 300, 3000] {
+                let (refresh_after, usable_for) = timing_of(lifetime, margin, None);
+                assert!(
+                    refresh_after < usable_for,
+                    "lifetime {lifetime} s, margin {margin} s: refresh at {refresh_after} s, usable until {usable_for} s"
+                );
+                assert!(usable_for <= lifetime as f64);
+            }
+        }
+        // A 10 s margin: refreshed 10 s before expiry, handed out until 5 s before it.
+        assert_eq!(timing_of(3600, 10, None), (3590.0, 3595.0));
     }
 }

@@ -20,6 +20,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/counters", get(counters))
         .route("/tokens", get(tokens))
         .route("/requests", get(requests))
+        .route("/drafts", get(drafts))
         .route(
             "/faults",
             get(get_faults).put(put_faults).delete(delete_faults),
@@ -54,6 +55,13 @@ async fn counters(State(st): State<Arc<AppState>>) -> Response {
 
 async fn tokens(State(st): State<Arc<AppState>>) -> Response {
     Json(st.records.tokens()).into_response()
+}
+
+/// The ids of the drafts that exist now (created, neither sent nor deleted).
+async fn drafts(State(st): State<Arc<AppState>>) -> Response {
+    let mut ids: Vec<String> = st.drafts.lock().keys().cloned().collect();
+    ids.sort();
+    Json(ids).into_response()
 }
 
 async fn requests(State(st): State<Arc<AppState>>) -> Response {

@@ -31,8 +31,13 @@ pub enum FaultKind {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultRule {
-    /// Substring of the request path, or `token` / `sendMail` / `upload` / `send`.
+    /// Substring of the request path, or `token` / `sendMail` / `upload` / `send` /
+    /// `createDraft` (`/v1.0/users/{u}/messages`, the collection) / `draft`
+    /// (`/v1.0/users/{u}/messages/{id}`, the item itself).
     pub path: String,
+    /// Only requests with this HTTP method (case-insensitive); any method when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     pub action: FaultKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -61,6 +66,7 @@ impl FaultRule {
     pub fn new(path: &str, action: FaultKind) -> FaultRule {
         FaultRule {
             path: path.into(),
+            method: None,
             action,
             status: None,
             retry_after_seconds: None,
@@ -169,12 +175,17 @@ impl FaultEngine {
     }
 
     /// Decides for one request; the first rule that fires wins.
-    pub fn decide(&mut self, path: &str) -> Option<FaultAction> {
+    pub fn decide(&mut self, method: &str, path: &str) -> Option<FaultAction> {
         if path.starts_with("/_emulator") {
             return None;
         }
         for (i, rule) in self.plan.rules.iter().enumerate() {
-            if !path_matches(&rule.path, path) {
+            if !path_matches(&rule.path, path)
+                || rule
+                    .method
+                    .as_deref()
+                    .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+            {
                 continue;
             }
             self.matched[i] += 1;
@@ -217,6 +228,11 @@ fn path_matches(pattern: &str, path: &str) -> bool {
         "sendMail" => lower.ends_with("/sendmail"),
         "upload" => lower.starts_with("/_upload/"),
         "send" => lower.ends_with("/send"),
+        "createDraft" => lower.starts_with("/v1.0/") && lower.ends_with("/messages"),
+        "draft" => {
+            let segs: Vec<&str> = lower.trim_end_matches('/').split('/').collect();
+            segs.len() == 6 && segs[1] == "v1.0" && segs[2] == "users" && segs[4] == "messages"
+        }
         other => path.contains(other),
     }
 }
@@ -242,9 +258,34 @@ mod tests {
             rules: vec![r],
         });
         let p = "/v1.0/users/a@b/sendMail";
-        let got: Vec<bool> = (0..5).map(|_| e.decide(p).is_some()).collect();
+        let got: Vec<bool> = (0..5).map(|_| e.decide("POST", p).is_some()).collect();
         assert_eq!(got, [false, true, true, false, false]);
-        assert!(e.decide("/v1.0/users/a@b/messages").is_none());
+        assert!(e.decide("POST", "/v1.0/users/a@b/messages").is_none());
+    }
+
+    #[test]
+    fn method_and_draft_paths() {
+        let mut r = FaultRule::new("draft", FaultKind::DropAfterAccept);
+        r.method = Some("delete".into());
+        let mut create = FaultRule::new("createDraft", FaultKind::DropAfterAccept);
+        create.method = Some("POST".into());
+        let mut e = FaultEngine::new(FaultPlan {
+            seed: 0,
+            rules: vec![r, create],
+        });
+        let item = "/v1.0/users/a@b/messages/AAMk=";
+        assert!(e.decide("GET", item).is_none());
+        assert!(e.decide("DELETE", item).is_some());
+        assert!(
+            e.decide("DELETE", "/v1.0/users/a@b/messages/AAMk=/attachments")
+                .is_none()
+        );
+        assert!(e.decide("POST", "/v1.0/users/a@b/messages").is_some());
+        assert!(e.decide("GET", "/v1.0/users/a@b/messages").is_none());
+        assert!(
+            e.decide("POST", "/v1.0/users/a@b/messages/AAMk=/send")
+                .is_none()
+        );
     }
 
     #[test]
@@ -291,7 +332,7 @@ mod tests {
                 rules: vec![r.clone()],
             });
             (0..64)
-                .map(|_| e.decide("/x/sendMail").is_some())
+                .map(|_| e.decide("POST", "/x/sendMail").is_some())
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));

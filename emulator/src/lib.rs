@@ -264,6 +264,12 @@ impl Emulator {
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.records.requests()
     }
+    /// The ids of the drafts that exist now (created, neither sent nor deleted).
+    pub fn draft_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.state.drafts.lock().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
     pub fn set_faults(&self, plan: FaultPlan) {
         self.state.set_faults(plan);
     }

@@ -91,7 +91,7 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
     let arrival = Arrival::of(&req);
     count(&st.records.counters, &path);
     let conn = req.extensions().get::<ConnHandle>().cloned();
-    let fault = st.faults.lock().decide(&path);
+    let fault = st.faults.lock().decide(req.method().as_str(), &path);
     let mut resp = match handle_with_fault(fault, &path, &ids, req, next).await {
         Handled::Answer(resp) => resp,
         Handled::Drop => return drop_connection(conn).await,

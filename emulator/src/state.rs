@@ -46,6 +46,8 @@ pub(crate) struct Draft {
     pub mailbox: String,
     pub msg: ParsedMessage,
     pub attachment_ids: Vec<String>,
+    /// `singleValueExtendedProperties` given at creation: (id, value).
+    pub extended_properties: Vec<(String, String)>,
     pub created: OffsetDateTime,
 }
 

@@ -16,10 +16,14 @@ impl<F: Copy> NullableFn for Option<F> {
     type Fn = F;
 }
 
-/// Records a failure as the last error and returns its status.
+/// Records a failure as the last error and returns its status. A success leaves no last error,
+/// even when a call made during it on this thread (from the log or signer callback) failed.
 pub(crate) fn finish(result: Result<(), Error>) -> pmp_status {
     match result {
-        Ok(()) => pmp_status::Ok,
+        Ok(()) => {
+            last_error::clear();
+            pmp_status::Ok
+        }
         Err(e) => {
             last_error::set(&e);
             e.status.into()

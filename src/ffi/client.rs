@@ -60,8 +60,9 @@ unsafe fn create_client(
     Ok(())
 }
 
-/// The exports that take a client and hand back one JSON string: checks the handle and the
-/// output pointer, runs `call`, writes its result.
+/// The exports that take a client and hand back one JSON string (both block on the network):
+/// refuses to run inside the log callback, checks the handle and the output pointer, runs
+/// `call`, writes its result.
 ///
 /// # Safety
 /// `client` must be NULL or a live handle; `out` NULL or writable.
@@ -72,6 +73,14 @@ pub(super) unsafe fn client_call(
     call: impl FnOnce(&Client) -> Result<String, Error>,
 ) -> pmp_status {
     run(|| {
+        if super::log::inside_log_callback() {
+            return Err(Error::invalid_argument(
+                "pmp_send_mail and pmp_test_permissions cannot be called from inside the log callback: the call that logged is still running on this thread and may hold what this one needs",
+            )
+            .with_remedy(
+                "Return from the log callback first; queue the work and make the call after the logging call has returned (without making the callback wait for it).",
+            ));
+        }
         // SAFETY: the caller passes a live handle or NULL (checked).
         let client = unsafe { borrow(client) }?;
         require_out(out, out_name)?;

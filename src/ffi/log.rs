@@ -1,5 +1,6 @@
 //! The optional process-wide log callback: `pmp_set_log_callback`.
 
+use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 
@@ -53,6 +54,36 @@ unsafe impl Send for LogTarget {}
 // SAFETY: as above.
 unsafe impl Sync for LogTarget {}
 
+thread_local! {
+    /// True on a thread while it runs the host's log callback.
+    static IN_LOG_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside the host's log callback. The library holds no lock while the
+/// callback runs (the sink is cloned out of its lock first), so the non-blocking exports work
+/// from inside it; the blocking ones (`pmp_send_mail`, `pmp_test_permissions`) check this and
+/// refuse, because the call that logged is still running on this thread and may hold what the
+/// new call needs (the token cache's single flight): waiting for it would never end.
+pub(super) fn inside_log_callback() -> bool {
+    IN_LOG_CALLBACK.with(Cell::get)
+}
+
+/// Marks this thread as inside the callback until dropped (restoring the previous state, so a
+/// callback that logs again inside itself keeps the mark).
+struct InCallback(bool);
+
+impl InCallback {
+    fn enter() -> InCallback {
+        InCallback(IN_LOG_CALLBACK.with(|flag| flag.replace(true)))
+    }
+}
+
+impl Drop for InCallback {
+    fn drop(&mut self) {
+        IN_LOG_CALLBACK.with(|flag| flag.set(self.0));
+    }
+}
+
 impl LogTarget {
     fn emit(&self, level: Level, message: &str) {
         let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
@@ -61,6 +92,7 @@ impl LogTarget {
             message: text.as_ptr(),
             message_len: text.as_bytes().len(),
         };
+        let _in_callback = InCallback::enter();
         // SAFETY: `params` and the string it points to live until the call returns.
         unsafe { (self.callback)(self.userdata, &params) };
     }
@@ -85,6 +117,13 @@ fn install(callback: pmp_log_callback, userdata: *mut c_void, max_level: Level) 
 /// (`PMP_LOG_LEVEL_ERROR` 1 .. `PMP_LOG_LEVEL_DEBUG` 4) are delivered, on any library thread,
 /// possibly concurrently. Messages never contain secrets, tokens or assertions. `userdata`
 /// must stay valid until the callback is replaced or removed.
+///
+/// The callback may call `pmp_version`, `pmp_status_name`, `pmp_last_error`,
+/// `pmp_string_free`, `pmp_set_log_callback`, `pmp_client_new*` and `pmp_client_free` (of a
+/// client no call is using); no lock is held while it runs. It must not send or test
+/// permissions: `pmp_send_mail` and `pmp_test_permissions` called from inside it return
+/// `PMP_STATUS_INVALID_ARGUMENT` (the call that logged is still running and may hold what
+/// they need), and it must not wait for another thread making those calls.
 ///
 /// # Safety
 /// `cb` must follow the `pmp_log_callback` contract.

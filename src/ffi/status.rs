@@ -20,9 +20,10 @@ pub enum pmp_status {
     AuthenticationFailed = 4,
     /// Graph answered 403: a permission or mailbox scope is missing.
     PermissionDenied = 5,
-    /// Graph refused the request for another reason (see graphCode).
+    /// Graph refused the request for another reason (see graphCode), or Entra ID's token
+    /// endpoint answered with a server error (5xx; see httpStatus, aadsts, retryAfterSeconds).
     GraphError = 6,
-    /// Still throttled (429) after the allowed retries.
+    /// Still throttled (429) by Graph or Entra ID after the allowed retries.
     Throttled = 7,
     /// No answer: DNS, connect, TLS, proxy, timeout (nothing was sent).
     Network = 8,
@@ -38,6 +39,9 @@ pub enum pmp_status {
     Panic = 13,
     /// A bug or an unexpected internal condition.
     Internal = 14,
+    /// Graph, or a proxy or gateway on the way, refused a request as too large (HTTP 413).
+    /// Nothing was sent.
+    RequestTooLarge = 15,
 }
 
 impl From<Status> for pmp_status {
@@ -58,6 +62,7 @@ impl From<Status> for pmp_status {
             Status::Signer => pmp_status::Signer,
             Status::Panic => pmp_status::Panic,
             Status::Internal => pmp_status::Internal,
+            Status::RequestTooLarge => pmp_status::RequestTooLarge,
         }
     }
 }

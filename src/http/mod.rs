@@ -32,10 +32,17 @@ pub enum Idempotency {
     Idempotent,
     /// POSTs that create or send something.
     NonIdempotent,
+    /// Upload ranges: sending one again after its answer was lost, or after a 5xx, can meet a
+    /// range the server already holds (416). So only Graph's explicit "try again later" (429,
+    /// or 503 with Retry-After) and failures that sent nothing are retried here; everything
+    /// else goes back to the caller, which asks the upload session where to resume.
+    ResumeFirst,
 }
 
 /// A response that came back (any status), with the ids of the attempt that produced it.
-#[derive(Debug)]
+///
+/// Debug shows the body's length, not the body: an answer can carry credentials (the upload
+/// URL of `createUploadSession`, with its `authtoken`; a token response).
 pub struct HttpResponse {
     pub status: u16,
     pub body: bytes::Bytes,
@@ -43,6 +50,27 @@ pub struct HttpResponse {
     pub request_id: Option<String>,
     pub attempts: u32,
     pub retry_after: Option<Duration>,
+    /// True when this request was sent again after an attempt that may have reached the server
+    /// (a lost answer, or a 5xx on a send, retried under `retry.retryUnknownOutcome`): what it
+    /// did may have happened twice.
+    pub repeated_after_unknown_outcome: bool,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("client_request_id", &self.client_request_id)
+            .field("request_id", &self.request_id)
+            .field("attempts", &self.attempts)
+            .field("retry_after", &self.retry_after)
+            .field(
+                "repeated_after_unknown_outcome",
+                &self.repeated_after_unknown_outcome,
+            )
+            .finish()
+    }
 }
 
 impl HttpResponse {
@@ -246,7 +274,8 @@ fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a
     None
 }
 
-/// "outer: inner: innermost" without repeats.
+/// "outer: inner: innermost" without repeats, every URL in it redacted ([`redact_urls`]):
+/// reqwest's errors print the request URL, and an upload URL's query is its credential.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -257,12 +286,138 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         source = err.source();
     }
-    parts.join(": ")
+    redact_urls(&parts.join(": "))
+}
+
+/// What replaces a URL's query (and user info) in text meant for people.
+const REDACTED: &str = "<redacted>";
+
+/// `text` with every `http://` or `https://` URL in it stripped of what can carry a
+/// credential: the whole query (`?authtoken=…`, `?sig=…`, `?code=…` become `?<redacted>`) and
+/// the user info (`user:password@`). Scheme, host, port and path stay, so a message still says
+/// where a request went. Every URL that can reach a log line, an error or a Debug print passes
+/// through here.
+pub(crate) fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = find_url(rest) {
+        out.push_str(&rest[..start]);
+        let url_and_more = &rest[start..];
+        // A URL ends at whitespace; punctuation around it is handled by redact_url.
+        let end = url_and_more
+            .find(char::is_whitespace)
+            .unwrap_or(url_and_more.len());
+        out.push_str(&redact_url(&url_and_more[..end]));
+        rest = &url_and_more[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the next `http://` or `https://` (any case) starts.
+fn find_url(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    [lower.find("http://"), lower.find("https://")]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// One URL (possibly followed by punctuation of the sentence it stands in, such as `):`)
+/// without its query and user info.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let (scheme, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut out = String::from(scheme);
+    match authority.rfind('@') {
+        Some(at) => {
+            out.push_str(REDACTED);
+            out.push_str(&authority[at..]);
+        }
+        None => out.push_str(authority),
+    }
+    let Some(query_start) = tail.find('?') else {
+        out.push_str(tail);
+        return out;
+    };
+    out.push_str(&tail[..query_start]);
+    let query_and_more = &tail[query_start + 1..];
+    // The fragment (`#...`) is never sent to a server; sentence punctuation after the URL is
+    // kept so the text still reads.
+    let query_end = query_and_more.find('#').unwrap_or_else(|| {
+        query_and_more
+            .trim_end_matches([')', ']', '}', '>', '"', '\'', ',', ';', ':', '.'])
+            .len()
+    });
+    out.push('?');
+    if query_end > 0 {
+        out.push_str(REDACTED);
+    }
+    out.push_str(&query_and_more[query_end..]);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_in_text_lose_their_query_and_user_info() {
+        let reqwest_text = "error sending request for url (https://127.0.0.1:4443/_upload/AAMk?authtoken=eyJ0.abc-_~): client error";
+        assert_eq!(
+            redact_urls(reqwest_text),
+            "error sending request for url (https://127.0.0.1:4443/_upload/AAMk?<redacted>): client error"
+        );
+        let graph = "PUT https://outlook.office.com/api/v2.0/Users('a@b.c')/Messages('m')/AttachmentSessions('s')?authtoken=eyJ.x.y failed";
+        assert_eq!(
+            redact_urls(graph),
+            "PUT https://outlook.office.com/api/v2.0/Users('a@b.c')/Messages('m')/AttachmentSessions('s')?<redacted> failed"
+        );
+        for secret in ["sig=abc%2Bdef", "code=0.AAA", "token=t", "a=1&sig=2"] {
+            let text = format!("see HTTPS://blob.example/c/d?{secret}.");
+            assert_eq!(
+                redact_urls(&text),
+                "see HTTPS://blob.example/c/d?<redacted>.",
+                "{secret}"
+            );
+        }
+        assert_eq!(
+            redact_urls("proxy http://user:p%40ss@proxy:8080/ refused; http://h/p?q#frag"),
+            "proxy http://<redacted>@proxy:8080/ refused; http://h/p?<redacted>#frag"
+        );
+        let plain = "https://graph.microsoft.com/v1.0/users/a@contoso.com/sendMail and https://docs.rs/x/index.html#eof";
+        assert_eq!(redact_urls(plain), plain);
+        assert_eq!(redact_urls("no url here"), "no url here");
+        assert_eq!(
+            redact_urls("ends with https://h/p?"),
+            "ends with https://h/p?"
+        );
+    }
+
+    #[test]
+    fn response_debug_shows_no_body() {
+        let response = HttpResponse {
+            status: 201,
+            body: bytes::Bytes::from_static(
+                br#"{"uploadUrl":"https://h/_upload/s?authtoken=SECRET-UPLOAD-TOKEN"}"#,
+            ),
+            client_request_id: "c".into(),
+            request_id: None,
+            attempts: 1,
+            retry_after: None,
+            repeated_after_unknown_outcome: false,
+        };
+        let debug = format!("{response:?}");
+        assert!(!debug.contains("SECRET-UPLOAD-TOKEN"), "{debug}");
+        assert!(
+            debug.contains("status: 201") && debug.contains("bytes"),
+            "{debug}"
+        );
+    }
 
     #[test]
     fn server_urls_must_be_https_or_allowed_loopback_http() {

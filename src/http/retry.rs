@@ -64,6 +64,7 @@ pub(crate) fn decide(
             let server_wait = match status {
                 429 => Some(retry_after),
                 503 | 504 if retry_after.is_some() => Some(retry_after),
+                _ if idempotency == Idempotency::ResumeFirst => None,
                 502..=504 if idempotency == Idempotency::Idempotent => Some(None),
                 500..=599
                     if idempotency == Idempotency::NonIdempotent
@@ -86,6 +87,7 @@ pub(crate) fn decide(
                 && match (maybe_delivered, idempotency) {
                     (false, _) | (true, Idempotency::Idempotent) => true,
                     (true, Idempotency::NonIdempotent) => policy.retry_unknown_outcome,
+                    (true, Idempotency::ResumeFirst) => false,
                 };
             if !retryable {
                 return Decision::Return;
@@ -162,6 +164,7 @@ impl Http {
         let started = Instant::now();
         let mut waited = Duration::ZERO;
         let mut attempt: u32 = 0;
+        let mut repeated_after_unknown_outcome = false;
         loop {
             attempt += 1;
             let client_request_id = uuid::Uuid::new_v4().to_string();
@@ -181,8 +184,28 @@ impl Http {
                     retryable: failure.retryable,
                 },
             };
+            let outcome_unknown = idempotency == Idempotency::NonIdempotent
+                && match attempted {
+                    Attempted::NoResponse {
+                        maybe_delivered, ..
+                    } => maybe_delivered,
+                    Attempted::Response {
+                        status,
+                        retry_after,
+                    } => {
+                        (500..=599).contains(&status)
+                            && !(matches!(status, 503 | 504) && retry_after.is_some())
+                    }
+                };
             let jitter = Duration::from_millis(fastrand::u64(..MAX_JITTER_MS));
             let decision = decide(attempted, idempotency, &self.retry, attempt, waited, jitter);
+            if outcome_unknown && matches!(decision, Decision::RetryAfter(_)) {
+                repeated_after_unknown_outcome = true;
+            }
+            let outcome = outcome.map(|mut response| {
+                response.repeated_after_unknown_outcome = repeated_after_unknown_outcome;
+                response
+            });
             let wait = match (decision, outcome) {
                 (Decision::Return, Ok(response)) => return Ok(response),
                 (Decision::OutOfBudget, Ok(response)) => {
@@ -251,6 +274,7 @@ async fn send_once(
             body,
             client_request_id: client_request_id.to_owned(),
             attempts: attempt,
+            repeated_after_unknown_outcome: false,
         }),
         Err(e) => Err(SendFailure {
             maybe_delivered: true,
@@ -511,5 +535,31 @@ mod tests {
         );
         h.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn upload_ranges_are_retried_only_when_graph_says_so_or_nothing_was_sent() {
+        const RANGE: Idempotency = Idempotency::ResumeFirst;
+        assert_eq!(
+            first(response(429, Some(2)), RANGE),
+            Decision::RetryAfter(Duration::from_secs(2))
+        );
+        assert_eq!(
+            first(response(503, Some(1)), RANGE),
+            Decision::RetryAfter(Duration::from_secs(1))
+        );
+        for status in [500, 502, 503, 504] {
+            assert_eq!(first(response(status, None), RANGE), Decision::Return);
+        }
+        let lost_answer = Attempted::NoResponse {
+            maybe_delivered: true,
+            retryable: true,
+        };
+        assert_eq!(first(lost_answer, RANGE), Decision::Return);
+        let refused = Attempted::NoResponse {
+            maybe_delivered: false,
+            retryable: true,
+        };
+        assert_eq!(first(refused, RANGE), BACKOFF_1);
     }
 }

@@ -16,7 +16,7 @@ use crate::logging::OpLog;
 use crate::mail::message::SendResult;
 use crate::token::TokenProvider;
 
-/// Attachments of this size or more need an upload session (Graph: "3 MB").
+/// Attachments of this size or more need an upload session (Graph says "3 MB" and means 3 MiB).
 pub const LARGE_ATTACHMENT_BYTES: usize = 3 * 1024 * 1024;
 /// Graph's request size limit (4 MB).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -45,6 +45,12 @@ pub(crate) enum Step {
     UploadChunk,
     SendDraft,
     DeleteDraft,
+    /// `GET …/messages?$filter=…`: the draft by its send marker, after a lost create answer.
+    FindDraft,
+    /// `GET …/messages/{id}/attachments`: did a finished upload attach its file?
+    ListAttachments,
+    /// `GET {uploadUrl}`: how far the upload session got (`nextExpectedRanges`).
+    UploadStatus,
 }
 
 impl Step {
@@ -55,7 +61,12 @@ impl Step {
     fn needs_read_write(self) -> bool {
         matches!(
             self,
-            Step::CreateDraft | Step::AddAttachment | Step::CreateUploadSession | Step::DeleteDraft
+            Step::CreateDraft
+                | Step::AddAttachment
+                | Step::CreateUploadSession
+                | Step::DeleteDraft
+                | Step::FindDraft
+                | Step::ListAttachments
         )
     }
 
@@ -68,8 +79,22 @@ impl Step {
             Step::UploadChunk => "upload chunk",
             Step::SendDraft => "send draft",
             Step::DeleteDraft => "delete draft",
+            Step::FindDraft => "find draft",
+            Step::ListAttachments => "list draft attachments",
+            Step::UploadStatus => "ask upload session",
         }
     }
+}
+
+/// What came of a Graph request whose answer may be lost.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// Graph answered (any status).
+    Response(HttpResponse),
+    /// The request may have reached Graph but no answer came back (a timeout, a dropped
+    /// connection): its effect is unknown. The error is what [`GraphSession::graph_call`]
+    /// reports for it.
+    Lost(Error),
 }
 
 /// Everything a Graph request needs, for one client handle.
@@ -123,6 +148,22 @@ impl GraphSession {
         url: &str,
         body: Option<bytes::Bytes>,
     ) -> Result<HttpResponse> {
+        match self.graph_call_answer(step, log, method, url, body).await? {
+            Answer::Response(response) => Ok(response),
+            Answer::Lost(e) => Err(e),
+        }
+    }
+
+    /// [`GraphSession::graph_call`], telling a lost answer ([`Answer::Lost`]) from a failure
+    /// before anything reached Graph (`Err`), for a caller that can find out what happened.
+    pub(crate) async fn graph_call_answer(
+        &self,
+        step: Step,
+        log: &mut OpLog,
+        method: Method,
+        url: &str,
+        body: Option<bytes::Bytes>,
+    ) -> Result<Answer> {
         let idempotency = match method {
             Method::GET | Method::DELETE | Method::PUT => Idempotency::Idempotent,
             _ => Idempotency::NonIdempotent,
@@ -153,7 +194,11 @@ impl GraphSession {
                 .await;
             let mut response = match result {
                 Ok(r) => r,
-                Err(failure) => return Err(transport_error(step, failure, &self.retry_policy())),
+                Err(failure) => {
+                    let lost = matches!(&failure, HttpFailure::Transport(t) if t.maybe_delivered);
+                    let e = transport_error(step, failure, &self.retry_policy());
+                    return if lost { Ok(Answer::Lost(e)) } else { Err(e) };
+                }
             };
             response.attempts += extra_attempts;
             if response.status == 401 && !refreshed {
@@ -170,7 +215,7 @@ impl GraphSession {
                     .map_err(|e| e.with_outcome(Outcome::Failed))?;
                 continue;
             }
-            return Ok(response);
+            return Ok(Answer::Response(response));
         }
     }
 }
@@ -185,6 +230,7 @@ impl SendResult {
             upload_session,
             client_request_id: response.client_request_id.clone(),
             request_id: response.request_id.clone(),
+            possible_duplicate: response.repeated_after_unknown_outcome,
             log: Vec::new(),
         }
     }
@@ -265,7 +311,7 @@ pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) ->
         (403, _) if step.needs_read_write() => (
             Status::PermissionDenied,
             format!(
-                "Attachments of 3 MB or more (and very large messages) need a draft and upload sessions, which need the Mail.ReadWrite application permission with admin consent. Or an Application Access Policy / RBAC scope excludes {mailbox}."
+                "Attachments of 3 MiB or more (and very large messages) need a draft and upload sessions, which need the Mail.ReadWrite application permission with admin consent. Or an Application Access Policy / RBAC scope excludes {mailbox}."
             ),
             Outcome::Failed,
         ),
@@ -286,7 +332,12 @@ pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) ->
             format!("The mailbox {mailbox} is inactive, soft-deleted, hosted on-premises or has no Exchange Online license."),
             Outcome::Failed,
         ),
-        (413, _) | (_, "ErrorMessageSizeExceeded" | "RequestEntityTooLarge") => (
+        (413, _) | (_, "RequestEntityTooLarge") => (
+            Status::RequestTooLarge,
+            "Graph (or a proxy or gateway on the way) refused the request as too large. Graph accepts at most 4 MiB per request, and pmp-mail keeps below that (attachments of 3 MiB or more go in upload ranges of 3.75 MiB), so a proxy or gateway with a lower request-size limit is the likely cause: raise its limit or bypass it for graph.microsoft.com (http.proxy, http.noProxy). Nothing was sent.".into(),
+            Outcome::Failed,
+        ),
+        (_, "ErrorMessageSizeExceeded") => (
             Status::Attachment,
             "The message is too large for Graph or for the mailbox's size limit (35 MB by default, up to 150 MB): send smaller attachments or raise the mailbox's MaxSendSize.".into(),
             Outcome::Failed,
@@ -317,12 +368,19 @@ pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) ->
             Outcome::Failed,
         ),
     };
-    let mut e = Error::new(
-        kind,
-        format!("Graph refused the {} request: {described}", step.describe()),
-    )
-    .with_remedy(remedy)
-    .with_outcome(outcome);
+    // An unknown outcome must not read as a refusal: that wording invites the resend that
+    // delivers the message twice.
+    let message = if outcome == Outcome::Unknown {
+        format!(
+            "Graph may have accepted the {} request and sent the message: it answered {described}, which does not say whether it went out. Sending it again can deliver it twice.",
+            step.describe()
+        )
+    } else {
+        format!("Graph refused the {} request: {described}", step.describe())
+    };
+    let mut e = Error::new(kind, message)
+        .with_remedy(remedy)
+        .with_outcome(outcome);
     e.http_status = Some(status);
     e.graph_code = (!code.is_empty()).then_some(code);
     e.request_id = response.request_id.clone();

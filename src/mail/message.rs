@@ -128,5 +128,8 @@ pub struct SendResult {
     pub client_request_id: String,
     /// Graph's `request-id` of the final send request.
     pub request_id: Option<String>,
+    /// True when the final send request was sent again after an attempt whose outcome was
+    /// unknown (only with `retry.retryUnknownOutcome`): the message may have arrived twice.
+    pub possible_duplicate: bool,
     pub log: Vec<String>,
 }

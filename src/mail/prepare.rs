@@ -1,13 +1,20 @@
 //! From the message document to a [`PreparedMessage`]: addresses parsed and checked, header
 //! rules applied, attachments loaded. The only file I/O of the mail code (attachment paths) is
 //! here, so everything after this step works on bytes in memory.
+//!
+//! Every refusal that needs only sizes is made here too, before any token or Graph request: a
+//! message too large for any request below 4 MiB (in practice, its body), and an attachment in the seam
+//! (under the 3 MiB an upload session needs, yet 4 MiB or more as one request). The request
+//! sizes are computed exactly, byte for byte as `wire.rs` serialises them (a test compares).
 
 use base64::Engine;
 
 use crate::error::{Error, Result};
+use crate::host_file::read_host_file;
+use crate::mail::graph::{LARGE_ATTACHMENT_BYTES, MAX_REQUEST_BYTES};
 use crate::mail::message::{AttachmentInput, HeaderInput, Importance, Message, RecipientInput};
 
-/// Graph's limit for one upload-session attachment.
+/// Graph's limit for one upload-session attachment (150 MiB).
 pub const MAX_ATTACHMENT_BYTES: usize = 150 * 1024 * 1024;
 /// Graph allows at most 5 custom internet headers.
 pub const MAX_HEADERS: usize = 5;
@@ -87,13 +94,7 @@ impl Message {
             )));
         }
         let headers = validate_headers(&self.headers)?;
-        let attachments = self
-            .attachments
-            .iter()
-            .enumerate()
-            .map(|(i, a)| load_attachment(i, a))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(PreparedMessage {
+        let mut prepared = PreparedMessage {
             from,
             to,
             cc,
@@ -105,9 +106,194 @@ impl Message {
             importance: self.importance.unwrap_or_default(),
             save_to_sent_items: self.save_to_sent_items.unwrap_or(true),
             headers,
-            attachments,
-        })
+            attachments: Vec::new(),
+        };
+        // Before any attachment is read: the body alone may already be too large.
+        check_message_size(&prepared, !self.attachments.is_empty())?;
+        prepared.attachments = self
+            .attachments
+            .iter()
+            .enumerate()
+            .map(|(i, a)| load_attachment(i, a))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, attachment) in prepared.attachments.iter().enumerate() {
+            check_seam(i, attachment)?;
+        }
+        Ok(prepared)
     }
+}
+
+/// The message must fit in some request below Graph's 4 MiB: the sendMail request (with every
+/// attachment inline), or else the draft path's `POST /messages` (at its smallest: no
+/// attachments, plus the send marker). Checked before any attachment is read: with attachments
+/// the sendMail request is always the larger one (one attachment's JSON outweighs the draft's
+/// marker; a test checks), so the draft's size decides, and it needs no attachment.
+fn check_message_size(message: &PreparedMessage, has_attachments: bool) -> Result<()> {
+    let draft = draft_json_len(message);
+    let size = if has_attachments {
+        draft
+    } else {
+        send_mail_json_len(message).min(draft)
+    };
+    if size < MAX_REQUEST_BYTES {
+        return Ok(());
+    }
+    Err(Error::invalid_argument(format!(
+        "the message is too large for Graph: its smallest form is a {size}-byte request (the body is {} bytes); Graph accepts at most 4 MiB ({MAX_REQUEST_BYTES} bytes) per request",
+        message.body.len()
+    ))
+    .with_remedy(
+        "Shorten the body, or send the large content as an attachment (a file of 3 MiB or more goes through an upload session).",
+    ))
+}
+
+/// An attachment under 3 MiB goes inline or in a request of its own; when even that request
+/// is 4 MiB or more, no way is left (an upload session needs 3 MiB or more).
+fn check_seam(index: usize, attachment: &PreparedAttachment) -> Result<()> {
+    let size = attachment.bytes.len();
+    if size >= LARGE_ATTACHMENT_BYTES {
+        return Ok(());
+    }
+    let request = attachment_json_len(attachment);
+    if request < MAX_REQUEST_BYTES {
+        return Ok(());
+    }
+    Err(Error::attachment(format!(
+        "attachments[{index}] '{}' is {size} bytes: too large for one request once base64-encoded (a {request}-byte request; Graph's limit is 4 MiB, {MAX_REQUEST_BYTES} bytes) and too small for an upload session (Graph's minimum is 3 MiB, {LARGE_ATTACHMENT_BYTES} bytes)",
+        attachment.name
+    ))
+    .with_remedy("Compress it (e.g. into a .zip) or split it into files of at most 3,000,000 bytes each."))
+}
+
+/// Counts the bytes serde_json writes.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of `text` as a JSON string (quotes and escapes included), as serde_json writes it.
+fn json_str_len(text: &str) -> usize {
+    let mut counter = ByteCounter(0);
+    // Writing to a counter cannot fail, and a string always serialises.
+    let _ = serde_json::to_writer(&mut counter, text);
+    counter.0
+}
+
+fn recipient_json_len(address: &EmailAddress) -> usize {
+    r#"{"emailAddress":{"address":"#.len()
+        + json_str_len(&address.address)
+        + address
+            .name
+            .as_deref()
+            .map_or(0, |name| r#","name":"#.len() + json_str_len(name))
+        + "}}".len()
+}
+
+fn recipients_json_len(list: &[EmailAddress]) -> usize {
+    "[]".len() + list.iter().map(recipient_json_len).sum::<usize>() + list.len().saturating_sub(1)
+}
+
+/// The Graph `message` JSON of `wire::GraphMessage` without attachments, in bytes.
+fn bare_message_json_len(m: &PreparedMessage) -> usize {
+    let importance = match m.importance {
+        Importance::Low => "Low",
+        Importance::Normal => "Normal",
+        Importance::High => "High",
+    };
+    let mut len = r#"{"subject":"#.len()
+        + json_str_len(&m.subject)
+        + r#","body":{"contentType":"#.len()
+        + json_str_len(if m.body_as_html { "HTML" } else { "Text" })
+        + r#","content":"#.len()
+        + json_str_len(&m.body)
+        + "}".len()
+        + r#","from":"#.len()
+        + recipient_json_len(&m.from)
+        + r#","toRecipients":"#.len()
+        + recipients_json_len(&m.to)
+        + r#","ccRecipients":"#.len()
+        + recipients_json_len(&m.cc)
+        + r#","bccRecipients":"#.len()
+        + recipients_json_len(&m.bcc)
+        + r#","importance":"#.len()
+        + json_str_len(importance);
+    if !m.reply_to.is_empty() {
+        len += r#","replyTo":"#.len() + recipients_json_len(&m.reply_to);
+    }
+    if !m.headers.is_empty() {
+        len += r#","internetMessageHeaders":"#.len()
+            + "[]".len()
+            + m.headers
+                .iter()
+                .map(|(name, value)| {
+                    r#"{"name":"#.len()
+                        + json_str_len(name)
+                        + r#","value":"#.len()
+                        + json_str_len(value)
+                        + "}".len()
+                })
+                .sum::<usize>()
+            + (m.headers.len() - 1);
+    }
+    len + "}".len()
+}
+
+/// What `wire::GraphMessage::with_send_marker` adds to a draft: the marker property with a
+/// hyphenated UUID (36 characters) as its value.
+const DRAFT_MARKER_JSON_BYTES: usize = r#","singleValueExtendedProperties":[{"id":"String {b7a3f0de-5c1e-4d6b-9a51-7f3e2c8d4a10} Name pmpMailSendId","value":"00000000-0000-0000-0000-000000000000"}]"#.len();
+
+/// The draft path's smallest `POST /messages` (no attachments inline), in bytes.
+fn draft_json_len(m: &PreparedMessage) -> usize {
+    bare_message_json_len(m) + DRAFT_MARKER_JSON_BYTES
+}
+
+/// The sendMail request (`wire::SendMailBody`: the message with every attachment inline), in
+/// bytes.
+fn send_mail_json_len(m: &PreparedMessage) -> usize {
+    let attachments = if m.attachments.is_empty() {
+        0
+    } else {
+        r#","attachments":"#.len()
+            + "[]".len()
+            + m.attachments.iter().map(attachment_json_len).sum::<usize>()
+            + (m.attachments.len() - 1)
+    };
+    r#"{"message":"#.len()
+        + bare_message_json_len(m)
+        + attachments
+        + r#","saveToSentItems":"#.len()
+        + if m.save_to_sent_items {
+            "true"
+        } else {
+            "false"
+        }
+        .len()
+        + "}".len()
+}
+
+/// The `fileAttachment` JSON of `wire::FileAttachment` (the body of `POST .../attachments`),
+/// in bytes.
+fn attachment_json_len(a: &PreparedAttachment) -> usize {
+    r##"{"@odata.type":"#microsoft.graph.fileAttachment","name":"##.len()
+        + json_str_len(&a.name)
+        + r#","contentType":"#.len()
+        + json_str_len(&a.content_type)
+        + r#","contentBytes":""#.len()
+        + a.bytes.len().div_ceil(3) * 4
+        + r#"","isInline":"#.len()
+        + if a.is_inline() { "true" } else { "false" }.len()
+        + a.content_id
+            .as_deref()
+            .map_or(0, |id| r#","contentId":"#.len() + json_str_len(id))
+        + "}".len()
 }
 
 fn parse_list(field: &str, inputs: &[RecipientInput]) -> Result<Vec<EmailAddress>> {
@@ -228,16 +414,40 @@ fn validate_headers(headers: &[HeaderInput]) -> Result<Vec<(String, String)>> {
 
 fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAttachment> {
     let field = format!("attachments[{index}]");
-    let (bytes, default_name) = match (&input.path, &input.content_base64) {
+    let given_name = input
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    let too_large = |name: &str, size: &str| {
+        Error::attachment(format!(
+            "{field} '{name}' is {size}; Graph accepts at most {MAX_ATTACHMENT_BYTES} bytes (150 MiB) per attachment"
+        ))
+        .with_remedy("Compress or split it, or send a link to it (e.g. OneDrive or SharePoint) instead.")
+    };
+    let (bytes, name) = match (&input.path, &input.content_base64) {
         (Some(path), None) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Error::attachment(format!("{field}: cannot read '{path}' ({e})")))?;
-            let name = std::path::Path::new(path)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned());
+            let name = given_name
+                .or_else(|| {
+                    std::path::Path::new(path)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| path.clone());
+            let bytes = read_host_file(
+                &field,
+                path,
+                MAX_ATTACHMENT_BYTES as u64,
+                Error::attachment,
+                |size| too_large(&name, size),
+            )?;
             (bytes, name)
         }
         (None, Some(b64)) => {
+            let name = given_name.ok_or_else(|| {
+                Error::invalid_argument(format!("{field}: name is required with contentBase64"))
+            })?;
             let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(cleaned.as_bytes())
@@ -246,7 +456,10 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
                         "{field}.contentBase64 is not valid base64 ({e})"
                     ))
                 })?;
-            (bytes, None)
+            if bytes.len() > MAX_ATTACHMENT_BYTES {
+                return Err(too_large(&name, &format!("{} bytes", bytes.len())));
+            }
+            (bytes, name)
         }
         _ => {
             return Err(Error::invalid_argument(format!(
@@ -254,22 +467,6 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
             )));
         }
     };
-    let name = input
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .or(default_name)
-        .ok_or_else(|| {
-            Error::invalid_argument(format!("{field}: name is required with contentBase64"))
-        })?;
-    if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(Error::attachment(format!(
-            "{field} '{name}' is {} bytes; Graph accepts at most {MAX_ATTACHMENT_BYTES} bytes (150 MB) per attachment",
-            bytes.len()
-        )));
-    }
     let content_type = match input.content_type.as_deref().map(str::trim) {
         Some(ct) if !ct.is_empty() => ct.to_owned(),
         _ => mime_guess::from_path(&name)
@@ -299,6 +496,66 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With any attachment, sendMail is larger than the bare draft, so the draft's size alone
+    /// decides whether a message with attachments fits (`check_message_size`).
+    #[test]
+    fn with_an_attachment_the_draft_is_the_smallest_request() {
+        let smallest = Message::from_json(
+            r#"{"from":"a@b.com","to":["c@d.com"],"saveToSentItems":false,
+                "attachments":[{"name":"a","contentType":"x","contentBase64":""}]}"#,
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+        assert!(send_mail_json_len(&smallest) > draft_json_len(&smallest));
+    }
+
+    /// The size model must agree with what `wire.rs` really sends, to the byte: escapes,
+    /// non-ASCII, names, optional fields, every base64 padding.
+    #[test]
+    fn request_sizes_match_the_wire_exactly() {
+        use crate::mail::wire::{FileAttachment, GraphMessage, SendMailBody, to_body};
+        let documents = [
+            serde_json::json!({"from": "a@b.com", "to": ["c@d.com"]}),
+            serde_json::json!({
+                "from": "\"Doe, Jörg\" <j@contoso.com>", "to": ["x@y.com", {"address": "z@y.com", "name": "Zoë \"Z\""}],
+                "cc": ["Ann <ann@contoso.com>"], "bcc": ["b@c.com"], "replyTo": ["r@c.com", "s@c.com"],
+                "subject": "tab\there, quote \" and \\ and \u{1} and 日本", "body": "<p>line\r\nnext</p>\u{7f}\u{2028}",
+                "bodyAsHtml": true, "importance": "high", "saveToSentItems": false,
+                "headers": [{"name": "x-a", "value": "1"}, {"name": "X-Run-Id", "value": "é\"/"}],
+                "attachments": [
+                    {"name": "a \"b\".txt", "contentBase64": "AA=="},
+                    {"name": "logo.png", "contentBase64": "AAAA", "contentId": "<logo@x>"},
+                    {"name": "ü", "contentBase64": "AAAAAA==", "contentType": "text/plain; charset=\"utf-8\""},
+                    {"name": "empty", "contentBase64": ""},
+                ],
+            }),
+            serde_json::json!({"from": "a@b.com", "bcc": ["c@d.com"], "importance": "low", "headers": [{"name": "x-only", "value": ""}]}),
+        ];
+        for document in documents {
+            let prepared = Message::from_json(&document.to_string())
+                .unwrap()
+                .prepare()
+                .unwrap();
+            let bare = to_body(&GraphMessage::new(&prepared, &[]), "test").unwrap();
+            assert_eq!(bare_message_json_len(&prepared), bare.len(), "{document}");
+            let send_id = uuid::Uuid::new_v4().to_string();
+            let draft = GraphMessage::new(&prepared, &[]).with_send_marker(&send_id);
+            let draft = to_body(&draft, "test").unwrap();
+            assert_eq!(draft_json_len(&prepared), draft.len(), "{document}");
+            let send_mail = to_body(&SendMailBody::new(&prepared), "test").unwrap();
+            assert_eq!(send_mail_json_len(&prepared), send_mail.len(), "{document}");
+            for attachment in &prepared.attachments {
+                let wire = to_body(&FileAttachment::new(attachment), "test").unwrap();
+                assert_eq!(
+                    attachment_json_len(attachment),
+                    wire.len(),
+                    "{attachment:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn mailbox_forms() {

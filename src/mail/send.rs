@@ -31,7 +31,7 @@ pub(crate) fn route(message: &PreparedMessage, log: &mut OpLog) -> Result<Route>
         .iter()
         .any(|a| a.bytes.len() >= LARGE_ATTACHMENT_BYTES);
     if has_large {
-        log.info("an attachment is 3 MB or more: using a draft with upload sessions");
+        log.info("an attachment is 3 MiB or more: using a draft with upload sessions");
         return Ok(Route::Draft);
     }
     let body = to_body(&SendMailBody::new(message), "the message")?;

@@ -52,9 +52,35 @@ pub(crate) struct GraphMessage<'a> {
     internet_message_headers: Vec<InternetMessageHeader<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     attachments: Vec<FileAttachment<'a>>,
+    /// Drafts only: the send's marker, so a draft whose creation answer was lost can be found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    single_value_extended_properties: Vec<ExtendedProperty<'a>>,
+}
+
+/// The named string property that marks a draft with its send's id (a GUID per send). A named
+/// property in pmp-mail's own property set: Graph's `singleValueLegacyExtendedProperty` id
+/// format `String {guid} Name {name}`; found again with
+/// `$filter=singleValueExtendedProperties/any(ep: ep/id eq '…' and ep/value eq '…')`.
+pub(crate) const SEND_MARKER_PROPERTY: &str =
+    "String {b7a3f0de-5c1e-4d6b-9a51-7f3e2c8d4a10} Name pmpMailSendId";
+
+/// A `singleValueLegacyExtendedProperty`: `{"id", "value"}`.
+#[derive(Serialize)]
+struct ExtendedProperty<'a> {
+    id: &'static str,
+    value: &'a str,
 }
 
 impl<'a> GraphMessage<'a> {
+    /// The draft form: marked with `send_id` ([`SEND_MARKER_PROPERTY`]).
+    pub(crate) fn with_send_marker(mut self, send_id: &'a str) -> GraphMessage<'a> {
+        self.single_value_extended_properties = vec![ExtendedProperty {
+            id: SEND_MARKER_PROPERTY,
+            value: send_id,
+        }];
+        self
+    }
+
     /// The message with the given attachments inline.
     pub(crate) fn new(
         message: &'a PreparedMessage,
@@ -79,6 +105,7 @@ impl<'a> GraphMessage<'a> {
                 .map(|(name, value)| InternetMessageHeader { name, value })
                 .collect(),
             attachments: attachments.iter().map(|a| FileAttachment::new(a)).collect(),
+            single_value_extended_properties: Vec::new(),
         }
     }
 }
@@ -215,6 +242,36 @@ pub(crate) struct CreatedDraft {
     pub id: String,
 }
 
+/// The answer to a message list (`GET …/messages?$filter=…&$select=id,isDraft`).
+#[derive(Deserialize)]
+pub(crate) struct MessageList {
+    #[serde(default)]
+    pub value: Vec<ListedMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListedMessage {
+    pub id: String,
+    #[serde(default)]
+    pub is_draft: Option<bool>,
+}
+
+/// The answer to `GET …/messages/{id}/attachments?$select=name,size`.
+#[derive(Deserialize)]
+pub(crate) struct AttachmentList {
+    #[serde(default)]
+    pub value: Vec<ListedAttachment>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListedAttachment {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub size: u64,
+}
+
 /// The answer to createUploadSession.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -327,6 +384,16 @@ mod tests {
         );
         let draft = serde_json::to_value(GraphMessage::new(&m, &[])).unwrap();
         assert!(draft.get("attachments").is_none(), "{draft}");
+        assert!(
+            draft.get("singleValueExtendedProperties").is_none(),
+            "{draft}"
+        );
+        let marked =
+            serde_json::to_value(GraphMessage::new(&m, &[]).with_send_marker("0f0e")).unwrap();
+        assert_eq!(
+            marked["singleValueExtendedProperties"],
+            json!([{"id": SEND_MARKER_PROPERTY, "value": "0f0e"}])
+        );
         let file = serde_json::to_value(FileAttachment::new(&m.attachments[0])).unwrap();
         assert_eq!(
             file,
@@ -359,6 +426,14 @@ mod tests {
             let progress: UploadProgress = serde_json::from_str(text).unwrap();
             assert_eq!(progress.next_expected_ranges, ["10-"]);
         }
+        let list: MessageList =
+            serde_json::from_str(r#"{"value":[{"id":"A","isDraft":true},{"id":"B"}]}"#).unwrap();
+        assert_eq!(list.value[0].id, "A");
+        assert_eq!(list.value[0].is_draft, Some(true));
+        assert_eq!(list.value[1].is_draft, None);
+        let atts: AttachmentList =
+            serde_json::from_str(r#"{"value":[{"@odata.type":"x","name":"a","size":3}]}"#).unwrap();
+        assert_eq!((atts.value[0].name.as_str(), atts.value[0].size), ("a", 3));
         let empty: UploadProgress = serde_json::from_str("{}").unwrap();
         assert!(empty.next_expected_ranges.is_empty());
     }

@@ -314,6 +314,15 @@ fn signer_callback_authenticates() {
 
 static LOG_LINES: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
 
+/// The log callback is process-wide: tests that install one take turns.
+static LOG_CALLBACK_TURN: Mutex<()> = Mutex::new(());
+
+fn log_callback_turn() -> std::sync::MutexGuard<'static, ()> {
+    LOG_CALLBACK_TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 unsafe extern "C" fn collect_log(_: *mut c_void, params: *const pmp_log_params) {
     // SAFETY: params and its message are valid during the callback.
     unsafe {
@@ -328,6 +337,7 @@ unsafe extern "C" fn collect_log(_: *mut c_void, params: *const pmp_log_params) 
 
 #[test]
 fn log_callback_receives_messages_without_secrets() {
+    let _turn = log_callback_turn();
     let emu = start_emulator();
     // SAFETY: the callback is a plain function; no userdata.
     unsafe {
@@ -370,6 +380,124 @@ fn log_callback_receives_messages_without_secrets() {
             "{line}"
         );
     }
+}
+
+/// What the re-entrant log callback saw: one entry per message it received.
+#[derive(Debug, Clone)]
+struct ReentrantCall {
+    version: String,
+    status_name: String,
+    last_error_status: pmp_status,
+    last_error: Value,
+    set_callback_status: pmp_status,
+    test_permissions_status: pmp_status,
+    test_permissions_error: Value,
+}
+
+static REENTRANT_CALLS: Mutex<Vec<ReentrantCall>> = Mutex::new(Vec::new());
+
+/// A log callback that calls back into the library; `userdata` is a live `pmp_client`.
+unsafe extern "C" fn reentrant_log(userdata: *mut c_void, _: *const pmp_log_params) {
+    // SAFETY: static strings; `out` and `report` are valid locals whose strings are freed
+    // once; `userdata` is the client given at registration, alive until it is removed.
+    let call = unsafe {
+        let version = CStr::from_ptr(pmp_version()).to_str().unwrap().to_owned();
+        let status_name = CStr::from_ptr(pmp_status_name(7))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut out: *mut c_char = ptr::null_mut();
+        let last_error_status = pmp_last_error(&mut out);
+        let last_error_doc = if out.is_null() {
+            Value::String("<not written>".into())
+        } else {
+            take_string(out)
+        };
+        // Re-registering the same callback from inside it.
+        let set_callback_status =
+            pmp_set_log_callback(Some(reentrant_log), userdata, PMP_LOG_LEVEL_INFO);
+        // A blocking call from inside the callback (which runs inside a library call).
+        let mut report: *mut c_char = ptr::null_mut();
+        let test_permissions_status =
+            pmp_test_permissions(userdata.cast::<pmp_client>(), ptr::null(), 0, &mut report);
+        let test_permissions_error = if test_permissions_status == pmp_status::Ok {
+            take_string(report);
+            Value::Null
+        } else {
+            last_error()
+        };
+        ReentrantCall {
+            version,
+            status_name,
+            last_error_status,
+            last_error: last_error_doc,
+            set_callback_status,
+            test_permissions_status,
+            test_permissions_error,
+        }
+    };
+    REENTRANT_CALLS.lock().unwrap().push(call);
+}
+
+#[test]
+fn the_log_callback_can_call_the_library() {
+    let _turn = log_callback_turn();
+    let emu = start_emulator();
+    let config = config_json(&emu, APP, secret_auth()).to_string();
+    let (status, client) = new_client(&config);
+    assert_eq!(status, pmp_status::Ok);
+    REENTRANT_CALLS.lock().unwrap().clear();
+    let message = json!({"from": MAILBOX, "to": ["a@contoso.com"]}).to_string();
+    let mut result: *mut c_char = ptr::null_mut();
+    // SAFETY: the callback's userdata is the live client, removed before the client is freed.
+    unsafe {
+        assert_eq!(
+            pmp_set_log_callback(Some(reentrant_log), client.cast(), PMP_LOG_LEVEL_INFO),
+            pmp_status::Ok
+        );
+        let status = pmp_send_mail(client, message.as_ptr(), message.len(), &mut result);
+        // The calls made inside the callback (on this thread) leave no trace in this thread's
+        // last error: the send succeeded.
+        let after_send = last_error();
+        assert_eq!(
+            pmp_set_log_callback(None, ptr::null_mut(), PMP_LOG_LEVEL_INFO),
+            pmp_status::Ok
+        );
+        assert_eq!(status, pmp_status::Ok, "{after_send}");
+        take_string(result);
+        assert_eq!(after_send, Value::Null, "the send succeeded");
+        pmp_client_free(client);
+    }
+    let calls = REENTRANT_CALLS.lock().unwrap().clone();
+    // The send logged (token, sendMail) on this thread; other tests may add lines too.
+    assert!(calls.len() >= 2, "{calls:?}");
+    for call in &calls {
+        assert_eq!(call.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(call.status_name, "PMP_STATUS_THROTTLED");
+        assert_eq!(call.last_error_status, pmp_status::Ok, "{call:?}");
+        assert!(
+            call.last_error.is_null() || call.last_error.is_object(),
+            "{call:?}"
+        );
+        assert_eq!(call.set_callback_status, pmp_status::Ok, "{call:?}");
+        // A blocking call from inside a call would block a library thread on itself: it is
+        // refused with a clear error that names the callback, not an INTERNAL "bug".
+        assert_ne!(
+            call.test_permissions_status,
+            pmp_status::Internal,
+            "{call:?}"
+        );
+        assert_eq!(
+            call.test_permissions_status,
+            pmp_status::InvalidArgument,
+            "{call:?}"
+        );
+        let message = call.test_permissions_error["message"]
+            .as_str()
+            .unwrap_or("");
+        assert!(message.contains("log callback"), "{call:?}");
+    }
+    assert_eq!(emu.messages().len(), 1);
 }
 
 /// Every exported function runs its whole body inside `ffi_boundary!`, so no panic can unwind

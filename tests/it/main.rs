@@ -7,6 +7,7 @@ mod abi;
 mod auth;
 mod common;
 mod generated;
+mod input_files;
 mod network;
 mod secrets;
 mod send;

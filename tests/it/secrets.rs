@@ -63,3 +63,67 @@ fn a_secret_in_the_wrong_field_is_not_echoed() {
     let e = Config::from_json(&text).unwrap_err();
     assert!(!e.to_json().contains(SECRET), "{}", e.to_json());
 }
+
+/// The upload tokens (`authtoken=<value>`) in `text`: each is a credential for the upload
+/// session, whatever else surrounds it.
+fn upload_tokens(text: &str) -> Vec<String> {
+    text.match_indices("authtoken=")
+        .map(|(at, key)| {
+            text[at + key.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.~%+/=".contains(*c))
+                .collect::<String>()
+        })
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
+#[test]
+fn upload_urls_lose_their_query_in_logs_and_errors_when_a_chunk_upload_fails_on_the_network() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    // Two attempts per chunk: one retry line and one final line in the log.
+    config["retry"] = json!({"maxAttempts": 2, "maxTotalWaitSeconds": 5});
+    let client = client_from(config);
+    emu.set_faults(
+        serde_json::from_value(
+            json!({"rules": [{"path": "upload", "action": "dropBeforeAccept", "count": 100}]}),
+        )
+        .unwrap(),
+    );
+    let big = pseudo_random_bytes(3 * 1024 * 1024 + 5, 21);
+    let e = client
+        .send_mail(&message(json!({
+            "from": MAILBOX, "to": ["a@contoso.com"],
+            "attachments": [{"name": "big.bin", "contentBase64": b64(&big)}],
+        })))
+        .unwrap_err();
+    assert_eq!(e.status, pmp_mail::Status::Attachment, "{e:?}");
+    assert!(emu.messages().is_empty());
+    // The failure went through the upload URL (so its text had a chance to carry the URL):
+    // each attempt logged a line.
+    let upload_lines = e.log.iter().filter(|l| l.contains("upload chunk")).count();
+    assert!(upload_lines >= 1, "{:?}", e.log);
+
+    let log = e.log.join("\n");
+    let document = e.to_json();
+    let everything = format!("{log}\n{document}\n{e}\n{e:?}");
+    let in_log = upload_tokens(&log);
+    let in_all = upload_tokens(&everything);
+    println!(
+        "upload-token occurrences: {} in the log lines, {} in log + error document + Display + Debug",
+        in_log.len(),
+        in_all.len()
+    );
+    assert!(
+        in_all.is_empty(),
+        "upload tokens leaked: {in_all:?}\n{everything}"
+    );
+    assert!(!everything.contains("authtoken"), "{everything}");
+    // What is left of the URL still says where the request went, and that a query was removed.
+    assert!(
+        e.message.contains("/_upload/") && e.message.contains("?<redacted>"),
+        "{}",
+        e.message
+    );
+}

@@ -212,6 +212,8 @@ fn throttling_is_retried_after_retry_after() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(2));
     assert_eq!(emu.messages().len(), 1);
     assert_eq!(emu.counters().send_mail_requests, 3);
+    // A 429 says the request was not taken: retrying it can't duplicate the message.
+    assert!(!result.possible_duplicate, "{result:?}");
 }
 
 #[test]
@@ -361,6 +363,13 @@ fn retry_unknown_outcome_opt_in_retries() {
         1,
         "the 503 was answered before acceptance"
     );
+    // A 5xx without Retry-After on a send does not say it was not accepted.
+    assert!(result.possible_duplicate, "{result:?}");
+    // A send that needed one attempt is no duplicate.
+    let single = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap();
+    assert!(!single.possible_duplicate, "{single:?}");
 }
 
 #[test]
@@ -603,8 +612,9 @@ fn send_mail_timeout_is_retried_with_retry_unknown_outcome() {
         .unwrap();
     assert_eq!(result.attempts, 2);
     assert_eq!(emu.counters().send_mail_requests, 2);
-    // The opted-in risk: the slow first attempt was accepted too.
+    // The opted-in risk: the slow first attempt was accepted too, and the result says it may be.
     assert_eq!(wait_for_messages(&emu, 2), 2);
+    assert!(result.possible_duplicate, "{result:?}");
 }
 
 /// Waits (up to 20 s) until the emulator recorded `n` messages; returns how many it has.
@@ -633,6 +643,10 @@ fn gateway_timeout_without_retry_after_is_unknown_and_not_retried() {
     assert_eq!(e.http_status, Some(504));
     assert_eq!(e.attempts, Some(1));
     assert_eq!(emu.counters().send_mail_requests, 1);
+    // The words must not invite a resend: Graph may have sent it.
+    assert!(!e.message.starts_with("Graph refused"), "{}", e.message);
+    assert!(e.message.contains("may have accepted"), "{}", e.message);
+    assert!(e.message.contains("twice"), "{}", e.message);
 }
 
 #[test]
@@ -697,4 +711,269 @@ fn an_attachment_in_the_seam_fails_and_leaves_nothing_behind() {
     );
     let (created, deleted) = drafts_created_and_deleted(&emu);
     assert_eq!(created, deleted, "no draft is left behind");
+}
+
+// ---- Issue 10: orphaned drafts, chunk re-sends, request-size errors ----
+
+const CHUNK: usize = 12 * 320 * 1024;
+
+/// The drafts that exist in the emulator's mailbox now.
+fn drafts_left(emu: &pmp_graph_emulator::Emulator) -> Vec<String> {
+    emu.draft_ids()
+}
+
+/// Requests the emulator saw but did not log (dropped connections).
+fn dropped_requests(emu: &pmp_graph_emulator::Emulator) -> u64 {
+    emu.counters().requests - emu.requests().len() as u64
+}
+
+#[test]
+fn lost_answer_to_creating_the_draft_finds_the_draft_and_leaves_none_behind() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "createDraft", "method": "POST", "action": "dropAfterAccept", "count": 1},
+    ]})));
+    let (bytes, message) = with_attachment(5 * 1024 * 1024, 31);
+    let result = client.send_mail(&message);
+    // The draft Graph created for the lost answer is found by its marker and used: the send
+    // goes out once, and no draft is left behind.
+    let result = result.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(result.upload_session);
+    let messages = emu.messages();
+    assert_eq!(messages.len(), 1, "sent exactly once");
+    assert_eq!(messages[0].attachments[0].sha256, sha256_hex(&bytes));
+    assert_eq!(drafts_left(&emu), Vec::<String>::new());
+    assert_eq!(dropped_requests(&emu), 1, "one draft was created, once");
+    let requests = emu.requests();
+    let creates = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .count();
+    assert_eq!(creates, 0, "the draft creation was not repeated");
+    let lookup = requests
+        .iter()
+        .find(|r| r.method == "GET" && r.path.ends_with("/messages"))
+        .expect("the draft was looked up by its marker");
+    assert_eq!(lookup.status, 200);
+    assert!(
+        result.log.iter().any(|l| l.contains("found the draft")),
+        "{:?}",
+        result.log
+    );
+}
+
+#[test]
+fn lost_answer_to_creating_the_draft_with_nothing_created_fails_cleanly() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "createDraft", "method": "POST", "action": "dropBeforeAccept", "count": 1},
+    ]})));
+    let (_, message) = with_attachment(5 * 1024 * 1024, 32);
+    let e = client.send_mail(&message).unwrap_err();
+    assert_eq!(e.outcome, Some(Outcome::Failed), "{e:?}");
+    assert!(emu.messages().is_empty());
+    assert_eq!(drafts_left(&emu), Vec::<String>::new());
+    assert!(
+        e.message.contains("no draft"),
+        "says that no draft was left: {}",
+        e.message
+    );
+}
+
+#[test]
+fn a_failed_draft_delete_is_retried() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "createUploadSession", "action": "status", "status": 403, "count": 1},
+        {"path": "draft", "method": "DELETE", "action": "status", "status": 500, "count": 1},
+    ]})));
+    let (_, message) = with_attachment(5 * 1024 * 1024, 33);
+    let e = client.send_mail(&message).unwrap_err();
+    assert_eq!(e.status, Status::PermissionDenied, "{e:?}");
+    assert_eq!(e.outcome, Some(Outcome::Failed));
+    assert_eq!(drafts_left(&emu), Vec::<String>::new(), "{:?}", e.log);
+    let deletes: Vec<u16> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(deletes, [500, 204]);
+}
+
+#[test]
+fn a_draft_that_cannot_be_deleted_is_named_in_the_error() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "createUploadSession", "action": "status", "status": 403, "count": 1},
+        {"path": "draft", "method": "DELETE", "action": "status", "status": 500},
+    ]})));
+    let (_, message) = with_attachment(5 * 1024 * 1024, 34);
+    let e = client.send_mail(&message).unwrap_err();
+    assert_eq!(e.outcome, Some(Outcome::Failed), "{e:?}");
+    let left = drafts_left(&emu);
+    assert_eq!(left.len(), 1);
+    assert!(
+        e.message.contains(&left[0]),
+        "the error names the draft {}: {}",
+        left[0],
+        e.message
+    );
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
+fn a_dropped_chunk_answer_resumes_where_the_server_is() {
+    // 10 MiB: three chunks. Drop the answer to each chunk in turn, after Graph stored it.
+    for skip in 0..3 {
+        let emu = start_emulator();
+        let client = client_for(&emu, APP, secret_auth());
+        emu.set_faults(faults(json!({"rules": [
+            {"path": "upload", "method": "PUT", "action": "dropAfterAccept", "skip": skip, "count": 1},
+        ]})));
+        let (bytes, message) = with_attachment(10 * 1024 * 1024, 35);
+        let result = client
+            .send_mail(&message)
+            .unwrap_or_else(|e| panic!("chunk {skip}: {e:?}"));
+        assert!(result.upload_session);
+        let messages = emu.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].attachments[0].size, bytes.len() as u64);
+        assert_eq!(
+            messages[0].attachments[0].sha256,
+            sha256_hex(&bytes),
+            "chunk {skip}: byte-identical"
+        );
+        // No chunk went twice: the logged PUTs plus the one dropped are the three chunks.
+        let requests = emu.requests();
+        let puts: Vec<_> = requests.iter().filter(|r| r.method == "PUT").collect();
+        assert_eq!(dropped_requests(&emu), 1);
+        assert_eq!(puts.len() + 1, 3, "chunk {skip}: {puts:?}");
+        let mut ranges: Vec<&str> = puts
+            .iter()
+            .map(|p| p.header("content-range").unwrap())
+            .collect();
+        ranges.sort();
+        ranges.dedup();
+        assert_eq!(ranges.len(), puts.len(), "chunk {skip}: a range went twice");
+        assert!(
+            puts.iter().all(|p| p.status < 300),
+            "chunk {skip}: {puts:?}"
+        );
+        // The session was asked (without a bearer token) before going on.
+        let asked: Vec<_> = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/_upload/"))
+            .collect();
+        assert_eq!(asked.len(), 1, "chunk {skip}");
+        assert_eq!(asked[0].header("authorization"), None);
+        assert_eq!(drafts_left(&emu), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_failed_upload_reports_the_range_the_server_holds() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    // The first chunk is stored but its answer lost; every later chunk gets a 500.
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "upload", "method": "PUT", "action": "dropAfterAccept", "count": 1},
+        {"path": "upload", "method": "PUT", "action": "status", "status": 500},
+    ]})));
+    let (_, message) = with_attachment(10 * 1024 * 1024, 36);
+    let e = client.send_mail(&message).unwrap_err();
+    assert_eq!(e.outcome, Some(Outcome::Failed), "{e:?}");
+    assert!(
+        e.message.contains(&format!(
+            "holds bytes 0-{} of {}",
+            CHUNK - 1,
+            10 * 1024 * 1024
+        )),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("at byte 0 "), "{}", e.message);
+    assert!(emu.messages().is_empty());
+    assert_eq!(drafts_left(&emu), Vec::<String>::new());
+}
+
+#[test]
+fn request_too_large_is_a_request_size_error_not_an_attachment_error() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "sendMail", "action": "status", "status": 413, "graphCode": "RequestEntityTooLarge", "count": 1},
+        {"path": "upload", "method": "PUT", "action": "status", "status": 413, "graphCode": "RequestEntityTooLarge", "count": 1},
+    ]})));
+    let e = client
+        .send_mail(&message(json!({"from": MAILBOX, "to": ["a@contoso.com"]})))
+        .unwrap_err();
+    let (_, large) = with_attachment(5 * 1024 * 1024, 37);
+    let chunk = client.send_mail(&large).unwrap_err();
+    for e in [e, chunk] {
+        assert_ne!(e.status, Status::Attachment, "{e:?}");
+        assert_eq!(e.status, Status::RequestTooLarge, "{e:?}");
+        assert_eq!(e.http_status, Some(413));
+        assert_eq!(e.outcome, Some(Outcome::Failed));
+        let remedy = e.remedy.as_deref().unwrap_or("");
+        assert!(remedy.contains("4 MiB"), "{remedy}");
+        assert!(remedy.contains("proxy"), "{remedy}");
+        let doc: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(doc["category"], "requestTooLarge");
+    }
+    assert_eq!(drafts_left(&emu), Vec::<String>::new());
+}
+
+/// The fault run of issue 10: 160 large sends against random faults. Prints the counts; checks
+/// "nothing lost, nothing doubled". `cargo test -p pmp-mail --test it fault_run -- --ignored --nocapture`
+#[test]
+#[ignore = "a long fault run; start it by hand"]
+fn fault_run_of_large_sends() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["retry"] = json!({"maxAttempts": 4, "maxTotalWaitSeconds": 10});
+    let client = client_from(config);
+    emu.set_faults(faults(json!({"seed": 10, "rules": [
+        {"path": "createDraft", "method": "POST", "action": "dropAfterAccept", "rate": 0.05},
+        {"path": "createUploadSession", "action": "status", "status": 500, "rate": 0.05},
+        {"path": "draft", "method": "DELETE", "action": "status", "status": 500, "rate": 0.5},
+        {"path": "upload", "method": "PUT", "action": "dropAfterAccept", "rate": 0.04},
+        {"path": "send", "action": "dropAfterAccept", "rate": 0.05},
+    ]})));
+    let (mut sent, mut failed, mut unknown) = (0, 0, 0);
+    let mut subjects = std::collections::HashMap::new();
+    for i in 0..160u64 {
+        let bytes = pseudo_random_bytes(4 * 1024 * 1024 + 1, 1000 + i);
+        let m = message(json!({
+            "from": MAILBOX, "to": ["a@contoso.com"], "subject": format!("run {i}"),
+            "attachments": [{"name": "data.bin", "contentBase64": b64(&bytes)}],
+        }));
+        match client.send_mail(&m) {
+            Ok(_) => sent += 1,
+            Err(e) if e.outcome == Some(Outcome::Unknown) => unknown += 1,
+            Err(_) => failed += 1,
+        }
+        subjects.insert(format!("run {i}"), sha256_hex(&bytes));
+    }
+    let messages = emu.messages();
+    let drafts = drafts_left(&emu).len();
+    println!(
+        "fault run: {sent} sent, {failed} failed, {unknown} unknown; {} accepted; {drafts} drafts left",
+        messages.len()
+    );
+    let mut seen = std::collections::HashSet::new();
+    for m in &messages {
+        assert!(seen.insert(m.subject.clone()), "{} went twice", m.subject);
+        assert_eq!(
+            m.attachments[0].sha256, subjects[&m.subject],
+            "{}",
+            m.subject
+        );
+    }
+    assert!(messages.len() >= sent, "a send reported as sent was lost");
+    assert!(messages.len() <= sent + unknown, "a failed send went out");
 }

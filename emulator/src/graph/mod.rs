@@ -78,7 +78,17 @@ async fn run(
         caller,
         user,
     };
-    route(&ctx, &action, &segs, &parts.method, &content_type, body).await
+    let query = parts.uri.query().unwrap_or("");
+    route(
+        &ctx,
+        &action,
+        &segs,
+        &parts.method,
+        &content_type,
+        query,
+        body,
+    )
+    .await
 }
 
 /// A `Content-Length` over Graph's limit is refused before the body is read.
@@ -176,6 +186,7 @@ async fn route(
     segs: &[String],
     method: &Method,
     content_type: &str,
+    query: &str,
     body: Body,
 ) -> Result<Response, GraphError> {
     let json_body = |body| read_json_body(ctx.st.strict, content_type, body);
@@ -193,7 +204,9 @@ async fn route(
             let body = json_body(body).await?;
             drafts::create(ctx, &body)
         }
+        (["messages"], &Method::GET) => drafts::list(ctx, query),
         (["messages", _], &Method::GET) => drafts::get(ctx, id),
+        (["messages", _, "attachments"], &Method::GET) => drafts::list_attachments(ctx, id, query),
         (["messages", _], &Method::DELETE) => drafts::delete(ctx, id),
         (["messages", _, "attachments"], &Method::POST) => {
             let body = json_body(body).await?;

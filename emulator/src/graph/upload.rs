@@ -1,6 +1,7 @@
 //! Attachment upload sessions, the large-attachment flow (protocol.md C4):
 //! `POST …/attachments/createUploadSession` opens one on a draft, `PUT /_upload/{session}`
-//! appends byte ranges to it, and the last range attaches the file to the draft.
+//! appends byte ranges to it, `GET` on the upload URL tells how far it got
+//! (`nextExpectedRanges`), and the last range attaches the file to the draft.
 
 use std::sync::Arc;
 
@@ -166,7 +167,7 @@ pub(crate) struct UploadQuery {
     authtoken: Option<String>,
 }
 
-/// `PUT|DELETE /_upload/{session}?authtoken=…` — no Authorization header, by design.
+/// `PUT|GET|DELETE /_upload/{session}?authtoken=…` — no Authorization header, by design.
 pub(crate) async fn entry(
     State(st): State<Arc<AppState>>,
     Extension(ids): Extension<RequestIds>,
@@ -207,6 +208,12 @@ async fn upload(
         Method::DELETE => {
             st.uploads.lock().remove(session_id);
             return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        Method::GET => {
+            return Ok(json_response(
+                StatusCode::OK,
+                &session_status(st, session_id)?,
+            ));
         }
         Method::PUT => {}
         _ => {
@@ -344,11 +351,11 @@ fn append_range(
     }
     s.data.extend_from_slice(bytes);
     if (s.data.len() as u64) < s.size {
-        return Ok(Appended::More(json!({
-            "@odata.context": format!("{}/api/v2.0/$metadata#Users('{}')/Messages('{}')/AttachmentSessions/$entity", st.base_url, s.mailbox, s.draft_id),
-            "ExpirationDateTime": rfc3339_fraction(s.expires),
-            "nextExpectedRanges": [format!("{}", s.data.len())],
-        })));
+        return Ok(Appended::More(progress(
+            &st.base_url,
+            s,
+            format!("{}", s.data.len()),
+        )));
     }
     uploads
         .remove(session_id)
@@ -360,6 +367,32 @@ fn append_range(
                 "The upload session was not found.",
             )
         })
+}
+
+/// The session entity as an intermediate range's answer shows it (protocol.md C4: PascalCase
+/// `ExpirationDateTime`, `nextExpectedRanges`).
+fn progress(base_url: &str, s: &UploadSession, next: String) -> Value {
+    json!({
+        "@odata.context": format!("{base_url}/api/v2.0/$metadata#Users('{}')/Messages('{}')/AttachmentSessions/$entity", s.mailbox, s.draft_id),
+        "ExpirationDateTime": rfc3339_fraction(s.expires),
+        "nextExpectedRanges": [next],
+    })
+}
+
+/// `GET {uploadUrl}`: the session's status, for a client that lost an answer and must learn
+/// where to continue. The Graph SDKs' LargeFileUploadTask asks this way before resuming;
+/// OneDrive documents it ("resume an in-progress upload"), Outlook's page does not
+/// [UNCONFIRMED for Outlook: shape taken from the intermediate PUT answer, the range in
+/// OneDrive's `start-end` form]. A finished session is gone: 404, like any unknown session.
+fn session_status(st: &AppState, session_id: &str) -> Result<Value, GraphError> {
+    let uploads = st.uploads.lock();
+    let s = uploads.get(session_id).ok_or_else(session_gone)?;
+    let next = s.data.len() as u64;
+    Ok(progress(
+        &st.base_url,
+        s,
+        format!("{next}-{}", s.size.saturating_sub(1)),
+    ))
 }
 
 /// The finished upload becomes a file attachment of its draft → 201 + `Location`.

@@ -333,3 +333,175 @@ async fn strict_mode_wants_json_content_types() {
     assert_eq!(sent.status(), 202);
     assert_eq!(emu.messages().len(), 2);
 }
+
+#[tokio::test]
+async fn get_on_the_upload_url_tells_where_to_go_on() {
+    let (emu, tok, c, id) = with_draft().await;
+    let size = 3 * 1024 * 1024 + 10;
+    let url = session_url(&emu, &tok, &id, size).await;
+    let status = |c: reqwest::Client, url: String| async move {
+        let r = c.get(&url).send().await.unwrap();
+        let code = r.status().as_u16();
+        (code, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (code, v) = status(c.clone(), url.clone()).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["nextExpectedRanges"], json!([format!("0-{}", size - 1)]));
+    assert!(v["ExpirationDateTime"].is_string());
+    let r = c
+        .put(&url)
+        .header("content-range", format!("bytes 0-999/{size}"))
+        .body(vec![1u8; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, v) = status(c.clone(), url.clone()).await;
+    assert_eq!(
+        v["nextExpectedRanges"],
+        json!([format!("1000-{}", size - 1)])
+    );
+    // Pre-authenticated: a bearer token is refused in strict mode, a wrong authtoken always.
+    let strict = start_with(|o| o.strict = true);
+    let stok = secret_token(&strict, SENDER).await;
+    let sid = draft(&strict, &stok).await;
+    let surl = session_url(&strict, &stok, &sid, size).await;
+    let r = client(&strict)
+        .get(&surl)
+        .bearer_auth(&stok)
+        .send()
+        .await
+        .unwrap();
+    assert_graph_error(r, 401, "InvalidAuthenticationToken").await;
+    let forged = format!("{}x", url);
+    let (code, _) = status(c.clone(), forged).await;
+    assert_eq!(code, 401);
+    // A finished session is gone.
+    let r = c
+        .put(&url)
+        .header("content-range", format!("bytes 1000-{}/{size}", size - 1))
+        .body(vec![2u8; size - 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (code, v) = status(c.clone(), url).await;
+    assert_eq!(code, 404);
+    assert_eq!(v["error"]["code"], "ErrorItemNotFound");
+    // The draft lists its attachment (name and size).
+    let r = on_draft(
+        &emu,
+        &tok,
+        reqwest::Method::GET,
+        &id,
+        "/attachments?$select=name,size",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["value"][0]["name"], "große-datei.bin");
+    assert_eq!(v["value"][0]["size"], size);
+    assert!(v["value"][0].get("contentBytes").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn drafts_are_found_by_an_extended_property() {
+    let emu = start();
+    let tok = secret_token(&emu, SENDER).await;
+    let c = client(&emu);
+    let prop = "String {b7a3f0de-5c1e-4d6b-9a51-7f3e2c8d4a10} Name pmpMailSendId";
+    let create = |value: &'static str| {
+        let (c, emu, tok) = (c.clone(), &emu, tok.clone());
+        async move {
+            let r = c
+                .post(graph_url(emu, &format!("users/{MAILBOX}/messages")))
+                .bearer_auth(&tok)
+                .json(&json!({"subject": value, "singleValueExtendedProperties": [{"id": prop, "value": value}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let a = create("aaaa-1").await;
+    let _b = create("bbbb-2").await;
+    let find = |filter: String| {
+        let (c, emu, tok) = (c.clone(), &emu, tok.clone());
+        async move {
+            let filter =
+                percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC);
+            let r = c
+                .get(graph_url(
+                    emu,
+                    &format!("users/{MAILBOX}/messages?$filter={filter}&$select=id,isDraft"),
+                ))
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (code, v) = find(format!(
+        "singleValueExtendedProperties/any(ep: ep/id eq '{prop}' and ep/value eq 'AAAA-1')"
+    ))
+    .await;
+    assert_eq!(code, 200, "{v}");
+    let value = v["value"].as_array().unwrap();
+    assert_eq!(value.len(), 1, "{v}");
+    assert_eq!(value[0]["id"], a);
+    assert_eq!(value[0]["isDraft"], true);
+    assert!(value[0].get("subject").is_none(), "$select: {v}");
+    // The property's name is case-sensitive.
+    let (_, v) = find(format!(
+        "singleValueExtendedProperties/any(ep: ep/id eq '{}' and ep/value eq 'aaaa-1')",
+        prop.replace("pmpMailSendId", "pmpmailsendid")
+    ))
+    .await;
+    assert_eq!(v["value"], json!([]));
+    let (code, v) = find("subject eq 'x'".into()).await;
+    assert_eq!(code, 400, "{v}");
+    // A malformed property id is refused at creation.
+    let r = c
+        .post(graph_url(&emu, &format!("users/{MAILBOX}/messages")))
+        .bearer_auth(&tok)
+        .json(&json!({"singleValueExtendedProperties": [{"id": "pmpMailSendId", "value": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_graph_error(r, 400, "ErrorInvalidProperty").await;
+    assert_eq!(emu.draft_ids().len(), 2);
+}
+
+#[tokio::test]
+async fn faults_can_target_a_method_and_the_draft_paths() {
+    use pmp_graph_emulator::FaultPlan;
+    let (emu, tok, _c, id) = with_draft().await;
+    let plan: FaultPlan = serde_json::from_value(json!({"rules": [
+        {"path": "draft", "method": "DELETE", "action": "status", "status": 500, "count": 1},
+        {"path": "createDraft", "method": "POST", "action": "dropAfterAccept", "count": 1},
+    ]}))
+    .unwrap();
+    emu.set_faults(plan);
+    // GET on the draft is not hit; the first DELETE is, the second goes through.
+    let r = on_draft(&emu, &tok, reqwest::Method::GET, &id, "").await;
+    assert_eq!(r.status(), 200);
+    let r = on_draft(&emu, &tok, reqwest::Method::DELETE, &id, "").await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(emu.draft_ids(), vec![id.clone()]);
+    let r = on_draft(&emu, &tok, reqwest::Method::DELETE, &id, "").await;
+    assert_eq!(r.status(), 204);
+    // The lost create answer: the connection closes, but the draft exists.
+    let r = client(&emu)
+        .post(graph_url(&emu, &format!("users/{MAILBOX}/messages")))
+        .bearer_auth(&tok)
+        .json(&json!({"subject": "lost"}))
+        .send()
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(emu.draft_ids().len(), 1);
+}
