@@ -42,13 +42,14 @@ public class PmpMailException : Exception
         PmpStatus.Attachment => new PmpMailAttachmentException(status, detail, innerException),
         PmpStatus.Credential => new PmpMailCredentialException(status, detail, innerException),
         PmpStatus.Signer => new PmpMailSignerException(status, detail, innerException),
+        PmpStatus.RequestTooLarge => new PmpMailRequestTooLargeException(status, detail, innerException),
         _ => new PmpMailException(status, detail, innerException),
     };
 
     /// <summary>
     /// The C header's name of a status (<c>pmp_status_name</c>), so a minimal detail reads like one the library wrote.
-    /// Only when the library itself cannot be loaded is the name spelled here, by the header's rule
-    /// (AuthenticationFailed becomes PMP_STATUS_AUTHENTICATION_FAILED): an exception must not fail to construct.
+    /// Only when the library itself cannot be loaded is the name spelled here (<see cref="FallbackStatusName"/>):
+    /// an exception must not fail to construct.
     /// </summary>
     internal static string StatusNameOf(PmpStatus status)
     {
@@ -58,21 +59,35 @@ public class PmpMailException : Exception
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
-            var name = new System.Text.StringBuilder("PMP_STATUS_");
-            string text = status.ToString();
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (i > 0 && char.IsUpper(text[i]) && char.IsLower(text[i - 1]))
-                {
-                    name.Append('_');
-                }
-
-                name.Append(char.ToUpperInvariant(text[i]));
-            }
-
-            return name.ToString();
+            return FallbackStatusName(status);
         }
     }
+
+    /// <summary>
+    /// The header's name of a status, written out as <c>pmp_status_name</c> (src/error.rs) spells it, for when the
+    /// library cannot be loaded: a table, not a rule derived from the enum's names, so every name is the header's
+    /// (PMP_STATUS_NULL_PARAMETER) and a number this version does not know is PMP_STATUS_UNKNOWN, as natively.
+    /// </summary>
+    internal static string FallbackStatusName(PmpStatus status) => status switch
+    {
+        PmpStatus.Ok => "PMP_STATUS_OK",
+        PmpStatus.NullParameter => "PMP_STATUS_NULL_PARAMETER",
+        PmpStatus.InvalidArgument => "PMP_STATUS_INVALID_ARGUMENT",
+        PmpStatus.InvalidConfig => "PMP_STATUS_INVALID_CONFIG",
+        PmpStatus.AuthenticationFailed => "PMP_STATUS_AUTHENTICATION_FAILED",
+        PmpStatus.PermissionDenied => "PMP_STATUS_PERMISSION_DENIED",
+        PmpStatus.GraphError => "PMP_STATUS_GRAPH_ERROR",
+        PmpStatus.Throttled => "PMP_STATUS_THROTTLED",
+        PmpStatus.Network => "PMP_STATUS_NETWORK",
+        PmpStatus.OutcomeUnknown => "PMP_STATUS_OUTCOME_UNKNOWN",
+        PmpStatus.Attachment => "PMP_STATUS_ATTACHMENT",
+        PmpStatus.Credential => "PMP_STATUS_CREDENTIAL",
+        PmpStatus.Signer => "PMP_STATUS_SIGNER",
+        PmpStatus.Panic => "PMP_STATUS_PANIC",
+        PmpStatus.Internal => "PMP_STATUS_INTERNAL",
+        PmpStatus.RequestTooLarge => "PMP_STATUS_REQUEST_TOO_LARGE",
+        _ => "PMP_STATUS_UNKNOWN",
+    };
 
     private static string CategoryOf(PmpStatus status) => status switch
     {
@@ -87,6 +102,7 @@ public class PmpMailException : Exception
         PmpStatus.Attachment => "attachment",
         PmpStatus.Credential => "credential",
         PmpStatus.Signer => "signer",
+        PmpStatus.RequestTooLarge => "requestTooLarge",
         _ => "internal",
     };
 
@@ -143,6 +159,10 @@ public sealed class PmpMailCredentialException(PmpStatus status, PmpErrorDetail?
 
 /// <summary>The host signer (certificate private key) failed; the inner exception says why.</summary>
 public sealed class PmpMailSignerException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException);
+
+/// <summary>Graph, or a proxy or gateway on the way, refused a request as too large (HTTP 413); nothing was sent.</summary>
+public sealed class PmpMailRequestTooLargeException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
     : PmpMailException(status, detail, innerException);
 
 /// <summary>

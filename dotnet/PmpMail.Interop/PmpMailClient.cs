@@ -84,7 +84,8 @@ public sealed class PmpMailClient : IDisposable
     /// this process (the key is never exported; store and non-exportable keys work). The certificate must
     /// stay undisposed for the client's lifetime.
     /// </summary>
-    /// <exception cref="PmpMailCredentialException">The certificate has no private key.</exception>
+    /// <exception cref="PmpMailCredentialException">The certificate has no private key, or its key is not RSA (Entra ID
+    /// accepts RSA-signed client assertions only).</exception>
     public static PmpMailClient CreateWithCertificate(PmpMailConfig config, X509Certificate2 certificate)
     {
         Guard.NotNull(config, nameof(config));
@@ -102,6 +103,7 @@ public sealed class PmpMailClient : IDisposable
     /// <param name="config">Tenant, app and endpoints; its <see cref="PmpMailConfig.Credential"/> is not used.</param>
     /// <param name="thumbprint">The SHA-1 thumbprint; case, spaces and colons do not matter (<see cref="CertificateLocator.NormalizeThumbprint"/>).</param>
     /// <exception cref="PmpMailCertificateNotFoundException">Neither store holds the certificate with a private key; the message names both stores and what each held.</exception>
+    /// <exception cref="PmpMailCredentialException">The certificate's key is not RSA (Entra ID accepts RSA-signed client assertions only).</exception>
     /// <exception cref="ArgumentException"><paramref name="thumbprint"/> holds no hexadecimal digit.</exception>
     /// <exception cref="PmpMailException">The configuration was rejected.</exception>
     public static PmpMailClient CreateWithCertificateThumbprint(PmpMailConfig config, string thumbprint)
@@ -131,6 +133,19 @@ public sealed class PmpMailClient : IDisposable
                 Category = "credential",
                 Message = $"Certificate {certificate.Thumbprint} ({certificate.Subject}) has no private key.",
                 Remedy = "Use the certificate from the store or PFX that holds its private key, not the public .cer file.",
+            });
+        }
+
+        string? keyAlgorithm = NonRsaKeyAlgorithm(certificate);
+        if (keyAlgorithm is not null)
+        {
+            throw new PmpMailCredentialException(PmpStatus.Credential, new PmpErrorDetail
+            {
+                Status = (uint)PmpStatus.Credential,
+                StatusName = StatusName(PmpStatus.Credential),
+                Category = "credential",
+                Message = $"Certificate {certificate.Thumbprint} ({certificate.Subject}) has a key of type {keyAlgorithm}, not RSA; Entra ID accepts client assertions signed with RSA (PS256 or RS256) only.",
+                Remedy = "Entra ID client assertions need an RSA key; create an RSA certificate (2048-bit or more).",
             });
         }
 
@@ -169,6 +184,25 @@ public sealed class PmpMailClient : IDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// The name of the certificate's key algorithm when it is not RSA (null for RSA): the signer can only sign
+    /// client assertions with RSA, and Entra ID accepts nothing else.
+    /// </summary>
+    private static string? NonRsaKeyAlgorithm(X509Certificate2 certificate)
+    {
+        string? oid = certificate.PublicKey.Oid?.Value;
+        return oid switch
+        {
+            "1.2.840.113549.1.1.1" => null, // rsaEncryption
+            "1.2.840.10045.2.1" => "ECDSA",
+            "1.2.840.10040.4.1" => "DSA",
+            "1.3.101.112" => "Ed25519",
+            "1.3.101.113" => "Ed448",
+            "1.2.840.113549.1.1.10" => "RSASSA-PSS-only",
+            _ => $"{certificate.PublicKey.Oid?.FriendlyName ?? "unknown"} ({oid ?? "no OID"})",
+        };
     }
 
     /// <summary>Gets a token (from the cache unless <paramref name="forceRefresh"/>) and reports which permissions it holds.</summary>

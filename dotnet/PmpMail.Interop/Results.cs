@@ -19,6 +19,11 @@ public sealed record PmpSendResult
     public string? ClientRequestId { get; init; }
     /// <summary>Graph's request-id of the final request.</summary>
     public string? RequestId { get; init; }
+    /// <summary>
+    /// True when the final send request went again after an attempt whose outcome was unknown (only with
+    /// <c>retry.retryUnknownOutcome</c>): the message may have arrived twice.
+    /// </summary>
+    public bool PossibleDuplicate { get; init; }
     /// <summary>Steps taken (token source, request ids, retry waits); never secrets.</summary>
     public IReadOnlyList<string> Log { get; init; } = Array.Empty<string>();
 }

@@ -3,14 +3,15 @@
     Description = @'
 Test-PmpMailPermission gets an access token for the app registration (from the cache unless -ForceRefresh) and reads the application roles granted with admin consent. It returns one PmpMail.PermissionStatus per permission that sending can need: Mail.Send (required) and Mail.ReadWrite (needed for attachments of 3 MB or more), each Granted, Missing, or Unknown when the token cannot be read. The default view shows an "App Registration Connection Status" table with OK in green and Missing in red.
 
-When Entra ID rejects the credentials, it writes an error whose id carries the AADSTS code (PmpMail.AuthenticationFailed.AADSTS7000215 for a wrong secret, AADSTS7000222 for an expired one, AADSTS700016 for an unknown app, AADSTS90002 for an unknown tenant) and whose message says what to do. -Quiet returns only $true or $false. Warnings (such as a secret about to expire) are written as warnings; the token details and every step as verbose output.
+When Entra ID rejects the credentials, it writes an error whose id carries the AADSTS code (PmpMail.AuthenticationFailed.AADSTS7000215 for a wrong secret, AADSTS7000222 for an expired one, AADSTS700016 for an unknown app, AADSTS90002 for an unknown tenant) and whose message says what to do. -Quiet returns only $true or $false. The test's advice (Mail.Send reaches every mailbox unless scoped; Exchange RBAC grants are invisible in the token) and its warnings are in each result's Warnings property. They are written as warnings only when something needs attention (a permission Missing or Unknown, or the signing certificate expiring within 30 days) or with -Detailed, so a scheduled check that finds everything granted stays silent; otherwise they go to the verbose stream with the token details and every step.
 '@
     Parameters  = @{
         Quiet        = 'Returns only $true when Mail.Send is granted, otherwise $false (also when authentication fails). Writes no error.'
         ForceRefresh = 'Asks Entra ID for a new token instead of using the cached one, for example right after granting a permission.'
+        Detailed     = 'Writes the advice as warnings even when every permission is granted (without it, they are warnings only when something needs attention, and verbose output otherwise).'
     }
     Outputs     = @{
-        'PmpMail.PermissionStatus' = 'Permission, Status (Granted, Missing, Unknown), Required, NeededFor, TenantId, AppId, AppDisplayName, TokenExpiresOn, TokenSource.'
+        'PmpMail.PermissionStatus' = 'Permission, Status (Granted, Missing, Unknown), Required, NeededFor, TenantId, AppId, AppDisplayName, TokenExpiresOn, TokenSource, Warnings (the advice and warnings of the test).'
         'System.Boolean'           = 'With -Quiet.'
     }
     Examples    = @(

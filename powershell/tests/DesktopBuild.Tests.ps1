@@ -63,7 +63,8 @@ Describe 'PmpMail Desktop build' -Tag 'CI' {
             }
         }
         $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
-        $seen = $output[-1] | ConvertFrom-Json
+        # @(): with no warning before it, the JSON line is the only output (a string, whose [-1] is a character).
+        $seen = @($output)[-1] | ConvertFrom-Json
 
         $seen.CmdletsPath | Should -Be (Join-Path $DesktopDir 'PmpMail.PowerShell.dll')
         $seen.InteropPath | Should -Be (Join-Path $DesktopDir 'PmpMail.Interop.dll')

@@ -36,6 +36,7 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         $result.RequestId | Should -Not -BeNullOrEmpty
         $result.ClientRequestId | Should -Not -BeNullOrEmpty
         $result.UploadSession | Should -BeFalse
+        $result.PossibleDuplicate | Should -BeFalse
         $result.PSObject.TypeNames | Should -Contain 'PmpMail.SendResult'
         $messages = Get-EmulatorMessages
         $messages.Count | Should -Be 1
@@ -83,6 +84,91 @@ Describe 'Send-PmpMail' -Tag 'CI' {
             $m[0].attachments | Should -BeNullOrEmpty
         }
         (Get-EmulatorCounters).tokenRequests | Should -Be 1 -Because 'one client per pipeline shares its token'
+    }
+
+    It 'takes BodyAsHtml and SaveToSentItems from CSV columns as true/false/1/0/yes/no (Import-Csv gives strings)' {
+        $csv = Join-Path $Files 'flags.csv'
+        @(
+            'To,Subject,Body,BodyAsHtml,SaveToSentItems'
+            'a@contoso.com,row true,<b>1</b>,true,false'
+            'b@contoso.com,row True,<b>2</b>,True,0'
+            'c@contoso.com,row 1,<b>3</b>,1,no'
+            'd@contoso.com,row yes,<b>4</b>,YES,False'
+            'e@contoso.com,row false,plain 5,false,true'
+            'f@contoso.com,row 0,plain 6,0,1'
+            'g@contoso.com,row no,plain 7,no,yes'
+            'h@contoso.com,row empty,plain 8,,'
+        ) | Set-Content -LiteralPath $csv -Encoding utf8NoBOM
+        $errors = $null
+        Import-Csv -LiteralPath $csv | Send-PmpMail -From $Mailbox @sp -ErrorVariable errors
+        $errors | Should -BeNullOrEmpty
+        $messages = Get-EmulatorMessages
+        $messages.Count | Should -Be 8
+        $expected = [System.Collections.Generic.Dictionary[string, object[]]]::new([StringComparer]::Ordinal)
+        foreach ($subject in 'row true', 'row True', 'row 1', 'row yes') { $expected[$subject] = @('html', $false) }
+        foreach ($subject in 'row false', 'row 0', 'row no', 'row empty') { $expected[$subject] = @('text', $true) }
+        foreach ($subject in $expected.Keys) {
+            $m = @($messages | Where-Object subject -CEQ $subject)
+            $m.Count | Should -Be 1 -Because "'$subject' is sent once"
+            $m[0].bodyContentType | Should -Be $expected[$subject][0] -Because "the BodyAsHtml column of '$subject'"
+            $m[0].saveToSentItems | Should -Be $expected[$subject][1] -Because "the SaveToSentItems column of '$subject'"
+        }
+    }
+
+    It 'refuses a CSV boolean that is not true/false/1/0/yes/no with a clear error and sends that row not at all' {
+        $csv = Join-Path $Files 'bad-flags.csv'
+        @(
+            'To,Subject,BodyAsHtml,SaveToSentItems'
+            'a@contoso.com,bad html,maybe,true'
+            'b@contoso.com,bad save,true,sometimes'
+            'c@contoso.com,good,false,true'
+        ) | Set-Content -LiteralPath $csv -Encoding utf8NoBOM
+        $errors = $null
+        Import-Csv -LiteralPath $csv | Send-PmpMail -From $Mailbox @sp -ErrorAction SilentlyContinue -ErrorVariable errors
+        $errors.Count | Should -Be 2
+        "$($errors[0])" | Should -Match "'maybe'"
+        "$($errors[0])" | Should -Match 'true/false, 1/0 or yes/no'
+        "$($errors[1])" | Should -Match "'sometimes'"
+        (Get-EmulatorMessages).subject | Should -Be 'good'
+    }
+
+    It 'warns that -SaveToSentItems $false cannot be honoured when a large attachment takes the draft path' {
+        $warnings = $null
+        $result = Send-PmpMail -To 'ops@contoso.com' -Subject 'draft no save' -From $Mailbox @sp -Attachments $LargeFile -SaveToSentItems $false `
+            -PassThru -WarningVariable warnings -WarningAction SilentlyContinue
+        $result.UploadSession | Should -BeTrue
+        @($warnings).Count | Should -Be 1
+        "$($warnings[0])" | Should -Match 'SaveToSentItems'
+        "$($warnings[0])" | Should -Match 'Sent Items'
+        "$($warnings[0])" | Should -Match 'draft'
+        (Get-EmulatorMessages).subject | Should -Be 'draft no save'
+        # No warning for the same message sent with sendMail, nor for the draft path with the default.
+        $quiet = $null
+        Send-PmpMail -To 'ops@contoso.com' -Subject 'small no save' -From $Mailbox @sp -Attachments $SmallFile -SaveToSentItems $false -WarningVariable quiet
+        Send-PmpMail -To 'ops@contoso.com' -Subject 'draft default' -From $Mailbox @sp -Attachments $LargeFile -WarningVariable +quiet
+        $quiet | Should -BeNullOrEmpty
+    }
+
+    It 'refuses an ECDSA certificate when connecting, naming the RSA requirement, and asks for no token' {
+        $ecdsa = [System.Security.Cryptography.ECDsa]::Create([System.Security.Cryptography.ECCurve+NamedCurves]::nistP256)
+        $request = [System.Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=pmp-mail ecdsa', $ecdsa, [System.Security.Cryptography.HashAlgorithmName]::SHA256)
+        $ecCert = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddDays(-1), [DateTimeOffset]::UtcNow.AddDays(30))
+        $pfx = Join-Path $Files 'ecdsa.pfx'
+        [IO.File]::WriteAllBytes($pfx, $ecCert.Export([System.Security.Cryptography.X509Certificates.X509ContentType]::Pfx, 'pw'))
+        $ep = Get-EndpointParameters
+        $password = ConvertTo-SecureString 'pw' -AsPlainText -Force
+        foreach ($credential in @(@{ Certificate = $ecCert }, @{ CertificatePath = $pfx; CertificatePassword = $password })) {
+            $err = $null
+            try { Send-PmpMail -To 'ops@contoso.com' -Subject 'ecdsa' -From $Mailbox -TenantId $TenantId -ClientId $AppFull @credential @ep }
+            catch { $err = $_ }
+            $err | Should -Not -BeNullOrEmpty
+            $err.FullyQualifiedErrorId | Should -Be 'PmpMail.CredentialInvalid,PmpMail.Commands.SendPmpMailCommand'
+            $err.Exception.Remedy | Should -Be 'Entra ID client assertions need an RSA key; create an RSA certificate (2048-bit or more).'
+            "$err" | Should -Match 'ECDSA'
+            "$err" | Should -Not -Match 'signer callback'
+        }
+        (Get-EmulatorCounters).tokenRequests | Should -Be 0
+        Get-EmulatorMessages | Should -BeNullOrEmpty
     }
 
     It 'delivers attachments byte-exact: small, >= 3 MB (upload session), non-ASCII name, inline image' {
@@ -222,6 +308,33 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         $text | Should -Match 'Retry|retry' -Because 'the verbose steps were captured'
         $text | Should -Not -Match ([regex]::Escape($GoodSecret))
         $text | Should -Not -Match ([regex]::Escape([uri]::EscapeDataString($GoodSecret)))
+    }
+
+    It 'shows a long wait on a throttled token endpoint as a warning while it runs, and keeps short waits quiet' {
+        # Entra ID answers 429 with Retry-After; pmp-mail waits that long before asking again.
+        Set-EmulatorFaults @{ path = 'token'; action = 'status'; status = 429; retryAfterSeconds = 3; count = 1 }
+        $warnings = [System.Collections.Generic.List[object]]::new()
+        $started = [DateTime]::UtcNow
+        $seen = @()
+        # Each record is seen as it is written: the warning must come while the send is still waiting.
+        Send-PmpMail -To 'ops@contoso.com' -Subject 'token throttled' -From $Mailbox @sp -PassThru -WarningAction Continue 3>&1 |
+            ForEach-Object { $seen += [pscustomobject]@{ Record = $_; At = [DateTime]::UtcNow } }
+        $done = [DateTime]::UtcNow
+        $warning = @($seen | Where-Object { $_.Record -is [System.Management.Automation.WarningRecord] })
+        $warning.Count | Should -Be 1
+        $warning[0].Record.Message | Should -Match 'Waiting 3 s before retrying'
+        $warning[0].Record.Message | Should -Match 'HTTP 429'
+        $warning[0].Record.Message | Should -Match 'Ctrl\+C'
+        ($done - $warning[0].At).TotalSeconds | Should -BeGreaterThan 1.5 -Because 'the warning is shown when the wait starts, not after the send'
+        ($seen | Where-Object { $_.Record -is [PmpMail.SendResult] }).Record.Status | Should -Be 'sent'
+        (Get-EmulatorMessages).subject | Should -Be 'token throttled'
+
+        Invoke-Emulator 'reset' -Method POST | Out-Null
+        Set-EmulatorFaults @{ path = 'token'; action = 'status'; status = 429; retryAfterSeconds = 1; count = 1 }
+        $quiet = $null
+        Send-PmpMail -To 'ops@contoso.com' -Subject 'short wait' -From $Mailbox @sp -WarningVariable quiet
+        $quiet | Should -BeNullOrEmpty -Because 'a wait of a second is shown only with -Verbose'
+        (Get-EmulatorMessages).subject | Should -Be 'short wait'
     }
 
     It 'sends with a certificate (signer) and shows the steps with -Verbose, without the assertion, the token or the key' {

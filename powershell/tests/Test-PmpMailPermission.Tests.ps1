@@ -110,6 +110,48 @@ Describe 'Test-PmpMailPermission' -Tag 'CI' {
         }
     }
 
+    Context 'advisory warnings' {
+        It 'writes no warning when everything is granted, and keeps the advice in the result' {
+            $sp = Get-SecretParameters
+            $warnings = $null
+            $result = Test-PmpMailPermission @sp -WarningVariable warnings
+            $warnings | Should -BeNullOrEmpty -Because 'a scheduled check that finds everything granted must be silent'
+            $send = $result | Where-Object Permission -EQ 'Mail.Send'
+            $send.Status | Should -Be 'Granted'
+            @($send.Warnings).Count | Should -BeGreaterOrEqual 3
+            ($send.Warnings -join "`n") | Should -Match 'ANY mailbox'
+            ($send.Warnings -join "`n") | Should -Match 'RBAC'
+        }
+
+        It 'shows the advice as warnings with -Detailed and as verbose lines with -Verbose' {
+            $sp = Get-SecretParameters
+            $warnings = $null
+            $null = Test-PmpMailPermission @sp -Detailed -WarningVariable warnings -WarningAction SilentlyContinue
+            @($warnings).Count | Should -BeGreaterOrEqual 3
+            ($warnings -join "`n") | Should -Match 'ANY mailbox'
+            $warnings = $null
+            $verbose = Test-PmpMailPermission @sp -Verbose -WarningVariable warnings 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+            ($verbose.Message -join "`n") | Should -Match 'ANY mailbox'
+        }
+
+        It 'shows the warnings when a permission is missing' {
+            $sp = Get-SecretParameters -ClientId $AppSendOnly
+            $warnings = $null
+            $result = Test-PmpMailPermission @sp -WarningVariable warnings -WarningAction SilentlyContinue
+            ($result | Where-Object Permission -EQ 'Mail.ReadWrite').Status | Should -Be 'Missing'
+            ($warnings -join "`n") | Should -Match 'Mail.ReadWrite is missing'
+        }
+
+        It 'names -ForceRefresh, not the native option, in the advice for a missing Mail.Send' {
+            $sp = Get-SecretParameters -ClientId $AppNoRoles
+            $warnings = $null
+            $result = Test-PmpMailPermission @sp -WarningVariable warnings -WarningAction SilentlyContinue
+            ($warnings -join "`n") | Should -CMatch 'Mail.Send is not in the token.*-ForceRefresh'
+            ($result[0].Warnings -join "`n") | Should -Not -CMatch '\bforceRefresh'
+        }
+    }
+
     Context 'authentication failures' {
         It 'reports <Case> as <ErrorId>' -TestCases @(
             @{ Case = 'a wrong secret'; ClientId = '22222222-2222-2222-2222-222222222222'; Secret = 'wrong'; Tenant = '11111111-1111-1111-1111-111111111111'; ErrorId = 'PmpMail.AuthenticationFailed.AADSTS7000215' }

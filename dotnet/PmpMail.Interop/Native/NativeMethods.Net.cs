@@ -43,6 +43,11 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint SendMail(PmpClientHandle client, byte* messageJson, nuint messageLength, out byte* resultOut);
 
+    /// <summary>Process-wide; <c>userdata</c> is always NULL here (see <see cref="PmpMailLog"/>).</summary>
+    [LibraryImport(Lib, EntryPoint = "pmp_set_log_callback")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint SetLogCallback(delegate* unmanaged[Cdecl]<void*, PmpLogParams*, void> callback, void* userdata, uint maxLevel);
+
     [LibraryImport(Lib, EntryPoint = "pmp_last_error")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint LastError(out byte* errorOut);

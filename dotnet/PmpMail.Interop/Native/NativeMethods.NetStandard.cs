@@ -41,6 +41,16 @@ internal static unsafe partial class NativeMethods
         return ClientNewWithSignerImport(configJson, configLength, certificateDer, certificateDerLength, sign, userdata, out client);
     }
 
+    /// <summary>Process-wide; <c>userdata</c> is always NULL here (see <see cref="PmpMailLog"/>).</summary>
+    internal static uint SetLogCallback(IntPtr callback, void* userdata, uint maxLevel)
+    {
+        NativeLibraryResolver.EnsureLoaded();
+        return SetLogCallbackImport(callback, userdata, maxLevel);
+    }
+
+    [DllImport(Lib, EntryPoint = "pmp_set_log_callback", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    private static extern uint SetLogCallbackImport(IntPtr callback, void* userdata, uint maxLevel);
+
     [DllImport(Lib, EntryPoint = "pmp_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     private static extern byte* VersionImport();
 

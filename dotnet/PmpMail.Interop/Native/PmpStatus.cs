@@ -33,4 +33,6 @@ public enum PmpStatus : uint
     Panic = 13,
     /// <summary>An internal error.</summary>
     Internal = 14,
+    /// <summary>Graph, or a proxy or gateway on the way, refused a request as too large (HTTP 413); nothing was sent.</summary>
+    RequestTooLarge = 15,
 }

@@ -13,6 +13,8 @@ internal static class ErrorMapper
     /// <param name="operation">"SendFailed" or "TestFailed": prefixes Graph errors.</param>
     public static ErrorRecord ToErrorRecord(PmpMailException exception, string operation, object? target)
     {
+        // The native texts name the C ABI's JSON settings; PowerShell users set them through parameters.
+        exception = PowerShellTerms.Translate(exception);
         PmpErrorDetail d = exception.Detail;
         (string id, ErrorCategory category) = exception switch
         {
@@ -25,6 +27,7 @@ internal static class ErrorMapper
             PmpMailAttachmentException => ("PmpMail.AttachmentFailed", ErrorCategory.ReadError),
             PmpMailCredentialException => ("PmpMail.CredentialInvalid", ErrorCategory.SecurityError),
             PmpMailSignerException => ("PmpMail.SignerFailed", ErrorCategory.SecurityError),
+            PmpMailRequestTooLargeException => ("PmpMail.RequestTooLarge", ErrorCategory.LimitsExceeded),
             PmpMailInvalidArgumentException => (d.Category == "config" ? "PmpMail.InvalidConfig" : "PmpMail.InvalidArgument", ErrorCategory.InvalidArgument),
             _ => ("PmpMail.InternalError", ErrorCategory.NotSpecified),
         };

@@ -18,6 +18,8 @@ public sealed class SendResult
     public long DurationMs { get; init; }
     /// <summary>True when a draft and upload session carried large attachments.</summary>
     public bool UploadSession { get; init; }
+    /// <summary>True when -RetryUnknownOutcome sent it again after a lost answer: it may have arrived twice.</summary>
+    public bool PossibleDuplicate { get; init; }
     /// <summary>The mailbox sent as.</summary>
     public string From { get; init; } = string.Empty;
     /// <summary>Recipients.</summary>
@@ -49,4 +51,9 @@ public sealed class PermissionStatus
     public DateTimeOffset? TokenExpiresOn { get; init; }
     /// <summary>"endpoint" or "cache".</summary>
     public string? TokenSource { get; init; }
+    /// <summary>
+    /// The test's advice and warnings (scoping, what the token cannot show, missing permissions, certificate expiry),
+    /// the same on every permission of one test; shown as warnings only when something needs attention or with -Detailed.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
 }

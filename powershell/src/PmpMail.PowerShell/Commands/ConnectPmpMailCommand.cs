@@ -28,7 +28,7 @@ public sealed class ConnectPmpMailCommand : PmpMailConnectedCmdletBase
         {
             try
             {
-                PmpPermissionReport report = connection.Client.TestPermissions();
+                PmpPermissionReport report = RunNative(() => connection.Client.TestPermissions());
                 WriteLog(report.Log);
                 if (!report.Authenticated)
                 {

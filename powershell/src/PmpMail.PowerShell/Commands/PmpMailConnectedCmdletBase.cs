@@ -1,5 +1,9 @@
 using System;
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Management.Automation;
+using System.Text.RegularExpressions;
+using System.Threading.Tasks;
 using PmpMail.Interop;
 
 namespace PmpMail.Commands;
@@ -83,6 +87,56 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     /// <inheritdoc />
     protected override void StopProcessing() => _stopping = true;
 
+    /// <summary>A retry wait at least this long is shown as a warning while it runs (shorter ones only with -Verbose).</summary>
+    internal static readonly TimeSpan LongWait = TimeSpan.FromSeconds(3);
+
+    /// <summary>How src/http/retry.rs words a retry in its log: "...; retrying in 60000 ms".</summary>
+    private static readonly Regex RetryWaitPattern = new(@"^(?<what>.*); retrying in (?<ms>\d+) ms$", RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Runs a native call (which blocks until its retries are over) on a worker thread and, meanwhile, writes a
+    /// warning on the pipeline thread for each retry wait of <see cref="LongWait"/> or more that the native log
+    /// announces, such as Entra ID's 429 with Retry-After: 60. The call itself cannot be interrupted: the C ABI has
+    /// no cancel call, so after Ctrl+C the cmdlet still waits for it (abandoning it would let the message go out
+    /// after the pipeline stopped) and then sends nothing more. The native log is process-wide, so a wait of another
+    /// runspace's call in the same process would be shown too.
+    /// </summary>
+    internal T RunNative<T>(Func<T> call)
+    {
+        var waits = new ConcurrentQueue<string>();
+        using (PmpMailLog.Subscribe((level, message) =>
+        {
+            Match match = RetryWaitPattern.Match(message);
+            if (match.Success && long.TryParse(match.Groups["ms"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out long ms) && ms >= LongWait.TotalMilliseconds)
+            {
+                waits.Enqueue($"Waiting {Math.Round(ms / 1000.0, 1).ToString(CultureInfo.InvariantCulture)} s before retrying: {match.Groups["what"].Value}. Ctrl+C cannot interrupt the wait (the native library has no cancel call); it takes effect when this request is over.");
+            }
+        }))
+        {
+            Task<T> task = Task.Run(call);
+            // Not task.Wait: it would wrap the call's PmpMailException in an AggregateException.
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(100)))
+            {
+                ShowWaits(waits);
+            }
+
+            ShowWaits(waits);
+            return task.GetAwaiter().GetResult();
+        }
+    }
+
+    private void ShowWaits(ConcurrentQueue<string> waits)
+    {
+        while (waits.TryDequeue(out string? wait))
+        {
+            // After Ctrl+C, writing would throw PipelineStoppedException and abandon the call still running.
+            if (!IsStopping)
+            {
+                WriteWarning(wait);
+            }
+        }
+    }
+
     /// <summary>Frees a connection this invocation built. PowerShell calls it when the pipeline ends or stops.</summary>
     public void Dispose()
     {
@@ -129,7 +183,7 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
         {
             throw new PmpMailSetupException(
                 "EndpointOverrideIgnored",
-                $"-Environment, -AuthorityHost, -GraphRoot and -TrustedCaPath apply only when credentials or a profile are given; {source} already has its endpoints.",
+                $"-Environment, -AuthorityHost, -GraphRoot, -TrustedCaPath, -Proxy, -NoProxy, -AssertionAlgorithm, -RetryUnknownOutcome, -TimeoutSeconds and -MaxRetryWaitSeconds apply only when credentials or a profile are given; {source} already has its settings.",
                 "Remove those parameters, or pass credentials or -ProfileName.");
         }
     }

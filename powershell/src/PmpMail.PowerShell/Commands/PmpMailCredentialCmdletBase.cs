@@ -98,6 +98,37 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? TrustedCaPath { get; set; }
 
+    /// <summary>An explicit HTTP proxy (http:// or https:// URL) for every request; else HTTPS_PROXY/NO_PROXY apply.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? Proxy { get; set; }
+
+    /// <summary>Hosts that bypass -Proxy.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? NoProxy { get; set; }
+
+    /// <summary>Client-assertion algorithm for certificates: PS256 (default) or RS256 (x5t header) for tenants that refuse x5t#S256.</summary>
+    [Parameter]
+    public PmpAssertionAlgorithm AssertionAlgorithm { get; set; } = PmpAssertionAlgorithm.PS256;
+
+    /// <summary>
+    /// Retry a send whose outcome is unknown (the answer was lost after Graph may have accepted it). Off by default:
+    /// such a retry can deliver the message twice.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter RetryUnknownOutcome { get; set; }
+
+    /// <summary>Whole-request timeout in seconds (default 100).</summary>
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int? TimeoutSeconds { get; set; }
+
+    /// <summary>Cap on the total time one call waits between retries, e.g. for Retry-After (default 120).</summary>
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public int? MaxRetryWaitSeconds { get; set; }
+
     #endregion
 
     /// <summary>True when one of the credential parameter sets is in use.</summary>
@@ -105,7 +136,9 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 
     /// <summary>True when any endpoint parameter was given.</summary>
     internal bool HasEndpointParameters =>
-        MyInvocation.BoundParameters.ContainsKey(nameof(Environment)) || AuthorityHost is not null || GraphRoot is not null || TrustedCaPath is not null;
+        MyInvocation.BoundParameters.ContainsKey(nameof(Environment)) || AuthorityHost is not null || GraphRoot is not null || TrustedCaPath is not null
+        || Proxy is not null || NoProxy is not null || MyInvocation.BoundParameters.ContainsKey(nameof(AssertionAlgorithm)) || MyInvocation.BoundParameters.ContainsKey(nameof(RetryUnknownOutcome))
+        || TimeoutSeconds is not null || MaxRetryWaitSeconds is not null;
 
     /// <summary>Builds the spec for the credential parameters given (null when none were).</summary>
     internal CredentialSpec? BuildCredentialSpec(string? profileName = null)
@@ -147,7 +180,10 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
         return spec;
     }
 
-    /// <summary>Applies -Environment, -AuthorityHost, -GraphRoot and -TrustedCaPath to a spec (overriding a profile's).</summary>
+    /// <summary>
+    /// Applies -Environment, -AuthorityHost, -GraphRoot, -TrustedCaPath, -Proxy, -NoProxy, -AssertionAlgorithm,
+    /// -RetryUnknownOutcome, -TimeoutSeconds and -MaxRetryWaitSeconds to a spec (overriding a profile's).
+    /// </summary>
     internal void ApplyEndpoints(CredentialSpec spec)
     {
         if (MyInvocation.BoundParameters.ContainsKey(nameof(Environment)))
@@ -158,6 +194,20 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
         spec.AuthorityHost = AuthorityHost ?? spec.AuthorityHost;
         spec.GraphRoot = GraphRoot ?? spec.GraphRoot;
         spec.TrustedCaPath = TrustedCaPath is null ? spec.TrustedCaPath : ResolvePath(TrustedCaPath);
+        spec.Proxy = Proxy ?? spec.Proxy;
+        spec.NoProxy = NoProxy ?? spec.NoProxy;
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(AssertionAlgorithm)))
+        {
+            spec.AssertionAlgorithm = AssertionAlgorithm;
+        }
+
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(RetryUnknownOutcome)))
+        {
+            spec.RetryUnknownOutcome = RetryUnknownOutcome.IsPresent;
+        }
+
+        spec.TimeoutSeconds = TimeoutSeconds ?? spec.TimeoutSeconds;
+        spec.MaxRetryWaitSeconds = MaxRetryWaitSeconds ?? spec.MaxRetryWaitSeconds;
     }
 
     /// <summary>Resolves a path against PowerShell's current location (not the process directory).</summary>

@@ -70,6 +70,12 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
             AuthorityHost = spec.AuthorityHost,
             GraphRoot = spec.GraphRoot,
             TrustedCaPath = spec.TrustedCaPath,
+            Proxy = spec.Proxy,
+            NoProxy = spec.NoProxy,
+            AssertionAlgorithm = spec.AssertionAlgorithm?.ToString(),
+            RetryUnknownOutcome = spec.RetryUnknownOutcome,
+            TimeoutSeconds = spec.TimeoutSeconds,
+            MaxRetryWaitSeconds = spec.MaxRetryWaitSeconds,
             CreatedOn = DateTimeOffset.Now,
         };
         switch (spec.Kind)

@@ -62,6 +62,7 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
     /// <summary>The body is HTML.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("BAH")]
+    [BooleanArgument(EmptyValue = false)]
     public SwitchParameter BodyAsHtml { get; set; }
 
     /// <summary>Importance: High, Normal or Low.</summary>
@@ -75,6 +76,7 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
 
     /// <summary>Keep a copy in the mailbox's Sent Items (default $true).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [BooleanArgument(EmptyValue = true)]
     public bool SaveToSentItems { get; set; } = true;
 
     /// <summary>Inline images: content id → file path, referenced in an HTML body as cid:&lt;id&gt;.</summary>
@@ -113,8 +115,19 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
 
         try
         {
-            PmpSendResult result = _connection!.Client.SendMail(message);
+            PmpMailClient client = _connection!.Client;
+            PmpSendResult result = RunNative(() => client.SendMail(message));
             WriteLog(result.Log);
+            if (!SaveToSentItems && result.UploadSession)
+            {
+                WriteWarning($"-SaveToSentItems $false was not honoured for the message to {target}: its attachments (one of 3 MB or more, or too large together for one request) made it go out as a draft, and Graph keeps every sent draft in Sent Items (its draft send has no saveToSentItems). Delete it from Sent Items if it must not stay there.");
+            }
+
+            if (result.PossibleDuplicate)
+            {
+                WriteWarning($"The message to {target} may have arrived twice: an attempt's outcome was unknown (its answer was lost, or Graph failed without saying whether it took it) and -RetryUnknownOutcome sent it again.");
+            }
+
             if (PassThru)
             {
                 WriteObject(new SendResult
@@ -125,6 +138,7 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
                     ClientRequestId = result.ClientRequestId,
                     DurationMs = result.DurationMs,
                     UploadSession = result.UploadSession,
+                    PossibleDuplicate = result.PossibleDuplicate,
                     From = From!,
                     To = To,
                     Subject = Subject,

@@ -21,6 +21,13 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
     [Parameter]
     public SwitchParameter ForceRefresh { get; set; }
 
+    /// <summary>
+    /// Show the advice (scoping, RBAC visibility) as warnings even when every permission is granted. Without it the
+    /// advice is shown only when something needs attention (or with -Verbose), and is always in each result's Warnings.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Detailed { get; set; }
+
     /// <inheritdoc />
     protected override void EndProcessing()
     {
@@ -28,7 +35,8 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
         PmpPermissionReport report;
         try
         {
-            report = connection.Client.TestPermissions(ForceRefresh.IsPresent);
+            bool forceRefresh = ForceRefresh.IsPresent;
+            report = RunNative(() => connection.Client.TestPermissions(forceRefresh));
         }
         catch (PmpMailException ex)
         {
@@ -61,16 +69,23 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
         }
 
         WriteVerbose($"Authenticated as '{report.AppDisplayName}' (app {report.AppId}) in tenant {report.TenantId}; token from {report.TokenSource}, expires {report.TokenExpiresOn:u}; roles: {string.Join(", ", report.Roles)}.");
-        // -Quiet means quiet: the advice goes to the verbose stream instead.
-        Action<string> warn = Quiet ? WriteVerbose : WriteWarning;
-        foreach (string warning in report.Warnings)
-        {
-            warn(warning);
-        }
-
+        var warnings = report.Warnings.Select(w => PowerShellTerms.Translate(w) ?? w).ToList();
         if (!report.RolesReadable)
         {
-            warn("The access token is not a readable JWT, so permissions are reported as Unknown. Sending may still work.");
+            warnings.Add("The access token is not a readable JWT, so permissions are reported as Unknown. Sending may still work.");
+        }
+
+        // Every run of a scheduled check would repeat the same advice: it is shown as warnings only when something
+        // needs attention (a permission not granted, roles unreadable, a signing certificate about to expire) or with
+        // -Detailed; otherwise it goes to the verbose stream, and it is always in the result's Warnings.
+        bool attention = !report.RolesReadable
+            || report.Permissions.Any(p => p.Status != "Granted")
+            || connection.SigningCertificate is { } certificate && certificate.NotAfter.ToUniversalTime() < DateTime.UtcNow.AddDays(30);
+        // -Quiet means quiet: the advice goes to the verbose stream instead.
+        Action<string> show = !Quiet && (attention || Detailed) ? WriteWarning : WriteVerbose;
+        foreach (string warning in warnings)
+        {
+            show(warning);
         }
 
         if (Quiet)
@@ -92,6 +107,7 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
                 AppDisplayName = report.AppDisplayName,
                 TokenExpiresOn = report.TokenExpiresOn,
                 TokenSource = report.TokenSource,
+                Warnings = warnings,
             });
         }
     }

@@ -15,11 +15,36 @@ internal static class ConnectionFactory
             Cloud = spec.Environment,
             AuthorityHost = spec.AuthorityHost,
             GraphRoot = spec.GraphRoot,
+            AssertionAlgorithm = spec.AssertionAlgorithm,
         };
         if (!string.IsNullOrEmpty(spec.TrustedCaPath))
         {
             config.Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = File.ReadAllText(spec.TrustedCaPath) };
             verbose($"Trusting the extra CA certificates in '{spec.TrustedCaPath}'.");
+        }
+
+        if (spec.Proxy is not null || spec.NoProxy is not null)
+        {
+            config.Http ??= new PmpMailHttpOptions();
+            config.Http.Proxy = spec.Proxy;
+            config.Http.NoProxy = spec.NoProxy;
+            // The URL may carry a user name and password: only its scheme, host and port are shown.
+            verbose(spec.Proxy is null ? "No explicit proxy; -NoProxy applies to the environment's proxy." : $"Using the proxy {spec.Proxy.Scheme}://{spec.Proxy.Authority}.");
+        }
+
+        if (spec.TimeoutSeconds is int timeout)
+        {
+            config.Http ??= new PmpMailHttpOptions();
+            config.Http.TimeoutSeconds = timeout;
+        }
+
+        if (spec.RetryUnknownOutcome == true || spec.MaxRetryWaitSeconds is not null)
+        {
+            config.Retry = new PmpMailRetryOptions { RetryUnknownOutcome = spec.RetryUnknownOutcome == true ? true : null, MaxTotalWaitSeconds = spec.MaxRetryWaitSeconds };
+            if (spec.RetryUnknownOutcome == true)
+            {
+                verbose("-RetryUnknownOutcome: a send whose answer is lost is retried, so a message may arrive twice.");
+            }
         }
 
         switch (spec.Kind)

@@ -21,5 +21,11 @@ internal sealed class CredentialSpec
     public Uri? AuthorityHost { get; set; }
     public Uri? GraphRoot { get; set; }
     public string? TrustedCaPath { get; set; }
+    public Uri? Proxy { get; set; }
+    public string[]? NoProxy { get; set; }
+    public PmpAssertionAlgorithm? AssertionAlgorithm { get; set; }
+    public bool? RetryUnknownOutcome { get; set; }
+    public int? TimeoutSeconds { get; set; }
+    public int? MaxRetryWaitSeconds { get; set; }
     public string? ProfileName { get; init; }
 }

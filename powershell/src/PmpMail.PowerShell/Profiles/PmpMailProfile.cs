@@ -33,6 +33,18 @@ public sealed class PmpMailProfile
     public Uri? GraphRoot { get; set; }
     /// <summary>Extra CA PEM file.</summary>
     public string? TrustedCaPath { get; set; }
+    /// <summary>Explicit HTTP proxy.</summary>
+    public Uri? Proxy { get; set; }
+    /// <summary>Hosts that bypass the proxy.</summary>
+    public string[]? NoProxy { get; set; }
+    /// <summary>PS256 or RS256; null for the default (PS256).</summary>
+    public string? AssertionAlgorithm { get; set; }
+    /// <summary>True when sends whose outcome is unknown are retried (-RetryUnknownOutcome).</summary>
+    public bool? RetryUnknownOutcome { get; set; }
+    /// <summary>Whole-request timeout (-TimeoutSeconds).</summary>
+    public int? TimeoutSeconds { get; set; }
+    /// <summary>Cap on retry waits per call (-MaxRetryWaitSeconds).</summary>
+    public int? MaxRetryWaitSeconds { get; set; }
     /// <summary>When it was saved.</summary>
     public DateTimeOffset CreatedOn { get; set; }
     /// <summary>DPAPI (CurrentUser) protected client secret, base64. Windows only.</summary>
@@ -69,6 +81,12 @@ public sealed class PmpMailProfile
             AuthorityHost = AuthorityHost,
             GraphRoot = GraphRoot,
             TrustedCaPath = TrustedCaPath,
+            Proxy = Proxy,
+            NoProxy = NoProxy,
+            AssertionAlgorithm = Enum.TryParse(AssertionAlgorithm, true, out PmpAssertionAlgorithm algorithm) ? algorithm : null,
+            RetryUnknownOutcome = RetryUnknownOutcome,
+            TimeoutSeconds = TimeoutSeconds,
+            MaxRetryWaitSeconds = MaxRetryWaitSeconds,
             ProfileName = Name,
         };
     }
