@@ -26,6 +26,8 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
             get(get_faults).put(put_faults).delete(delete_faults),
         )
         .route("/reset", post(reset))
+        .route("/federation/token", post(federation_token))
+        .route("/federation/jwks", get(federation_jwks))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "unknown control API path") })
 }
 
@@ -95,4 +97,45 @@ async fn delete_faults(State(st): State<Arc<AppState>>) -> Response {
 async fn reset(State(st): State<Arc<AppState>>) -> Response {
     st.reset();
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST federation/token` `{"issuer","subject","audience"?,"lifetimeSeconds"?}`: a token of
+/// an external issuer the directory's federated credentials name, e.g. the content of
+/// `AZURE_FEDERATED_TOKEN_FILE`.
+async fn federation_token(State(st): State<Arc<AppState>>, body: Body) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Req {
+        issuer: String,
+        subject: String,
+        #[serde(default)]
+        audience: Option<String>,
+        #[serde(default)]
+        lifetime_seconds: Option<i64>,
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return problem(StatusCode::BAD_REQUEST, "body too large");
+    };
+    let req: Req = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("invalid request: {e}")),
+    };
+    let audience = req
+        .audience
+        .unwrap_or_else(|| crate::directory::TOKEN_EXCHANGE_AUDIENCE.to_string());
+    match crate::token::federated::mint(
+        &st,
+        &req.issuer,
+        &req.subject,
+        &audience,
+        req.lifetime_seconds.unwrap_or(3600),
+    ) {
+        Ok(token) => Json(json!({ "token": token })).into_response(),
+        Err(e) => problem(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// `GET federation/jwks`: the keys of the external issuers the emulator plays.
+async fn federation_jwks(State(st): State<Arc<AppState>>) -> Response {
+    Json(crate::token::federated::jwks(&st)).into_response()
 }

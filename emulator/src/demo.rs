@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use crate::directory::{App, Certificate, Cloud, Directory, Mailbox, Secret, Tenant};
+use crate::directory::{
+    App, Certificate, Cloud, Directory, Mailbox, ManagedIdentity, ManagedIdentityKind, Secret,
+    Tenant,
+};
 use crate::tls::{DemoCertificate, demo_certificate};
 
 pub const DEMO_TENANT_ID: &str = "11111111-1111-1111-1111-111111111111";
@@ -11,8 +14,13 @@ pub const DEMO_CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
 pub const DEMO_SECRET: &str = "demo-secret-value";
 pub const DEMO_MAILBOX: &str = "alerts@contoso.onmicrosoft.com";
 pub const DEMO_PFX_PASSWORD: &str = "demo";
+/// The demo host's system-assigned managed identity (Mail.Send).
+pub const DEMO_MI_CLIENT_ID: &str = "33333333-3333-3333-3333-333333333333";
+pub const DEMO_MI_OBJECT_ID: &str = "33333333-0000-0000-0000-000000000001";
+/// The demo's App Service `IDENTITY_HEADER` (unless the directory file sets one).
+pub const DEMO_IDENTITY_HEADER: &str = "demo-identity-header";
 
-/// Adds the demo tenant, app and mailbox (those not already declared) to `dir`, and writes
+/// Adds the demo tenant, app, system-assigned managed identity and mailbox (those not already declared) to `dir`, and writes
 /// `demo-app.pfx` (password `demo`), `demo-app.crt` and `demo-app.key` into `state_dir`.
 pub fn add_demo(dir: &mut Directory, state_dir: &Path) -> Result<DemoCertificate, String> {
     let cert = demo_certificate()?;
@@ -56,7 +64,35 @@ pub fn add_demo(dir: &mut Directory, state_dir: &Path) -> Result<DemoCertificate
                 path: None,
             }],
             object_id: None,
+            federated_credentials: Vec::new(),
         });
+    }
+    let has_system_mi = dir
+        .managed_identities
+        .iter()
+        .any(|m| m.kind == ManagedIdentityKind::System);
+    if !has_system_mi
+        && !dir
+            .managed_identities
+            .iter()
+            .any(|m| m.client_id.eq_ignore_ascii_case(DEMO_MI_CLIENT_ID))
+    {
+        dir.managed_identities.push(ManagedIdentity {
+            tenant: DEMO_TENANT_ID.to_string(),
+            kind: ManagedIdentityKind::System,
+            client_id: DEMO_MI_CLIENT_ID.to_string(),
+            object_id: Some(DEMO_MI_OBJECT_ID.to_string()),
+            resource_id: Some(
+                "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/demo/providers/Microsoft.Web/sites/pmp-mail-demo"
+                    .to_string(),
+            ),
+            display_name: "pmp-mail-demo".to_string(),
+            roles: vec!["Mail.Send".to_string()],
+            federated_credentials: Vec::new(),
+        });
+    }
+    if dir.identity_header.is_none() {
+        dir.identity_header = Some(DEMO_IDENTITY_HEADER.to_string());
     }
     if !dir
         .mailboxes

@@ -133,6 +133,72 @@ pub struct App {
     /// Service principal object id (`oid`/`sub`); derived from the client id when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
+    /// Workload identity federation: external tokens this app accepts as its credential.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+/// A federated identity credential (FIC): an external OIDC issuer's token whose `iss`, `sub`
+/// and `aud` match is accepted as a client assertion (reference B8.3: `iss` and `sub` exact and
+/// case-sensitive, `aud` one of `audiences`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FederatedCredential {
+    #[serde(default)]
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    #[serde(default = "default_fic_audiences")]
+    pub audiences: Vec<String>,
+}
+
+/// The audience Entra recommends (and `az identity federated-credential create` defaults to).
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+fn default_fic_audiences() -> Vec<String> {
+    vec![TOKEN_EXCHANGE_AUDIENCE.to_string()]
+}
+
+/// System-assigned (one per Azure resource: the emulator's host) or user-assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ManagedIdentityKind {
+    System,
+    User,
+}
+
+/// A managed identity assigned to the host the emulator plays (the VM, App Service or Arc
+/// machine whose token endpoints it serves). Its service principal lives in `tenant`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedIdentity {
+    pub tenant: String,
+    pub kind: ManagedIdentityKind,
+    pub client_id: String,
+    /// Service principal object id (`oid`, `principal_id`/`object_id` selectors); derived
+    /// from the client id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    /// ARM resource id (`mi_res_id` / `msi_res_id` selectors); required for user-assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    #[serde(default)]
+    pub display_name: String,
+    /// App roles assigned to the identity's service principal (appRoleAssignments): in the
+    /// token's `roles`; none = no `roles` claim.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// User-assigned only (Entra refuses FICs on system-assigned identities).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+impl ManagedIdentity {
+    pub fn object_id(&self) -> String {
+        self.object_id
+            .clone()
+            .unwrap_or_else(|| stable_guid(&format!("mi:{}", self.client_id.to_lowercase())))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +242,12 @@ pub struct Directory {
     pub apps: Vec<App>,
     #[serde(default)]
     pub mailboxes: Vec<Mailbox>,
+    /// Identities assigned to the host whose managed-identity endpoints the emulator serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_identities: Vec<ManagedIdentity>,
+    /// The App Service `IDENTITY_HEADER` secret (`X-IDENTITY-HEADER`); random when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_header: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultPlan>,
 }
@@ -341,6 +413,14 @@ impl Directory {
                 ));
             }
         }
+        self.validate_managed_identities()?;
+        for a in &self.apps {
+            check_fics(
+                &format!("apps (clientId '{}')", a.client_id),
+                &a.client_id,
+                &a.federated_credentials,
+            )?;
+        }
         if let Some(t) = &self.throttling
             && (t.max_concurrent == 0 || t.max_requests == 0 || t.window_seconds == 0)
         {
@@ -354,6 +434,136 @@ impl Directory {
                 .map_err(|m| err(format!("faults: {m}"), "faults"))?;
         }
         Ok(())
+    }
+
+    fn validate_managed_identities(&self) -> Result<(), SemanticError> {
+        let err = |message: String, needle: &str| SemanticError {
+            message,
+            needle: needle.to_string(),
+        };
+        let mut systems = 0;
+        for (i, m) in self.managed_identities.iter().enumerate() {
+            let who = format!("managedIdentities[{i}] (clientId '{}')", m.client_id);
+            if !is_guid(&m.client_id) {
+                return Err(err(format!("{who}: clientId is not a GUID"), &m.client_id));
+            }
+            if let Some(o) = &m.object_id
+                && !is_guid(o)
+            {
+                return Err(err(format!("{who}: objectId is not a GUID"), o));
+            }
+            if self.find_tenant(&m.tenant).is_none() {
+                return Err(err(
+                    format!("{who}: tenant '{}' is not declared in tenants", m.tenant),
+                    &m.tenant,
+                ));
+            }
+            let duplicate = self
+                .apps
+                .iter()
+                .any(|a| a.client_id.eq_ignore_ascii_case(&m.client_id))
+                || self.managed_identities[..i]
+                    .iter()
+                    .any(|o| o.client_id.eq_ignore_ascii_case(&m.client_id));
+            if duplicate {
+                return Err(err(
+                    format!("{who}: clientId is already used by another app or identity"),
+                    &m.client_id,
+                ));
+            }
+            match m.kind {
+                ManagedIdentityKind::System => {
+                    systems += 1;
+                    if systems > 1 {
+                        return Err(err(
+                            format!("{who}: a host has at most one system-assigned identity"),
+                            &m.client_id,
+                        ));
+                    }
+                    if !m.federated_credentials.is_empty() {
+                        return Err(err(
+                            format!(
+                                "{who}: federated credentials are allowed on user-assigned identities only"
+                            ),
+                            &m.client_id,
+                        ));
+                    }
+                }
+                ManagedIdentityKind::User => {
+                    if m.resource_id.as_deref().is_none_or(str::is_empty) {
+                        return Err(err(
+                            format!("{who}: a user-assigned identity needs resourceId"),
+                            &m.client_id,
+                        ));
+                    }
+                }
+            }
+            check_fics(&who, &m.client_id, &m.federated_credentials)?;
+        }
+        Ok(())
+    }
+
+    /// Finds an assigned managed identity by client id, object id or resource id.
+    pub(crate) fn find_managed_identity(&self, by: MiSelector<'_>) -> Option<&ManagedIdentity> {
+        self.managed_identities.iter().find(|m| match by {
+            MiSelector::System => m.kind == ManagedIdentityKind::System,
+            MiSelector::ClientId(id) => m.client_id.eq_ignore_ascii_case(id),
+            MiSelector::ObjectId(id) => m.object_id().eq_ignore_ascii_case(id),
+            MiSelector::ResourceId(id) => m
+                .resource_id
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(id)),
+        })
+    }
+
+    /// A user-assigned identity of `tenant_id` with federated credentials, seen as the app
+    /// registration it signs in as at the token endpoint (no secrets, no certificates).
+    pub(crate) fn federated_identity_as_app(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Option<App> {
+        let mi = self.managed_identities.iter().find(|m| {
+            m.kind == ManagedIdentityKind::User
+                && !m.federated_credentials.is_empty()
+                && m.client_id.eq_ignore_ascii_case(client_id)
+                && self
+                    .find_tenant(&m.tenant)
+                    .is_some_and(|t| t.id.eq_ignore_ascii_case(tenant_id))
+        })?;
+        Some(App {
+            tenant: mi.tenant.clone(),
+            client_id: mi.client_id.clone(),
+            display_name: mi.display_name.clone(),
+            enabled: true,
+            roles: mi.roles.clone(),
+            unconsented_roles: Vec::new(),
+            conditional_access_blocked: false,
+            secrets: Vec::new(),
+            certificates: Vec::new(),
+            object_id: Some(mi.object_id()),
+            federated_credentials: mi.federated_credentials.clone(),
+        })
+    }
+
+    /// Every issuer named by a federated credential (apps and identities), each once.
+    pub fn federated_issuers(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        let fics = self
+            .apps
+            .iter()
+            .flat_map(|a| &a.federated_credentials)
+            .chain(
+                self.managed_identities
+                    .iter()
+                    .flat_map(|m| &m.federated_credentials),
+            );
+        for f in fics {
+            if !v.contains(&f.issuer) {
+                v.push(f.issuer.clone());
+            }
+        }
+        v
     }
 
     /// Finds a tenant by GUID or domain (case-insensitive).
@@ -397,6 +607,49 @@ impl Mailbox {
             .clone()
             .unwrap_or_else(|| stable_guid(&format!("user:{}", self.address.to_lowercase())))
     }
+}
+
+/// How a managed-identity request names its identity.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MiSelector<'a> {
+    System,
+    ClientId(&'a str),
+    ObjectId(&'a str),
+    ResourceId(&'a str),
+}
+
+/// Entra's limits on federated identity credentials (reference B8.3).
+fn check_fics(who: &str, needle: &str, fics: &[FederatedCredential]) -> Result<(), SemanticError> {
+    let err = |message: String| SemanticError {
+        message,
+        needle: needle.to_string(),
+    };
+    if fics.len() > 20 {
+        return Err(err(format!(
+            "{who}: at most 20 federated credentials are allowed"
+        )));
+    }
+    for (j, f) in fics.iter().enumerate() {
+        if f.issuer.is_empty() || f.subject.is_empty() {
+            return Err(err(format!(
+                "{who}: federatedCredentials[{j}] needs issuer and subject"
+            )));
+        }
+        if f.audiences.len() != 1 || f.audiences[0].is_empty() {
+            return Err(err(format!(
+                "{who}: federatedCredentials[{j}]: audiences must hold exactly one value"
+            )));
+        }
+        if [&f.issuer, &f.subject, &f.audiences[0]]
+            .iter()
+            .any(|v| v.len() > 600)
+        {
+            return Err(err(format!(
+                "{who}: federatedCredentials[{j}]: values are limited to 600 characters"
+            )));
+        }
+    }
+    Ok(())
 }
 
 enum Format {

@@ -31,7 +31,7 @@ pub enum FaultKind {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultRule {
-    /// Substring of the request path, or `token` / `sendMail` / `upload` / `send` /
+    /// Substring of the request path, or `token` / `managedIdentity` / `sendMail` / `upload` / `send` /
     /// `createDraft` (`/v1.0/users/{u}/messages`, the collection) / `draft`
     /// (`/v1.0/users/{u}/messages/{id}`, the item itself).
     pub path: String,
@@ -224,7 +224,12 @@ impl FaultEngine {
 fn path_matches(pattern: &str, path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     match pattern {
-        "token" => lower.contains("/oauth2/") && lower.ends_with("/token"),
+        "token" => {
+            lower.contains("/oauth2/")
+                && lower.ends_with("/token")
+                && !crate::util::is_managed_identity_path(path)
+        }
+        "managedIdentity" => crate::util::is_managed_identity_path(path),
         "sendMail" => lower.ends_with("/sendmail"),
         "upload" => lower.starts_with("/_upload/"),
         "send" => lower.ends_with("/send"),

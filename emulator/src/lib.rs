@@ -33,11 +33,12 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 pub use demo::{
-    DEMO_CLIENT_ID, DEMO_MAILBOX, DEMO_PFX_PASSWORD, DEMO_SECRET, DEMO_TENANT_DOMAIN,
-    DEMO_TENANT_ID, add_demo,
+    DEMO_CLIENT_ID, DEMO_IDENTITY_HEADER, DEMO_MAILBOX, DEMO_MI_CLIENT_ID, DEMO_MI_OBJECT_ID,
+    DEMO_PFX_PASSWORD, DEMO_SECRET, DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, add_demo,
 };
 pub use directory::{
-    App, Certificate, Cloud, Directory, DirectoryError, Mailbox, Secret, Tenant, Throttling,
+    App, Certificate, Cloud, Directory, DirectoryError, FederatedCredential, Mailbox,
+    ManagedIdentity, ManagedIdentityKind, Secret, TOKEN_EXCHANGE_AUDIENCE, Tenant, Throttling,
 };
 pub use faults::{FaultKind, FaultPlan, FaultRule};
 pub use records::{
@@ -141,6 +142,15 @@ impl Emulator {
         }
         let identity = tls::build_identity(opts.ca.as_ref()).map_err(Error::Tls)?;
         let keys = keys::SigningKey::generate().map_err(Error::Tls)?;
+        let mut federation = HashMap::new();
+        for issuer in opts.directory.federated_issuers() {
+            federation.insert(issuer, keys::SigningKey::generate().map_err(Error::Tls)?);
+        }
+        let identity_header = opts
+            .directory
+            .identity_header
+            .clone()
+            .unwrap_or_else(util::new_guid);
         let mut certs: HashMap<String, Vec<directory::CertInfo>> = HashMap::new();
         for app in &opts.directory.apps {
             let list = certs.entry(app.client_id.to_ascii_lowercase()).or_default();
@@ -191,6 +201,8 @@ impl Emulator {
             dir: opts.directory,
             certs,
             keys,
+            identity_header,
+            federation,
             base_url: base_url.clone(),
             messages_dir: opts.state_dir.as_ref().map(|d| d.join("messages")),
             records: records::Records::default(),
@@ -263,6 +275,36 @@ impl Emulator {
     }
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.records.requests()
+    }
+    /// The App Service protocol's `IDENTITY_ENDPOINT` (`https://…/MSI/token`).
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}/MSI/token", self.base_url)
+    }
+    /// The App Service protocol's `IDENTITY_HEADER` secret.
+    pub fn identity_header(&self) -> &str {
+        &self.state.identity_header
+    }
+    /// The IMDS token URL (`https://…/metadata/identity/oauth2/token`); its base is what
+    /// MSAL's `AZURE_POD_IDENTITY_AUTHORITY_HOST` takes.
+    pub fn imds_token_url(&self) -> String {
+        format!("{}/metadata/identity/oauth2/token", self.base_url)
+    }
+    /// A token from the external `issuer` (one named by a federated credential) for
+    /// `subject` and `audience`, valid for `lifetime_seconds` (negative: already expired),
+    /// signed with the key the emulator publishes for that issuer.
+    pub fn federated_token(
+        &self,
+        issuer: &str,
+        subject: &str,
+        audience: &str,
+        lifetime_seconds: i64,
+    ) -> Result<String, Error> {
+        token::federated::mint(&self.state, issuer, subject, audience, lifetime_seconds)
+            .map_err(Error::Config)
+    }
+    /// The JWKS of the external issuers the emulator plays (each key names its `issuer`).
+    pub fn federation_jwks(&self) -> serde_json::Value {
+        token::federated::jwks(&self.state)
     }
     /// The ids of the drafts that exist now (created, neither sent nor deleted).
     pub fn draft_ids(&self) -> Vec<String> {

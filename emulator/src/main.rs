@@ -98,6 +98,9 @@ fn serve(
         "graphRoot": base,
         "controlUrl": format!("{base}/_emulator/api"),
         "caPath": emu.ca_path(),
+        "identityEndpoint": emu.identity_endpoint(),
+        "identityHeader": emu.identity_header(),
+        "imdsTokenUrl": emu.imds_token_url(),
         "stateDir": state_dir,
     });
     let mut out = std::io::stdout().lock();

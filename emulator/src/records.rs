@@ -82,7 +82,8 @@ pub struct RecordedMessage {
 pub struct TokenRecord {
     pub tenant_id: String,
     pub app_id: String,
-    /// `secret` or `certificate`.
+    /// `secret`, `certificate`, `federated`, `managedIdentity:appService` or
+    /// `managedIdentity:imds`.
     pub credential: String,
     pub issued_at: String,
     pub claims: serde_json::Value,

@@ -54,6 +54,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(crate::token::jwks))
         .route("/{tenant}/discovery/keys", get(crate::token::jwks))
+        .route("/MSI/token", get(crate::token::managed::app_service))
+        .route("/msi/token", get(crate::token::managed::app_service))
+        .route(
+            "/metadata/identity/oauth2/token",
+            get(crate::token::managed::imds),
+        )
         .route("/v1.0", any(graph::entry))
         .route("/v1.0/{*rest}", any(graph::entry))
         .route("/_upload/{session}", any(graph::upload::entry))
@@ -77,7 +83,7 @@ async fn not_found(axum::Extension(ids): axum::Extension<RequestIds>) -> Respons
 
 fn is_token_path(path: &str) -> bool {
     let l = path.to_ascii_lowercase();
-    l.contains("/oauth2/") && l.ends_with("/token")
+    l.contains("/oauth2/") && l.ends_with("/token") && !crate::util::is_managed_identity_path(path)
 }
 
 /// Every request: ids → (Entra and Graph requests only) counters → fault plan → handler →
@@ -121,7 +127,7 @@ fn assign_ids(req: &mut Request) -> RequestIds {
 
 fn count(counters: &AtomicCounters, path: &str) {
     AtomicCounters::bump(&counters.requests);
-    if is_token_path(path) {
+    if is_token_path(path) || crate::util::is_managed_identity_path(path) {
         AtomicCounters::bump(&counters.token_requests);
     } else if path.to_ascii_lowercase().ends_with("/sendmail") {
         AtomicCounters::bump(&counters.send_mail_requests);
@@ -215,6 +221,9 @@ fn injected_status(
     graph_code: Option<&str>,
 ) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    if crate::util::is_managed_identity_path(path) {
+        return crate::token::managed::injected(code);
+    }
     if is_token_path(path) {
         return EntraError::new(
             code,
@@ -246,7 +255,7 @@ fn add_response_headers(resp: &mut Response, path: &str, ids: &RequestIds) {
     if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
         h.insert("client-request-id", v);
     }
-    if is_token_path(path) {
+    if is_token_path(path) || crate::util::is_managed_identity_path(path) {
         return;
     }
     if let Ok(v) = HeaderValue::from_str(&ids.request_id) {

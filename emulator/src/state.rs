@@ -21,6 +21,11 @@ pub(crate) struct AppState {
     /// Registered certificates by lower-case client id.
     pub certs: HashMap<String, Vec<CertInfo>>,
     pub keys: SigningKey,
+    /// The App Service `IDENTITY_HEADER` secret.
+    pub identity_header: String,
+    /// One signing key per external issuer named by a federated credential: the emulator
+    /// plays those issuers (mints their tokens, publishes their JWKS).
+    pub federation: HashMap<String, SigningKey>,
     pub base_url: String,
     pub token_lifetime: u64,
     /// `refresh_in` sent with every token, when set.

@@ -213,7 +213,9 @@ fn check_lifetime(claims: &Value) -> Result<(), GraphError> {
 
 /// `aud` is the tenant cloud's Graph (by URL or app id) or the emulator itself.
 fn check_audience(st: &AppState, tenant: &Tenant, claims: &Value) -> Result<(), GraphError> {
+    // Managed-identity tokens carry the resource as requested, often with a trailing slash.
     let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
+    let aud = aud.strip_suffix('/').unwrap_or(aud);
     let aud_ok = aud.eq_ignore_ascii_case(tenant.cloud.graph_resource())
         || aud.eq_ignore_ascii_case(GRAPH_APP_ID)
         || aud.eq_ignore_ascii_case(&st.base_url);

@@ -2,6 +2,8 @@
 //! instance discovery and JWKS.
 
 pub(crate) mod assertion;
+pub(crate) mod federated;
+pub(crate) mod managed;
 
 use std::sync::Arc;
 
@@ -139,10 +141,18 @@ async fn issue(
             ),
         )
     };
-    let app = st
-        .dir
-        .find_app(&tenant.id, &client_id)
-        .ok_or_else(app_not_found)?;
+    // A user-assigned identity with federated credentials signs in like an app (B8.1).
+    let identity_app;
+    let app = match st.dir.find_app(&tenant.id, &client_id) {
+        Some(a) => a,
+        None => {
+            identity_app = st
+                .dir
+                .federated_identity_as_app(&tenant.id, &client_id)
+                .ok_or_else(app_not_found)?;
+            &identity_app
+        }
+    };
     if !app.enabled {
         return Err(EntraError::new(
             StatusCode::UNAUTHORIZED,
@@ -167,8 +177,13 @@ async fn issue(
             }
             Some(_) => {}
         }
-        check_assertion(st, tenant, tenant_seg, app, assertion)?;
-        "certificate"
+        if federated::is_federated(app, assertion) {
+            federated::verify(st, app, assertion)?;
+            "federated"
+        } else {
+            check_assertion(st, tenant, tenant_seg, app, assertion)?;
+            "certificate"
+        }
     } else if let Some(secret) = get("client_secret")
         .map(str::to_string)
         .or_else(|| basic.map(|(_, s)| s))

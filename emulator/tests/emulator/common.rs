@@ -22,6 +22,20 @@ pub const SENDONLY: &str = "77777777-7777-7777-7777-777777777777"; // Mail.Send 
 pub const SECRET: &str = "s3cr3t+/=&value";
 pub const MAILBOX: &str = "alerts@contoso.onmicrosoft.com";
 pub const OTHER_TENANT: &str = "99999999-9999-9999-9999-999999999999";
+pub const FED_APP: &str = "88888888-8888-8888-8888-888888888888"; // Mail.Send, GitHub FIC
+pub const GH_ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub const GH_SUBJECT: &str = "repo:contoso/patches:ref:refs/heads/main";
+pub const K8S_ISSUER: &str = "https://oidc.prod-aks.azure.com/aks-tenant/cluster/";
+pub const K8S_SUBJECT: &str = "system:serviceaccount:mail:notifier";
+pub const EXCHANGE_AUD: &str = "api://AzureADTokenExchange";
+pub const IDENTITY_HEADER: &str = "test-identity-header";
+pub const SYS_MI: &str = "a0000000-0000-0000-0000-000000000001"; // system-assigned, Mail.Send
+pub const SYS_MI_OID: &str = "a0000000-0000-0000-0000-0000000000b1";
+pub const UA_MI: &str = "b0000000-0000-0000-0000-000000000001"; // user-assigned, no roles
+pub const UA_MI_OID: &str = "b0000000-0000-0000-0000-0000000000b1";
+pub const UA_MI_RES: &str = "/subscriptions/00000000-0000-0000-0000-00000000abcd/resourceGroups/mail/providers/Microsoft.ManagedIdentity/userAssignedIdentities/noroles";
+pub const UA_FED: &str = "c0000000-0000-0000-0000-000000000001"; // user-assigned, Mail.Send, Kubernetes FIC
+pub const UA_FED_RES: &str = "/subscriptions/00000000-0000-0000-0000-00000000abcd/resourceGroups/mail/providers/Microsoft.ManagedIdentity/userAssignedIdentities/sender";
 
 /// A test RSA certificate and its key.
 pub struct TestCert {
@@ -110,10 +124,20 @@ certificates = [{{ pem = "{pem}" }}]"#
             "Gov app",
             &format!("roles = [\"Mail.Send\"]\n{secret}"),
         ),
+        app_toml(
+            TENANT,
+            FED_APP,
+            "Federated app",
+            &format!(
+                "roles = [\"Mail.Send\"]\nfederatedCredentials = [{{ name = \"gh\", issuer = \"{GH_ISSUER}\", subject = \"{GH_SUBJECT}\" }}]"
+            ),
+        ),
     ]
     .join("\n");
     format!(
         r#"
+identityHeader = "{IDENTITY_HEADER}"
+
 [[tenants]]
 id = "{TENANT}"
 domains = ["{DOMAIN}"]
@@ -144,6 +168,29 @@ restEnabled = false
 tenant = "{TENANT}"
 address = "restricted@contoso.onmicrosoft.com"
 accessPolicyAllowedApps = ["{SENDONLY}"]
+
+[[managedIdentities]]
+tenant = "{DOMAIN}"
+kind = "system"
+clientId = "{SYS_MI}"
+objectId = "{SYS_MI_OID}"
+displayName = "web-app"
+roles = ["Mail.Send"]
+
+[[managedIdentities]]
+tenant = "{TENANT}"
+kind = "user"
+clientId = "{UA_MI}"
+objectId = "{UA_MI_OID}"
+resourceId = "{UA_MI_RES}"
+
+[[managedIdentities]]
+tenant = "{TENANT}"
+kind = "user"
+clientId = "{UA_FED}"
+resourceId = "{UA_FED_RES}"
+roles = ["Mail.Send"]
+federatedCredentials = [{{ issuer = "{K8S_ISSUER}", subject = "{K8S_SUBJECT}", audiences = ["{EXCHANGE_AUD}"] }}]
 "#
     )
 }

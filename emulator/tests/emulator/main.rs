@@ -1,7 +1,9 @@
 //! Integration tests for pmp-graph-emulator, over real HTTPS with only the emulator CA trusted.
 
 mod common;
+mod federated;
 mod graph;
+mod managed;
 mod ops;
 mod token;
 mod upload;
