@@ -248,6 +248,10 @@ pub struct Directory {
     /// The App Service `IDENTITY_HEADER` secret (`X-IDENTITY-HEADER`); random when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_header: Option<String>,
+    /// Where the Azure Arc endpoint writes its challenge key files; relative paths resolve
+    /// against the directory file's folder. Default: `arc-tokens/` in the state dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arc_key_directory: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultPlan>,
 }
@@ -306,6 +310,11 @@ impl Directory {
                 ))
             })?,
         };
+        if let Some(p) = &dir.arc_key_directory
+            && p.is_relative()
+        {
+            dir.arc_key_directory = Some(base.join(p));
+        }
         dir.inline_certificate_paths(base)
             .map_err(|m| file_err(locate(text, &m)))?;
         dir.validate().map_err(|m| file_err(locate(text, &m)))?;

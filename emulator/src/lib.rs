@@ -85,6 +85,10 @@ pub struct EmulatorOptions {
     pub strict: bool,
     /// Use this CA instead of generating one.
     pub ca: Option<CaMaterial>,
+    /// Where the Azure Arc endpoint writes its challenge key files (`<dir>/<random>.key`);
+    /// overrides the directory's `arcKeyDirectory`. Default: `arc-tokens/` in the state dir
+    /// (or the temporary folder).
+    pub arc_key_dir: Option<PathBuf>,
 }
 
 impl EmulatorOptions {
@@ -97,6 +101,7 @@ impl EmulatorOptions {
             token_refresh_in_seconds: None,
             strict: false,
             ca: None,
+            arc_key_dir: None,
         }
     }
 }
@@ -186,6 +191,13 @@ impl Emulator {
         std::fs::write(&ca_path, &identity.ca_pem)
             .map_err(io(format!("write {}", ca_path.display())))?;
 
+        let arc_key_dir = opts
+            .arc_key_dir
+            .clone()
+            .or_else(|| opts.directory.arc_key_directory.clone())
+            .unwrap_or_else(|| dir_for_ca.join("arc-tokens"));
+        std::fs::create_dir_all(&arc_key_dir)
+            .map_err(io(format!("create {}", arc_key_dir.display())))?;
         let throttling = opts.directory.throttling.clone().unwrap_or_default();
         let faults = opts.directory.faults.clone().unwrap_or_default();
         let state = Arc::new(AppState {
@@ -203,6 +215,8 @@ impl Emulator {
             keys,
             identity_header,
             federation,
+            arc_key_dir,
+            arc_secrets: Mutex::new(std::collections::HashSet::new()),
             base_url: base_url.clone(),
             messages_dir: opts.state_dir.as_ref().map(|d| d.join("messages")),
             records: records::Records::default(),
@@ -288,6 +302,15 @@ impl Emulator {
     /// MSAL's `AZURE_POD_IDENTITY_AUTHORITY_HOST` takes.
     pub fn imds_token_url(&self) -> String {
         format!("{}/metadata/identity/oauth2/token", self.base_url)
+    }
+    /// The Azure Arc (HIMDS) `IDENTITY_ENDPOINT`
+    /// (`https://…/arc/metadata/identity/oauth2/token`).
+    pub fn arc_identity_endpoint(&self) -> String {
+        format!("{}/arc/metadata/identity/oauth2/token", self.base_url)
+    }
+    /// Where the Arc endpoint writes the key files its challenges name.
+    pub fn arc_key_dir(&self) -> &Path {
+        &self.state.arc_key_dir
     }
     /// A token from the external `issuer` (one named by a federated credential) for
     /// `subject` and `audience`, valid for `lifetime_seconds` (negative: already expired),

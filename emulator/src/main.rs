@@ -101,6 +101,8 @@ fn serve(
         "identityEndpoint": emu.identity_endpoint(),
         "identityHeader": emu.identity_header(),
         "imdsTokenUrl": emu.imds_token_url(),
+        "arcIdentityEndpoint": emu.arc_identity_endpoint(),
+        "arcKeyDirectory": emu.arc_key_dir(),
         "stateDir": state_dir,
     });
     let mut out = std::io::stdout().lock();

@@ -82,8 +82,8 @@ pub struct RecordedMessage {
 pub struct TokenRecord {
     pub tenant_id: String,
     pub app_id: String,
-    /// `secret`, `certificate`, `federated`, `managedIdentity:appService` or
-    /// `managedIdentity:imds`.
+    /// `secret`, `certificate`, `federated`, `managedIdentity:appService`,
+    /// `managedIdentity:imds` or `managedIdentity:arc`.
     pub credential: String,
     pub issued_at: String,
     pub claims: serde_json::Value,

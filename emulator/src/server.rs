@@ -60,6 +60,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/metadata/identity/oauth2/token",
             get(crate::token::managed::imds),
         )
+        .route(
+            "/arc/metadata/identity/oauth2/token",
+            get(crate::token::managed::arc),
+        )
         .route("/v1.0", any(graph::entry))
         .route("/v1.0/{*rest}", any(graph::entry))
         .route("/_upload/{session}", any(graph::upload::entry))

@@ -26,6 +26,10 @@ pub(crate) struct AppState {
     /// One signing key per external issuer named by a federated credential: the emulator
     /// plays those issuers (mints their tokens, publishes their JWKS).
     pub federation: HashMap<String, SigningKey>,
+    /// Where the Arc endpoint writes challenge key files.
+    pub arc_key_dir: PathBuf,
+    /// The contents of the key files written so far (accepted in `Authorization: Basic`).
+    pub arc_secrets: Mutex<std::collections::HashSet<String>>,
     pub base_url: String,
     pub token_lifetime: u64,
     /// `refresh_in` sent with every token, when set.
@@ -109,5 +113,6 @@ impl AppState {
         self.drafts.lock().clear();
         self.uploads.lock().clear();
         self.jti_seen.lock().clear();
+        self.arc_secrets.lock().clear();
     }
 }

@@ -7,11 +7,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-/// The App Service (`IDENTITY_ENDPOINT`) and IMDS token paths of the managed-identity
+/// The App Service (`IDENTITY_ENDPOINT`), IMDS and Arc token paths of the managed-identity
 /// endpoints: not Entra's token endpoint (own error shapes, own fault keyword).
 pub(crate) fn is_managed_identity_path(path: &str) -> bool {
     let l = path.to_ascii_lowercase();
-    l == "/msi/token" || l.starts_with("/metadata/identity/")
+    l == "/msi/token" || l.starts_with("/metadata/identity/") || l.starts_with("/arc/")
 }
 
 pub(crate) fn new_guid() -> String {

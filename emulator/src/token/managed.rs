@@ -1,8 +1,9 @@
 //! Managed-identity token endpoints of the host the emulator plays: the App Service /
 //! Functions / Automation protocol (`IDENTITY_ENDPOINT` + `X-IDENTITY-HEADER`, api-version
-//! 2019-08-01) and IMDS (`/metadata/identity/oauth2/token`, `Metadata: true`).
+//! 2019-08-01), IMDS (`/metadata/identity/oauth2/token`, `Metadata: true`) and Azure Arc's
+//! HIMDS (a 401 `Basic realm=<key file>` challenge, then `Authorization: Basic <key>`).
 //!
-//! Wire facts follow design/reference/google-and-managed-identity.md B1 and B6. Where that
+//! Wire facts follow design/reference/google-and-managed-identity.md B1, B3 and B6. Where that
 //! note marks a fact as unconfirmed, the code says `[UNCONFIRMED]` next to the guess.
 
 use std::sync::Arc;
@@ -324,6 +325,147 @@ pub(crate) async fn imds(
     Json(json!({
         "access_token": m.access_token,
         "client_id": mi.client_id,
+        "expires_in": lifetime,
+        "expires_on": m.exp.to_string(),
+        "ext_expires_in": lifetime,
+        "not_before": m.now.to_string(),
+        "refresh_token": "",
+        "resource": resource,
+        "token_type": "Bearer",
+    }))
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Azure Arc (B3)
+
+/// The api-versions Arc clients send: the docs' bash sample and older clients 2019-11-01,
+/// MSAL and the docs' PowerShell sample 2020-06-01.
+const ARC_API_VERSIONS: [&str; 2] = ["2019-11-01", "2020-06-01"];
+
+/// Writes a fresh key file into the key directory and answers 401 with
+/// `WWW-Authenticate: Basic realm=<absolute path of the file>` (B3).
+fn arc_challenge(st: &AppState) -> Response {
+    let mut bytes = [0u8; 32];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        bytes.copy_from_slice(
+            &[
+                uuid::Uuid::new_v4().into_bytes(),
+                uuid::Uuid::new_v4().into_bytes(),
+            ]
+            .concat(),
+        );
+    }
+    let secret = b64url(&bytes);
+    let path = st.arc_key_dir.join(format!("{}.key", new_guid()));
+    if let Err(e) = std::fs::write(&path, secret.as_bytes()) {
+        return imds_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unknown",
+            &format!("The emulator cannot write {}: {e}", path.display()),
+        );
+    }
+    restrict(&path);
+    st.arc_secrets.lock().insert(secret);
+    // [UNCONFIRMED] the challenge's body; clients read only the header.
+    let mut resp = imds_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized_client",
+        "Authorization header with the key from the WWW-Authenticate realm is required",
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={}", path.display())) {
+        resp.headers_mut().insert("www-authenticate", v);
+    }
+    resp
+}
+
+#[cfg(unix)]
+fn restrict(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict(_p: &std::path::Path) {}
+
+/// `GET {IDENTITY_ENDPOINT}?api-version=2020-06-01&resource=…` with `Metadata: true`; first
+/// without `Authorization` (→ the challenge), then with `Authorization: Basic <key file>`.
+/// System-assigned only.
+pub(crate) async fn arc(
+    State(st): State<Arc<AppState>>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    // [UNCONFIRMED] HIMDS answers a missing Metadata header like IMDS.
+    let metadata = headers
+        .get("metadata")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !metadata {
+        return imds_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request_102",
+            "Required metadata header not specified",
+        );
+    }
+    // [UNCONFIRMED] the errors for the api-version and resource, as IMDS's.
+    match param(&q, "api-version") {
+        Some(v) if ARC_API_VERSIONS.contains(&v) => {}
+        other => {
+            return imds_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("Invalid api-version '{}'", other.unwrap_or("")),
+            );
+        }
+    }
+    let Some(resource) = param(&q, "resource") else {
+        return imds_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required query variable 'resource' is missing",
+        );
+    };
+    // The key file's content verbatim (not base64 of user:password), B3.
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, k)| k.trim().to_string());
+    let Some(key) = presented else {
+        return arc_challenge(&st);
+    };
+    if !st.arc_secrets.lock().contains(&key) {
+        // [UNCONFIRMED] a wrong key gets a new challenge.
+        return arc_challenge(&st);
+    }
+    // Arc has system-assigned identities only; clients refuse user-assigned ids (B3).
+    // [UNCONFIRMED] the server's answer to one.
+    let ua = ["client_id", "object_id", "msi_res_id", "mi_res_id"]
+        .iter()
+        .any(|k| param(&q, k).is_some());
+    let found = if ua {
+        None
+    } else {
+        select(&st, MiSelector::System)
+    };
+    let Some((mi, tenant)) = found else {
+        return imds_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Identity not found",
+        );
+    };
+    if !known_resource(&st, tenant, resource) {
+        let msg = resource_not_found(resource, tenant);
+        return imds_error(StatusCode::BAD_REQUEST, "invalid_resource", &msg);
+    }
+    let m = mint(&st, mi, tenant, resource, "managedIdentity:arc");
+    let lifetime = (m.exp - m.now).to_string();
+    // [UNCONFIRMED] the exact field set: IMDS's (B6.2).
+    Json(json!({
+        "access_token": m.access_token,
         "expires_in": lifetime,
         "expires_on": m.exp.to_string(),
         "ext_expires_in": lifetime,

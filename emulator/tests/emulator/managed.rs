@@ -483,3 +483,135 @@ fn directory_rules_for_identities() {
     let e = Directory::from_toml_str(&text).unwrap_err().to_string();
     assert!(e.contains("user-assigned identities only"), "{e}");
 }
+
+async fn arc(
+    emu: &Emulator,
+    auth: Option<&str>,
+    metadata: bool,
+    query: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = client(emu).get(with_query(emu.arc_identity_endpoint(), query));
+    if metadata {
+        req = req.header("Metadata", "true");
+    }
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.json().await.unwrap())
+}
+
+/// The key file the challenge names: (path, content).
+fn challenge_file(headers: &reqwest::header::HeaderMap) -> (std::path::PathBuf, String) {
+    let h = headers["www-authenticate"].to_str().unwrap();
+    let path = h.strip_prefix("Basic realm=").unwrap();
+    let path = std::path::PathBuf::from(path);
+    let content = std::fs::read_to_string(&path).unwrap();
+    (path, content)
+}
+
+#[tokio::test]
+async fn arc_challenge_then_key_file() {
+    let keys = tempfile::tempdir().unwrap();
+    let emu = start_with(|o| o.arc_key_dir = Some(keys.path().to_path_buf()));
+    assert_eq!(emu.arc_key_dir(), keys.path());
+    for version in ["2020-06-01", "2019-11-01"] {
+        let q = [("api-version", version), ("resource", GRAPH)];
+        let (s, h, _) = arc(&emu, None, true, &q).await;
+        assert_eq!(s, 401);
+        let (path, key) = challenge_file(&h);
+        // MSAL's checks: <dir>/<name>.key, at most 4096 bytes.
+        assert_eq!(path.parent().unwrap(), keys.path());
+        assert_eq!(path.extension().unwrap(), "key");
+        assert!(!key.is_empty() && key.len() <= 4096);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}");
+        }
+        let (s, _, v) = arc(&emu, Some(&format!("Basic {key}")), true, &q).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["token_type"], "Bearer");
+        assert_eq!(v["resource"], GRAPH);
+        assert!(
+            v["expires_on"].is_string() && v["expires_in"].is_string(),
+            "{v}"
+        );
+        let tok = v["access_token"].as_str().unwrap();
+        let c = decode_claims(tok);
+        assert_eq!(c["appid"], SYS_MI);
+        assert_eq!(c["roles"], json!(["Mail.Send"]));
+        let r = send_mail_as(
+            &client(&emu),
+            &emu,
+            MAILBOX,
+            tok,
+            &simple_message("bob@example.com"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    assert_eq!(emu.tokens()[0].credential, "managedIdentity:arc");
+}
+
+#[tokio::test]
+async fn arc_errors() {
+    let emu = start();
+    let q = [("api-version", "2020-06-01"), ("resource", GRAPH)];
+    // Default key dir: arc-tokens/ next to ca.pem.
+    assert_eq!(
+        emu.arc_key_dir(),
+        emu.ca_path().parent().unwrap().join("arc-tokens")
+    );
+    // A wrong key: a new challenge.
+    let (s, h, _) = arc(&emu, Some("Basic not-the-key"), true, &q).await;
+    assert_eq!(s, 401);
+    let (_, key) = challenge_file(&h);
+    let auth = format!("Basic {key}");
+    // No Metadata header.
+    let (s, _, v) = arc(&emu, Some(&auth), false, &q).await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"], "bad_request_102");
+    // IMDS's api-version is not Arc's.
+    let (s, _, v) = arc(
+        &emu,
+        Some(&auth),
+        true,
+        &[("api-version", "2018-02-01"), ("resource", GRAPH)],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"], "invalid_request");
+    // No user-assigned identities on Arc.
+    let (s, _, v) = arc(
+        &emu,
+        Some(&auth),
+        true,
+        &[
+            ("api-version", "2020-06-01"),
+            ("resource", GRAPH),
+            ("client_id", UA_MI),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error_description"], "Identity not found");
+    // Unknown resource.
+    let (s, _, v) = arc(
+        &emu,
+        Some(&auth),
+        true,
+        &[
+            ("api-version", "2020-06-01"),
+            ("resource", "https://vault.azure.net"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"], "invalid_resource");
+    assert_eq!(emu.counters().tokens_issued, 0);
+}
