@@ -20,7 +20,7 @@
                 powershell-module  Pester: powershell/tests
                 demo               the demo task, as a user runs it, and what arrived
                 examples           examples/csharp/SendMail and examples/powershell/Send-Report.ps1
-                emulator-fidelity  MSAL.NET and the Graph .NET SDK against the emulator
+                emulator-fidelity  MSAL.NET, Azure.Identity and the Graph .NET SDK against the emulator
                 dotnet-format      dotnet format --verify-no-changes
                 workflows          .github/workflows linted (actionlint) and kept thin
                 package            the package task below (one release build)
@@ -236,7 +236,7 @@ function Invoke-Test {
         }
     }
     if (& $wanted 'emulator-fidelity') {
-        Invoke-Suite 'emulator-fidelity' 'MSAL.NET, Graph .NET SDK' -Needs build {
+        Invoke-Suite 'emulator-fidelity' 'MSAL.NET, Azure.Identity, Graph .NET SDK' -Needs build {
             Invoke-Fidelity
         }
     }

@@ -124,6 +124,9 @@ impl RequestRecord {
                 {
                     let scheme = value.split_whitespace().next().unwrap_or("");
                     format!("{scheme} <redacted>")
+                } else if name.as_str() == "x-identity-header" {
+                    // The App Service managed-identity secret.
+                    "<redacted>".to_string()
                 } else {
                     value.into_owned()
                 };

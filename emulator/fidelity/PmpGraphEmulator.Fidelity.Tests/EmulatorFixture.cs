@@ -24,6 +24,23 @@ public sealed class EmulatorFixture : IAsyncLifetime
     public const string Mailbox = "alerts@fidelity.onmicrosoft.com";
     public const string GraphScope = "https://graph.microsoft.com/.default";
 
+    /// <summary>The App Service protocol's IDENTITY_HEADER secret.</summary>
+    public const string IdentityHeader = "fidelity-identity-header";
+
+    /// <summary>The host's system-assigned managed identity (Mail.Send).</summary>
+    public const string SystemIdentityClientId = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d";
+    public const string SystemIdentityObjectId = "6a7b8c9d-0000-4a2b-8c3d-000000000001";
+
+    /// <summary>A user-assigned managed identity without app roles.</summary>
+    public const string UserIdentityClientId = "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e";
+    public const string UserIdentityObjectId = "7b8c9d0e-0000-4b3c-9d4e-000000000001";
+    public const string UserIdentityResourceId =
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/fidelity/providers/Microsoft.ManagedIdentity/userAssignedIdentities/fidelity-ua";
+
+    /// <summary>The external issuer and subject of <see cref="OtherClientId"/>'s federated credential.</summary>
+    public const string FederatedIssuer = "https://oidc.fidelity.example/cluster/";
+    public const string FederatedSubject = "system:serviceaccount:mail:notifier";
+
     public static readonly string[] GrantedRoles = ["Mail.Send", "Mail.ReadWrite"];
     public const string UnconsentedRole = "Mail.Read";
 
@@ -113,6 +130,7 @@ public sealed class EmulatorFixture : IAsyncLifetime
         var inv = CultureInfo.InvariantCulture;
         return string.Create(inv, $$"""
             tokenLifetimeSeconds = 3600
+            identityHeader = {{TomlString(IdentityHeader)}}
 
             [[tenants]]
             id = {{TomlString(TenantId)}}
@@ -135,12 +153,27 @@ public sealed class EmulatorFixture : IAsyncLifetime
             displayName = "Fidelity other app"
             roles = ["Mail.Send"]
             secrets = [{ value = "other-secret" }]
+            federatedCredentials = [{ issuer = {{TomlString(FederatedIssuer)}}, subject = {{TomlString(FederatedSubject)}} }]
 
             [[mailboxes]]
             tenant = {{TomlString(TenantId)}}
             address = {{TomlString(Mailbox)}}
             exists = true
             restEnabled = true
+
+            [[managedIdentities]]
+            tenant = {{TomlString(TenantId)}}
+            kind = "system"
+            clientId = {{TomlString(SystemIdentityClientId)}}
+            objectId = {{TomlString(SystemIdentityObjectId)}}
+            roles = ["Mail.Send"]
+
+            [[managedIdentities]]
+            tenant = {{TomlString(TenantId)}}
+            kind = "user"
+            clientId = {{TomlString(UserIdentityClientId)}}
+            objectId = {{TomlString(UserIdentityObjectId)}}
+            resourceId = {{TomlString(UserIdentityResourceId)}}
 
             """);
     }

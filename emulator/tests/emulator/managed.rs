@@ -118,6 +118,15 @@ async fn app_service_system_assigned_token_sends_mail() {
     assert_eq!(m[0].app_id, SYS_MI);
     let rec = emu.tokens();
     assert_eq!(rec[0].credential, "managedIdentity:appService");
+    // The request log keeps the secret header's name, not its value.
+    let logged = &emu.requests()[0];
+    assert_eq!(logged.path, "/MSI/token");
+    let h = logged
+        .headers
+        .iter()
+        .find(|h| h.name == "x-identity-header")
+        .unwrap();
+    assert_eq!(h.value, "<redacted>");
     assert_eq!(rec[0].app_id, SYS_MI);
 }
 
