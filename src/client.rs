@@ -7,13 +7,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{AuthConfig, Config, ValidatedConfig};
+use crate::config::{AuthConfig, Config, Identity, ValidatedConfig};
 use crate::credential::{AssertionSigner, Credential};
 use crate::error::{Error, Outcome, Result};
 use crate::http::Http;
 use crate::logging::OpLog;
 use crate::mail::graph::GraphSession;
 use crate::mail::{Message, SendResult};
+use crate::managed_identity::ManagedIdentityClient;
 use crate::permission::{self, PermissionOptions, PermissionReport};
 use crate::token::{TokenProvider, TokenSettings};
 
@@ -41,10 +42,22 @@ impl Client {
     /// Validates the config, loads the credential and builds the HTTP client. No network I/O.
     pub fn new(config: Config) -> Result<Client> {
         let (validated, auth) = config.into_validated()?;
-        let auth = auth.ok_or_else(|| {
-            Error::config("auth is missing: give a clientSecret, certificatePfx or certificatePem")
-        })?;
-        let credential = Credential::load(auth)?;
+        let credential = match &validated.identity {
+            Identity::ManagedIdentity(settings) => Credential::ManagedIdentity(Arc::new(
+                ManagedIdentityClient::new(settings.clone(), &validated.http, validated.retry)?,
+            )),
+            Identity::WorkloadIdentity { token_file } => {
+                Credential::FederatedTokenFile(token_file.clone())
+            }
+            Identity::App => {
+                let auth = auth.ok_or_else(|| {
+                    Error::config(
+                        "auth is missing: give a clientSecret, certificatePfx, certificatePem, managedIdentity or workloadIdentity",
+                    )
+                })?;
+                Credential::load(auth)?
+            }
+        };
         Client::build(validated, credential)
     }
 
@@ -106,7 +119,7 @@ impl Client {
         permission::report(
             &self.inner.config.client_id,
             fetched,
-            tokens.credential().certificate(),
+            tokens.credential(),
             log,
             started,
         )

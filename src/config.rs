@@ -43,6 +43,65 @@ pub enum AuthConfig {
     },
     /// The host signs assertions (`pmp_client_new_with_signer`).
     Signer,
+    /// The Azure resource's managed identity (App Service / Functions, an Azure VM through IMDS,
+    /// an Azure Arc-enabled server). No secret: the platform's local endpoint issues the token.
+    /// The top-level `clientId` must be absent and `tenant` is optional; a user-assigned
+    /// identity is chosen by at most one of `clientId`, `objectId`, `resourceId`.
+    ManagedIdentity {
+        /// A user-assigned identity's client (application) id.
+        client_id: Option<String>,
+        /// A user-assigned identity's object (principal) id.
+        object_id: Option<String>,
+        /// A user-assigned identity's ARM resource id
+        /// (`/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…`).
+        resource_id: Option<String>,
+        /// auto (default: App Service, then Arc, then IMDS, as the Azure SDKs detect them) |
+        /// appService | imds | arc.
+        source: Option<ManagedIdentitySource>,
+    },
+    /// Workload identity federation (AKS workload identity, any OIDC issuer): the token in
+    /// `tokenFile` is the client assertion of the app (or user-assigned identity) `clientId`.
+    /// `tenant` and `clientId` default to AZURE_TENANT_ID and AZURE_CLIENT_ID.
+    WorkloadIdentity {
+        /// The federated token file (default: AZURE_FEDERATED_TOKEN_FILE); re-read for every
+        /// token request, so a rotated file is picked up.
+        token_file: Option<String>,
+    },
+}
+
+/// Where a managed identity's token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ManagedIdentitySource {
+    /// IDENTITY_ENDPOINT + IDENTITY_HEADER: App Service; IDENTITY_ENDPOINT + IMDS_ENDPOINT:
+    /// Azure Arc; otherwise IMDS.
+    #[default]
+    Auto,
+    /// App Service, Functions, Automation (IDENTITY_ENDPOINT + IDENTITY_HEADER).
+    AppService,
+    /// The Azure Instance Metadata Service of a VM or scale set.
+    Imds,
+    /// An Azure Arc-enabled server's agent (HIMDS).
+    Arc,
+}
+
+/// Endpoint overrides of the managed-identity sources. Each defaults to the environment variable
+/// the Azure SDKs read (read once, when the client is created); the fields exist so that tests
+/// and emulators need not change the process environment.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndpointOverrides {
+    /// IMDS base URL (default `http://169.254.169.254`). For tests and emulators.
+    pub imds_base_url: Option<String>,
+    /// The App Service or Arc token endpoint (default: IDENTITY_ENDPOINT).
+    pub identity_endpoint: Option<String>,
+    /// The App Service secret sent as X-IDENTITY-HEADER (default: IDENTITY_HEADER).
+    pub identity_header: Option<Secret>,
+    /// The Arc agent's base URL; its presence selects Arc (default: IMDS_ENDPOINT).
+    pub imds_endpoint: Option<String>,
+    /// TEST ONLY: the directory Arc key files must be in (default: the agent's
+    /// `/var/opt/azcmagent/tokens` or `%ProgramData%\AzureConnectedMachineAgent\Tokens`).
+    pub arc_key_directory: Option<String>,
 }
 
 /// A national cloud: decides the authority host, the Graph root and the token scope.
@@ -153,9 +212,12 @@ pub struct RetryOptions {
 pub struct Config {
     /// Tenant ID (GUID), verified domain, or authority URL
     /// `https://login.microsoftonline.com/<tenant>`. Not common/consumers/organizations.
-    pub tenant: String,
-    /// The app registration's application (client) ID.
-    pub client_id: String,
+    /// Required, except with managedIdentity (optional) and workloadIdentity (default
+    /// AZURE_TENANT_ID).
+    pub tenant: Option<String>,
+    /// The app registration's application (client) ID. Required, except with managedIdentity
+    /// (must be absent: use auth.clientId) and workloadIdentity (default AZURE_CLIENT_ID).
+    pub client_id: Option<String>,
     /// How to authenticate; may be omitted only with a host signer.
     pub auth: Option<AuthConfig>,
     /// global | usGov | usGovDoD | china; else derived from the authority host.
@@ -175,6 +237,36 @@ pub struct Config {
     pub retry: RetryOptions,
     /// Refresh the token this long before it expires (default 300).
     pub token_refresh_margin_seconds: Option<u64>,
+    /// Managed-identity endpoint overrides (tests, emulators).
+    #[serde(default)]
+    pub endpoints: EndpointOverrides,
+}
+
+/// The environment variables the Azure SDKs read for managed and workload identity, captured
+/// once when a client is created (config fields take precedence).
+#[derive(Debug, Clone, Default)]
+pub struct AzureEnvironment {
+    pub identity_endpoint: Option<String>,
+    pub identity_header: Option<Secret>,
+    pub imds_endpoint: Option<String>,
+    pub federated_token_file: Option<String>,
+    pub client_id: Option<String>,
+    pub tenant_id: Option<String>,
+}
+
+impl AzureEnvironment {
+    /// Reads the process environment (empty values count as absent).
+    pub fn from_process() -> AzureEnvironment {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        AzureEnvironment {
+            identity_endpoint: var("IDENTITY_ENDPOINT"),
+            identity_header: var("IDENTITY_HEADER").map(Secret::new),
+            imds_endpoint: var("IMDS_ENDPOINT"),
+            federated_token_file: var("AZURE_FEDERATED_TOKEN_FILE"),
+            client_id: var("AZURE_CLIENT_ID"),
+            tenant_id: var("AZURE_TENANT_ID"),
+        }
+    }
 }
 
 /// Where requests go, derived from the config.
@@ -221,11 +313,25 @@ pub struct HttpSettings {
     pub user_agent: String,
 }
 
-/// A validated config. It holds no `auth`: the secret or key lives once, in the credential
-/// loaded from it.
+/// Who the client authenticates as, after validation.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// An app registration with a secret, a certificate or a host signer.
+    App,
+    /// The resource's managed identity (the settings hold the App Service identity header).
+    ManagedIdentity(crate::managed_identity::ManagedIdentitySettings),
+    /// Workload identity federation: the assertion is read from this file.
+    WorkloadIdentity { token_file: String },
+}
+
+/// A validated config. It holds no `auth` secret: the secret or key lives once, in the
+/// credential loaded from it (a managed identity's settings carry the platform's local identity
+/// header, which is not the app's credential).
 #[derive(Debug, Clone)]
 pub struct ValidatedConfig {
+    /// The app's client id; with managedIdentity the selected identity's client id, or empty.
     pub client_id: String,
+    pub identity: Identity,
     pub allow_http_loopback: bool,
     pub endpoints: Endpoints,
     pub assertion_algorithm: AssertionAlgorithm,
@@ -240,29 +346,83 @@ impl Config {
         crate::document::parse(text, "config", MAX_CONFIG_BYTES)
     }
 
-    /// Checks every field and resolves endpoints and defaults.
+    /// Checks every field and resolves endpoints and defaults (reading the Azure environment
+    /// variables of managed and workload identity).
     pub fn validate(&self) -> Result<ValidatedConfig> {
-        self.validate_with(self.auth.as_ref())
+        self.validate_in(&AzureEnvironment::from_process())
+    }
+
+    /// [`Config::validate`] with the given environment instead of the process's.
+    pub fn validate_in(&self, env: &AzureEnvironment) -> Result<ValidatedConfig> {
+        self.validate_with(self.auth.as_ref(), env)
     }
 
     /// [`Config::validate`], handing back the `auth` section moved out of the config, so that
     /// the credential loaded from it is the only copy of the secret or key.
     pub(crate) fn into_validated(mut self) -> Result<(ValidatedConfig, Option<AuthConfig>)> {
         let auth = self.auth.take();
-        let validated = self.validate_with(auth.as_ref())?;
+        let validated = self.validate_with(auth.as_ref(), &AzureEnvironment::from_process())?;
         Ok((validated, auth))
     }
 
-    fn validate_with(&self, auth: Option<&AuthConfig>) -> Result<ValidatedConfig> {
-        let client_id = parse_guid(self.client_id.trim()).ok_or_else(|| {
-            Error::config(format!(
-                "clientId '{}' is not a GUID",
-                truncate_for_message(&self.client_id)
-            ))
-            .with_remedy("Use the app registration's Application (client) ID from the Entra admin center (Overview page).")
-        })?;
-        let (tenant, tenant_authority) =
-            parse_tenant(self.tenant.trim(), self.allow_http_loopback)?;
+    fn validate_with(
+        &self,
+        auth: Option<&AuthConfig>,
+        env: &AzureEnvironment,
+    ) -> Result<ValidatedConfig> {
+        let managed = matches!(auth, Some(AuthConfig::ManagedIdentity { .. }));
+        let workload = matches!(auth, Some(AuthConfig::WorkloadIdentity { .. }));
+        let client_id_text = if managed {
+            if self.client_id.is_some() {
+                return Err(Error::config(
+                    "clientId must be absent with auth type managedIdentity: it names an app registration",
+                )
+                .with_remedy("Select a user-assigned identity with auth.clientId, auth.objectId or auth.resourceId; without them the system-assigned identity is used."));
+            }
+            None
+        } else if workload {
+            Some(self.client_id.clone().or_else(|| env.client_id.clone()).ok_or_else(|| {
+                Error::config("clientId is missing: set clientId or AZURE_CLIENT_ID to the app registration or user-assigned identity that holds the federated credential")
+            })?)
+        } else {
+            Some(self.client_id.clone().ok_or_else(|| {
+                Error::config("clientId is missing").with_remedy("Use the app registration's Application (client) ID from the Entra admin center (Overview page).")
+            })?)
+        };
+        let client_id = match &client_id_text {
+            Some(text) => parse_guid(text.trim()).ok_or_else(|| {
+                Error::config(format!(
+                    "clientId '{}' is not a GUID",
+                    truncate_for_message(text)
+                ))
+                .with_remedy("Use the app registration's Application (client) ID from the Entra admin center (Overview page).")
+            })?,
+            None => String::new(),
+        };
+        let tenant_text = if workload {
+            Some(
+                self.tenant
+                    .clone()
+                    .or_else(|| env.tenant_id.clone())
+                    .ok_or_else(|| {
+                        Error::config("tenant is missing: set tenant or AZURE_TENANT_ID")
+                    })?,
+            )
+        } else if managed {
+            // Optional: a managed identity's token comes from the local endpoint; a tenant given
+            // anyway is still checked, and may name the cloud.
+            self.tenant.clone()
+        } else {
+            Some(self.tenant.clone().ok_or_else(|| {
+                Error::config("tenant is missing").with_remedy(
+                    "Use the Directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com.",
+                )
+            })?)
+        };
+        let (tenant, tenant_authority) = match &tenant_text {
+            Some(text) => parse_tenant(text.trim(), self.allow_http_loopback)?,
+            None => (String::new(), None),
+        };
 
         let explicit_authority = self
             .authority_host
@@ -316,6 +476,56 @@ impl Config {
         if let Some(auth) = auth {
             validate_auth_shape(auth)?;
         }
+        let (identity, client_id) = match auth {
+            Some(AuthConfig::ManagedIdentity {
+                client_id: mi_client_id,
+                object_id,
+                resource_id,
+                source,
+            }) => {
+                let settings = crate::managed_identity::resolve(
+                    crate::managed_identity::AuthFields {
+                        client_id: mi_client_id.as_deref(),
+                        object_id: object_id.as_deref(),
+                        resource_id: resource_id.as_deref(),
+                        source: source.unwrap_or_default(),
+                    },
+                    &self.endpoints,
+                    env,
+                    cloud.graph_root(),
+                )?;
+                let client_id = match &settings.selector {
+                    Some(crate::managed_identity::Selector::ClientId(id)) => id.clone(),
+                    _ => client_id,
+                };
+                (Identity::ManagedIdentity(settings), client_id)
+            }
+            Some(AuthConfig::WorkloadIdentity { token_file }) => {
+                let token_file = token_file
+                    .clone()
+                    .or_else(|| env.federated_token_file.clone())
+                    .filter(|f| !f.trim().is_empty())
+                    .ok_or_else(|| {
+                        Error::config("auth type workloadIdentity needs tokenFile or AZURE_FEDERATED_TOKEN_FILE")
+                            .with_remedy("On AKS, label the pod's service account for workload identity (azure.workload.identity/use: \"true\") so the webhook mounts the token and sets the variable; elsewhere point auth.tokenFile at the file your OIDC issuer's token is written to.")
+                    })?;
+                (Identity::WorkloadIdentity { token_file }, client_id)
+            }
+            _ => (Identity::App, client_id),
+        };
+        if !matches!(identity, Identity::ManagedIdentity(_)) {
+            let e = &self.endpoints;
+            if e.imds_base_url.is_some()
+                || e.identity_endpoint.is_some()
+                || e.identity_header.is_some()
+                || e.imds_endpoint.is_some()
+                || e.arc_key_directory.is_some()
+            {
+                return Err(Error::config(
+                    "endpoints (managed-identity overrides) apply only to auth type managedIdentity",
+                ));
+            }
+        }
 
         let http = validate_http(&self.http)?;
         let retry = validate_retry(&self.retry)?;
@@ -327,6 +537,7 @@ impl Config {
         }
         Ok(ValidatedConfig {
             client_id,
+            identity,
             allow_http_loopback: self.allow_http_loopback,
             endpoints,
             assertion_algorithm: self.assertion_algorithm.unwrap_or_default(),
@@ -372,7 +583,9 @@ fn validate_auth_shape(auth: &AuthConfig) -> Result<()> {
                 ));
             }
         }
-        AuthConfig::Signer => {}
+        AuthConfig::Signer
+        | AuthConfig::ManagedIdentity { .. }
+        | AuthConfig::WorkloadIdentity { .. } => {}
     }
     Ok(())
 }
@@ -535,7 +748,7 @@ fn validate_tenant_id(value: &str) -> Result<String> {
 
 /// The lower-case 8-4-4-4-12 form of a GUID, or None. Only that form is accepted (the length
 /// pins it: uuid also reads the simple, braced and URN forms, which Entra never shows).
-fn parse_guid(value: &str) -> Option<String> {
+pub(crate) fn parse_guid(value: &str) -> Option<String> {
     if value.len() != 36 {
         return None;
     }
@@ -902,6 +1115,101 @@ mod tests {
         ] {
             assert_eq!(parse_guid(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn managed_identity_needs_no_tenant_and_no_app_client_id() {
+        let env = AzureEnvironment::default();
+        let parse = |text: &str| Config::from_json(text).unwrap().validate_in(&env);
+        let c = parse(r#"{"auth":{"type":"managedIdentity"}}"#).unwrap();
+        assert!(matches!(c.identity, Identity::ManagedIdentity(_)));
+        assert_eq!(c.client_id, "");
+        let c = parse(r#"{"tenant":"contoso.onmicrosoft.com","cloud":"usGov","auth":{"type":"managedIdentity","clientId":"A0000000-0000-0000-0000-000000000001"}}"#).unwrap();
+        assert_eq!(c.client_id, "a0000000-0000-0000-0000-000000000001");
+        let Identity::ManagedIdentity(mi) = &c.identity else {
+            panic!()
+        };
+        assert_eq!(mi.resource, "https://graph.microsoft.us");
+        let e = parse(&format!(
+            r#"{{"clientId":"{CLIENT}","auth":{{"type":"managedIdentity"}}}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            e.message.contains("clientId must be absent"),
+            "{}",
+            e.message
+        );
+        assert!(e.remedy.as_deref().unwrap().contains("auth.clientId"));
+        let e = parse(r#"{"tenant":"common","auth":{"type":"managedIdentity"}}"#).unwrap_err();
+        assert!(e.message.contains("multi-tenant"), "{}", e.message);
+        assert!(
+            Config::from_json(r#"{"auth":{"type":"managedIdentity","source":"cloudShell"}}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn app_credentials_still_need_tenant_and_client_id() {
+        let env = AzureEnvironment::default();
+        let e = Config::from_json(r#"{"clientId":"22222222-2222-2222-2222-222222222222","auth":{"type":"clientSecret","secret":"s"}}"#)
+            .unwrap()
+            .validate_in(&env)
+            .unwrap_err();
+        assert_eq!(e.message, "tenant is missing");
+        let e = Config::from_json(&format!(
+            r#"{{"tenant":"{TENANT}","auth":{{"type":"clientSecret","secret":"s"}}}}"#
+        ))
+        .unwrap()
+        .validate_in(&env)
+        .unwrap_err();
+        assert_eq!(e.message, "clientId is missing");
+        let e = config(r#","endpoints":{"imdsBaseUrl":"http://127.0.0.1:1"}"#).unwrap_err();
+        assert!(
+            e.message.contains("only to auth type managedIdentity"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn workload_identity_defaults_from_the_environment() {
+        let text = r#"{"auth":{"type":"workloadIdentity"}}"#;
+        let config = Config::from_json(text).unwrap();
+        let e = config
+            .validate_in(&AzureEnvironment::default())
+            .unwrap_err();
+        assert!(e.message.contains("AZURE_CLIENT_ID"), "{}", e.message);
+        let env = AzureEnvironment {
+            client_id: Some(CLIENT.into()),
+            tenant_id: Some(TENANT.into()),
+            federated_token_file: Some("/var/run/secrets/azure/tokens/azure-identity-token".into()),
+            ..Default::default()
+        };
+        let c = config.validate_in(&env).unwrap();
+        assert_eq!(c.client_id, CLIENT);
+        assert_eq!(c.endpoints.tenant, TENANT);
+        assert!(
+            matches!(&c.identity, Identity::WorkloadIdentity { token_file } if token_file.ends_with("azure-identity-token"))
+        );
+        let no_file = AzureEnvironment {
+            federated_token_file: None,
+            ..env.clone()
+        };
+        let e = config.validate_in(&no_file).unwrap_err();
+        assert!(
+            e.message.contains("AZURE_FEDERATED_TOKEN_FILE"),
+            "{}",
+            e.message
+        );
+        // Config fields win over the environment.
+        let text = format!(
+            r#"{{"tenant":"contoso.onmicrosoft.com","clientId":"{CLIENT}","auth":{{"type":"workloadIdentity","tokenFile":"/tmp/t"}}}}"#
+        );
+        let c = Config::from_json(&text).unwrap().validate_in(&env).unwrap();
+        assert_eq!(c.endpoints.tenant, "contoso.onmicrosoft.com");
+        assert!(
+            matches!(&c.identity, Identity::WorkloadIdentity { token_file } if token_file == "/tmp/t")
+        );
     }
 
     #[test]

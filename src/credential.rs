@@ -135,6 +135,11 @@ pub enum Credential {
         certificate: CertificateInfo,
         signer: Arc<dyn AssertionSigner>,
     },
+    /// The resource's managed identity: tokens come from the platform's local endpoint.
+    ManagedIdentity(Arc<crate::managed_identity::ManagedIdentityClient>),
+    /// Workload identity federation: the file's token is the client assertion, re-read for
+    /// every token request.
+    FederatedTokenFile(String),
 }
 
 impl std::fmt::Debug for Credential {
@@ -146,6 +151,14 @@ impl std::fmt::Debug for Credential {
                 "Credential::Certificate(thumbprint {})",
                 certificate.thumbprint_hex()
             ),
+            Credential::ManagedIdentity(mi) => write!(
+                f,
+                "Credential::ManagedIdentity({})",
+                mi.settings().source.name()
+            ),
+            Credential::FederatedTokenFile(path) => {
+                write!(f, "Credential::FederatedTokenFile({path})")
+            }
         }
     }
 }
@@ -216,6 +229,12 @@ impl Credential {
             AuthConfig::Signer => Err(Error::config(
                 "auth type signer needs a host signer: create the client with pmp_client_new_with_signer",
             )),
+            AuthConfig::ManagedIdentity { .. } | AuthConfig::WorkloadIdentity { .. } => {
+                Err(Error::new(
+                    Status::Internal,
+                    "managed and workload identities are built from the validated config",
+                ))
+            }
         }
     }
 
@@ -229,10 +248,45 @@ impl Credential {
 
     pub fn certificate(&self) -> Option<&CertificateInfo> {
         match self {
-            Credential::Secret(_) => None,
             Credential::Certificate { certificate, .. } => Some(certificate),
+            _ => None,
         }
     }
+
+    /// Reads the federated token (the client assertion) from `path`: at most 64 KiB, trimmed.
+    pub(crate) fn read_federated_token(path: &str) -> Result<Secret> {
+        let field = "auth.tokenFile";
+        let bytes = read_host_file(
+            field,
+            path,
+            MAX_FEDERATED_TOKEN_BYTES,
+            federated_error,
+            |size| {
+                federated_error(format!(
+                    "{field}: '{path}' is {size}; a federated token is a JWT of a few KiB (at most {MAX_FEDERATED_TOKEN_BYTES} bytes)"
+                ))
+            },
+        )?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| federated_error(format!("{field}: '{path}' is not text")))?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(federated_error(format!("{field}: '{path}' is empty")));
+        }
+        if token.split('.').count() != 3 {
+            return Err(federated_error(format!(
+                "{field}: '{path}' does not hold a JWT (header.payload.signature)"
+            )));
+        }
+        Ok(Secret::new(token.to_owned()))
+    }
+}
+
+/// The largest federated token file read.
+pub const MAX_FEDERATED_TOKEN_BYTES: u64 = 64 * 1024;
+
+fn federated_error(message: String) -> Error {
+    Error::credential(message).with_remedy("The token file is written by the platform (AKS workload identity mounts it at the path in AZURE_FEDERATED_TOKEN_FILE) or by your OIDC issuer's tooling; check the path and that this process may read it.")
 }
 
 /// The largest certificate or key file read: a PFX or PEM with its chain is a few KiB.

@@ -72,7 +72,7 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim().to_owned()
 }
 
-fn parse_aadsts(text: &str) -> Option<u32> {
+pub(crate) fn parse_aadsts(text: &str) -> Option<u32> {
     let start = text.find("AADSTS")? + "AADSTS".len();
     let digits: String = text[start..]
         .chars()
@@ -101,6 +101,11 @@ pub(crate) fn diagnose_aadsts(
         summary: summary.into(),
         remedy,
     };
+    if let Credential::FederatedTokenFile(path) = credential
+        && let Some(d) = diagnose_federated(code, path)
+    {
+        return d;
+    }
     let thumbprint = credential
         .certificate()
         .map(|c| c.thumbprint_hex())
@@ -202,6 +207,47 @@ pub(crate) fn diagnose_aadsts(
     }
 }
 
+/// Workload identity federation's codes (reference B8.4); `path` is the token file.
+fn diagnose_federated(code: Option<u32>, path: &str) -> Option<Diagnosis> {
+    let auth = |summary: &str, remedy: String| Diagnosis {
+        status: Status::AuthenticationFailed,
+        summary: summary.into(),
+        remedy,
+    };
+    const CREATE: &str = "Create or correct the federated credential: for a user-assigned identity `az identity federated-credential create --name <name> --identity-name <identity> --resource-group <group> --issuer <issuer> --subject <subject>`; for an app registration `az ad app federated-credential create --id <app object id> --parameters credential.json` (issuer, subject, audiences [\"api://AzureADTokenExchange\"]).";
+    Some(match code? {
+        700211 => auth(
+            "No federated credential of the app (or identity) names the issuer of the token in the token file.",
+            format!("The issuer must match the token's iss exactly, trailing slash included (AKS: the cluster's OIDC issuer URL, `az aks show --query oidcIssuerProfile.issuerUrl`). {CREATE}"),
+        ),
+        700213 => auth(
+            "No federated credential of the app (or identity) matches the subject of the token in the token file.",
+            format!("The subject must match the token's sub exactly and case-sensitively; on AKS it is system:serviceaccount:<namespace>:<service account name>. {CREATE}"),
+        ),
+        7002138 => auth(
+            "The federated credential's subject differs from the token's only in case; subjects are compared case-sensitively.",
+            format!("Correct the subject's case in the federated credential. {CREATE}"),
+        ),
+        70021 => auth(
+            "No federated credential matches the token (issuer, subject and audience together), or a new one has not replicated yet.",
+            format!("Check the audience: the token's aud must be the credential's audience (api://AzureADTokenExchange by default). A credential created in the last minutes may not be usable yet: retry shortly. {CREATE}"),
+        ),
+        700024 => auth(
+            "The federated token has expired: the token file was not refreshed.",
+            format!("The file '{path}' is re-read for every token request, so whoever writes it must renew it before it expires: on AKS the kubelet rotates the projected service-account token (check the pod's projected volume and that the file is still being updated); elsewhere refresh the file from your OIDC issuer. Also check this machine's clock."),
+        ),
+        700222 => auth(
+            "The token file holds a token issued by Entra ID, which federation does not accept.",
+            format!("Put the external issuer's token (e.g. the Kubernetes service-account token) in '{path}', not an Entra access token."),
+        ),
+        700027 => auth(
+            "Entra ID could not verify the federated token's signature with the issuer's published keys.",
+            "The issuer's OIDC discovery document and JWKS must be reachable by Entra ID and hold the key that signed the token (AKS: after a service-account key rotation, wait for the JWKS to update).".into(),
+        ),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +261,33 @@ mod tests {
         );
         assert_eq!(parse_aadsts("nothing"), None);
         assert_eq!(first_line("AADSTS1: x\r\nTrace ID: y"), "AADSTS1: x");
+    }
+
+    #[test]
+    fn diagnoses_federation_errors() {
+        let cred = Credential::FederatedTokenFile("/var/run/secrets/token".into());
+        for code in [700211, 700213, 7002138, 70021, 700024, 700222, 700027] {
+            let d = diagnose_aadsts(Some(code), 400, &cred);
+            assert_eq!(d.status, Status::AuthenticationFailed, "{code}");
+        }
+        let d = diagnose_aadsts(Some(700024), 400, &cred);
+        assert!(d.summary.contains("not refreshed"), "{}", d.summary);
+        assert!(d.remedy.contains("/var/run/secrets/token"), "{}", d.remedy);
+        let d = diagnose_aadsts(Some(700213), 400, &cred);
+        assert!(d.remedy.contains("system:serviceaccount:"), "{}", d.remedy);
+        // A certificate's 700024 is still the clock.
+        let secret = Credential::Secret(Secret::new("x"));
+        assert!(
+            diagnose_aadsts(Some(700024), 400, &secret)
+                .remedy
+                .contains("clock")
+        );
+        // Other codes fall through to the common table.
+        assert!(
+            diagnose_aadsts(Some(7000215), 401, &cred)
+                .remedy
+                .contains("Secret ID")
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ mod logging;
 /// cbindgen:ignore
 mod mail;
 /// cbindgen:ignore
+mod managed_identity;
+/// cbindgen:ignore
 pub mod permission;
 /// cbindgen:ignore
 mod runtime;
@@ -42,8 +44,9 @@ mod token;
 
 pub use client::Client;
 pub use config::{
-    AssertionAlgorithm, AuthConfig, Cloud, Config, Endpoints, HttpOptions, HttpSettings,
-    RetryOptions, RetryPolicy, ValidatedConfig,
+    AssertionAlgorithm, AuthConfig, AzureEnvironment, Cloud, Config, EndpointOverrides, Endpoints,
+    HttpOptions, HttpSettings, Identity, ManagedIdentitySource, RetryOptions, RetryPolicy,
+    ValidatedConfig,
 };
 pub use credential::{AssertionSigner, SignatureAlgorithm};
 pub use error::{Error, ErrorDocument, Outcome, Status};

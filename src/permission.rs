@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::MAX_CONFIG_BYTES;
-use crate::credential::CertificateInfo;
+use crate::credential::{CertificateInfo, Credential};
 use crate::error::{ErrorDocument, Result, Status};
 use crate::logging::OpLog;
 use crate::time::{format_time, format_unix, unix_now};
@@ -85,6 +85,8 @@ pub(crate) struct TokenClaims {
     pub app_displayname: Option<String>,
     pub roles: Option<Vec<String>>,
     pub exp: Option<i64>,
+    /// The service principal's object id (a managed identity's principal id).
+    pub oid: Option<String>,
 }
 
 /// Decodes a JWT's payload without validating it (we only report what it says). None when the
@@ -159,7 +161,7 @@ pub(crate) fn warnings(permissions: &[PermissionStatus]) -> Vec<String> {
 pub(crate) fn report(
     client_id: &str,
     fetched: Result<(Arc<AccessToken>, TokenSource)>,
-    certificate: Option<&CertificateInfo>,
+    credential: &Credential,
     mut log: OpLog,
     started: Instant,
 ) -> Result<PermissionReport> {
@@ -199,7 +201,20 @@ pub(crate) fn report(
     let roles = claims.as_ref().map(|c| c.roles.clone().unwrap_or_default());
     let permissions = evaluate(roles.as_deref());
     let mut warnings = warnings(&permissions);
-    if let Some(cert) = certificate {
+    if let Credential::ManagedIdentity(mi) = credential
+        && permissions[0].status == PermissionState::Missing
+    {
+        let remedy = managed_identity_grant(
+            claims.as_ref().and_then(|c| c.oid.as_deref()),
+            &mi.settings().resource,
+        );
+        for w in warnings.iter_mut() {
+            if w.starts_with("Mail.Send is not in the token") {
+                *w = remedy.clone();
+            }
+        }
+    }
+    if let Some(cert) = credential.certificate() {
         warnings.extend(certificate_warning(cert, unix_now()));
     }
     log.info(format!(
@@ -228,6 +243,27 @@ pub(crate) fn report(
         error: None,
         log: log.into_lines(),
     })
+}
+
+/// Microsoft Graph's application id (the same in every cloud).
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The id of Graph's Mail.Send APPLICATION role ("Send mail as any user").
+pub(crate) const MAIL_SEND_ROLE_ID: &str = "b633e1c5-b582-4048-a93e-9f11b44c7e96";
+
+/// What to do when a managed identity lacks Mail.Send: managed identities have no app
+/// registration to consent in, so the role is assigned to the identity's service principal
+/// (object id `oid`) directly. `graph_root` is the cloud's Graph (for the REST URL).
+pub(crate) fn managed_identity_grant(oid: Option<&str>, graph_root: &str) -> String {
+    let oid = oid.unwrap_or("<object id of the managed identity>");
+    format!(
+        "Mail.Send is not in the managed identity's token: sending will fail with ErrorAccessDenied. A managed identity has no app registration to consent in: an admin assigns the Graph application role Mail.Send to its service principal (object id {oid}). \
+Microsoft Graph PowerShell (Connect-MgGraph -Scopes AppRoleAssignment.ReadWrite.All,Application.Read.All): \
+$graph = Get-MgServicePrincipal -Filter \"appId eq '{GRAPH_APP_ID}'\"; \
+New-MgServicePrincipalAppRoleAssignment -ServicePrincipalId {oid} -PrincipalId {oid} -ResourceId $graph.Id -AppRoleId {MAIL_SEND_ROLE_ID}. \
+Azure CLI: graphId=$(az ad sp show --id {GRAPH_APP_ID} --query id -o tsv); \
+az rest -m POST -u {graph_root}/v1.0/servicePrincipals/{oid}/appRoleAssignments -b \"{{\\\"principalId\\\":\\\"{oid}\\\",\\\"resourceId\\\":\\\"$graphId\\\",\\\"appRoleId\\\":\\\"{MAIL_SEND_ROLE_ID}\\\"}}\". \
+The platform caches managed-identity tokens for up to 24 hours, so the new role may show only when the cached token expires (test again with forceRefresh later)."
+    )
 }
 
 /// A warning when the certificate has expired or expires within 30 days of `now` (Unix seconds).
@@ -280,6 +316,19 @@ mod tests {
         assert_eq!(p[0].status, PermissionState::Missing);
         assert!(decode_claims("opaque-token").is_none());
         assert_eq!(evaluate(None)[0].status, PermissionState::Unknown);
+    }
+
+    #[test]
+    fn managed_identity_grant_names_the_object_id_and_the_commands() {
+        let oid = "33333333-0000-0000-0000-000000000001";
+        let text = managed_identity_grant(Some(oid), "https://graph.microsoft.com");
+        assert!(text.contains(&format!("New-MgServicePrincipalAppRoleAssignment -ServicePrincipalId {oid} -PrincipalId {oid} -ResourceId $graph.Id -AppRoleId b633e1c5-b582-4048-a93e-9f11b44c7e96")), "{text}");
+        assert!(
+            text.contains("appId eq '00000003-0000-0000-c000-000000000000'"),
+            "{text}"
+        );
+        assert!(text.contains(&format!(r#"az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/{oid}/appRoleAssignments -b "{{\"principalId\":\"{oid}\",\"resourceId\":\"$graphId\",\"appRoleId\":\"b633e1c5-b582-4048-a93e-9f11b44c7e96\"}}""#)), "{text}");
+        assert!(!text.contains("  "), "{text}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::entra_error::token_error;
 use crate::error::{Error, Result, Status};
 use crate::http::{Http, Idempotency};
 use crate::logging::OpLog;
+use crate::managed_identity::Issued;
 use crate::secret::Secret;
 use crate::time::{format_time, unix_now};
 
@@ -240,6 +241,30 @@ impl TokenProvider {
     }
 
     async fn fetch(&self, log: &mut OpLog) -> Result<Arc<AccessToken>> {
+        let issued = match &self.credential {
+            Credential::ManagedIdentity(mi) => mi.fetch(log).await?,
+            _ => self.fetch_from_entra(log).await?,
+        };
+        let now = SystemTime::now();
+        let timing = timing(issued.lifetime, self.margin, issued.refresh_in);
+        let expires_at = now + issued.lifetime;
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        log.info(format!(
+            "token from endpoint (client-request-id {}, {} attempt(s), expires {})",
+            issued.client_request_id,
+            issued.attempts,
+            format_time(expires_at)
+        ));
+        Ok(Arc::new(AccessToken {
+            token: issued.token,
+            expires_at,
+            refresh_at: now + timing.refresh_after,
+            usable_until: now + timing.usable_for,
+            generation,
+        }))
+    }
+
+    async fn fetch_from_entra(&self, log: &mut OpLog) -> Result<Issued> {
         let started = std::time::Instant::now();
         let response = self
             .http
@@ -278,27 +303,17 @@ impl TokenProvider {
                 format!("the token endpoint returned token_type '{kind}', expected Bearer"),
             ));
         }
-        let now = SystemTime::now();
-        let lifetime = Duration::from_secs(parsed.expires_in.as_u64().unwrap_or(3599));
-        let refresh_in = parsed.refresh_in.as_ref().and_then(NumberOrString::as_u64);
-        let timing = timing(lifetime, self.margin, refresh_in.map(Duration::from_secs));
-        let expires_at = now + lifetime;
-        let refresh_at = now + timing.refresh_after;
-        let usable_until = now + timing.usable_for;
-        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        log.info(format!(
-            "token from endpoint (client-request-id {}, {} attempt(s), expires {})",
-            response.client_request_id,
-            response.attempts,
-            format_time(expires_at)
-        ));
-        Ok(Arc::new(AccessToken {
+        Ok(Issued {
             token: parsed.access_token,
-            expires_at,
-            refresh_at,
-            usable_until,
-            generation,
-        }))
+            lifetime: Duration::from_secs(parsed.expires_in.as_u64().unwrap_or(3599)),
+            refresh_in: parsed
+                .refresh_in
+                .as_ref()
+                .and_then(NumberOrString::as_u64)
+                .map(Duration::from_secs),
+            client_request_id: response.client_request_id,
+            attempts: response.attempts,
+        })
     }
 
     /// The form body of one token request; a certificate credential gets a fresh assertion.
@@ -310,6 +325,21 @@ impl TokenProvider {
         ];
         match &self.credential {
             Credential::Secret(secret) => form.push(("client_secret", secret.clone())),
+            Credential::FederatedTokenFile(path) => {
+                // Re-read for every request: the platform rotates the file.
+                let assertion = Credential::read_federated_token(path)?;
+                form.push((
+                    "client_assertion_type",
+                    Secret::new("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ));
+                form.push(("client_assertion", assertion));
+            }
+            Credential::ManagedIdentity(_) => {
+                return Err(Error::new(
+                    Status::Internal,
+                    "a managed identity has no token-endpoint form",
+                ));
+            }
             Credential::Certificate {
                 certificate,
                 signer,
@@ -376,13 +406,13 @@ struct TokenResponse {
 /// v2.0 sends integers; v1-like endpoints send strings.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum NumberOrString {
+pub(crate) enum NumberOrString {
     Number(u64),
     Text(String),
 }
 
 impl NumberOrString {
-    fn as_u64(&self) -> Option<u64> {
+    pub(crate) fn as_u64(&self) -> Option<u64> {
         match self {
             NumberOrString::Number(n) => Some(*n),
             NumberOrString::Text(s) => s.trim().parse().ok(),

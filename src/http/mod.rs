@@ -37,6 +37,11 @@ pub enum Idempotency {
     /// or 503 with Retry-After) and failures that sent nothing are retried here; everything
     /// else goes back to the caller, which asks the upload session where to resume.
     ResumeFirst,
+    /// A managed-identity token request (IMDS, App Service, Arc): repeating is harmless, and
+    /// the platform's retry guidance applies: 404 (endpoint updating), 408, 410 (IMDS
+    /// restarting), 429 and every 5xx are retried. A refused connection is not: there is no
+    /// endpoint on this machine, and waiting will not make one appear.
+    ManagedIdentity,
 }
 
 /// A response that came back (any status), with the ids of the attempt that produced it.
@@ -50,6 +55,8 @@ pub struct HttpResponse {
     pub request_id: Option<String>,
     pub attempts: u32,
     pub retry_after: Option<Duration>,
+    /// The `WWW-Authenticate` header (Azure Arc's key-file challenge).
+    pub www_authenticate: Option<String>,
     /// True when this request was sent again after an attempt that may have reached the server
     /// (a lost answer, or a 5xx on a send, retried under `retry.retryUnknownOutcome`): what it
     /// did may have happened twice.
@@ -409,6 +416,7 @@ mod tests {
             request_id: None,
             attempts: 1,
             retry_after: None,
+            www_authenticate: None,
             repeated_after_unknown_outcome: false,
         };
         let debug = format!("{response:?}");

@@ -63,6 +63,9 @@ pub(crate) fn decide(
             // None: not retried. Some(wait): retried after the server's wait, else our backoff.
             let server_wait = match status {
                 429 => Some(retry_after),
+                404 | 408 | 410 | 500..=599 if idempotency == Idempotency::ManagedIdentity => {
+                    Some(retry_after)
+                }
                 503 | 504 if retry_after.is_some() => Some(retry_after),
                 _ if idempotency == Idempotency::ResumeFirst => None,
                 502..=504 if idempotency == Idempotency::Idempotent => Some(None),
@@ -85,7 +88,10 @@ pub(crate) fn decide(
         } => {
             let retryable = retryable
                 && match (maybe_delivered, idempotency) {
-                    (false, _) | (true, Idempotency::Idempotent) => true,
+                    (false, Idempotency::ManagedIdentity) => false,
+                    (false, _)
+                    | (true, Idempotency::Idempotent)
+                    | (true, Idempotency::ManagedIdentity) => true,
                     (true, Idempotency::NonIdempotent) => policy.retry_unknown_outcome,
                     (true, Idempotency::ResumeFirst) => false,
                 };
@@ -266,11 +272,17 @@ async fn send_once(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let retry_after = parse_retry_after(response.headers());
+    let www_authenticate = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     match response.bytes().await {
         Ok(body) => Ok(HttpResponse {
             status,
             request_id,
             retry_after,
+            www_authenticate,
             body,
             client_request_id: client_request_id.to_owned(),
             attempts: attempt,
@@ -456,6 +468,36 @@ mod tests {
                 Decision::Return
             );
         }
+    }
+
+    /// IMDS retry guidance: 404, 408, 410, 429 and 5xx are retried; other 4xx and a refused
+    /// connection (no endpoint on this machine) are not.
+    #[test]
+    fn managed_identity_requests_follow_the_platform_guidance() {
+        let mi = Idempotency::ManagedIdentity;
+        for status in [404, 408, 410, 429, 500, 502, 503, 504] {
+            assert!(
+                matches!(first(response(status, None), mi), Decision::RetryAfter(_)),
+                "{status}"
+            );
+        }
+        for status in [400, 401, 403] {
+            assert_eq!(
+                first(response(status, None), mi),
+                Decision::Return,
+                "{status}"
+            );
+        }
+        let refused = Attempted::NoResponse {
+            maybe_delivered: false,
+            retryable: true,
+        };
+        assert_eq!(first(refused, mi), Decision::Return);
+        let lost = Attempted::NoResponse {
+            maybe_delivered: true,
+            retryable: true,
+        };
+        assert!(matches!(first(lost, mi), Decision::RetryAfter(_)));
     }
 
     #[test]
