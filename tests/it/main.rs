@@ -8,6 +8,7 @@ mod auth;
 mod common;
 mod generated;
 mod input_files;
+mod managed_identity;
 mod network;
 mod secrets;
 mod send;
