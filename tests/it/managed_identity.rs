@@ -406,3 +406,48 @@ fn workload_identity_missing_file_is_a_credential_error() {
     assert!(e.message.contains("auth.tokenFile"), "{}", e.message);
     assert!(emu.tokens().is_empty());
 }
+
+fn faults(plan: Value) -> pmp_graph_emulator::FaultPlan {
+    serde_json::from_value(plan).unwrap()
+}
+
+/// IMDS retry guidance: 410 (IMDS updating) and 500 are retried within the retry budget; a
+/// 400 is not.
+#[test]
+fn imds_unavailability_is_retried_within_the_budget() {
+    let emu = start();
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "managedIdentity", "action": "status", "status": 410, "count": 1},
+        {"path": "managedIdentity", "action": "status", "status": 500, "count": 1},
+    ]})));
+    let client = client_from(mi_config(
+        &emu,
+        json!({"type": "managedIdentity", "source": "imds"}),
+        imds(&emu),
+    ));
+    let r = report(&client);
+    assert!(r.authenticated, "{r:?}");
+    assert!(r.log.iter().any(|l| l.contains("HTTP 410")), "{:?}", r.log);
+    assert!(
+        r.log.iter().any(|l| l.contains("3 attempt(s)")),
+        "{:?}",
+        r.log
+    );
+    // Out of budget: the last answer is diagnosed as the endpoint's unavailability.
+    emu.set_faults(faults(json!({"rules": [
+        {"path": "managedIdentity", "action": "status", "status": 503, "count": 10},
+    ]})));
+    let e = client
+        .test_permissions(&PermissionOptions {
+            force_refresh: true,
+        })
+        .unwrap_err();
+    assert_eq!(e.status, Status::GraphError, "{e:?}");
+    assert!(
+        e.message
+            .contains("IMDS managed-identity endpoint is unavailable"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.attempts, Some(3));
+}
