@@ -109,6 +109,12 @@ enum pmp_status
    Nothing was sent.
    */
   PMP_STATUS_REQUEST_TOO_LARGE = 15,
+  /*
+   The caller cancelled the operation (`pmp_cancel_request`) while it was waiting to retry;
+   no request was abandoned in flight. See `outcome`: `failed` unless an earlier attempt of
+   a send may have been delivered (`unknown`).
+   */
+  PMP_STATUS_CANCELLED = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cancel::CancelToken;
 use crate::config::{AuthConfig, Config, Identity, ValidatedConfig};
 use crate::credential::{AssertionSigner, Credential};
 use crate::error::{Error, Outcome, Result};
@@ -103,7 +104,18 @@ impl Client {
 
     /// Blocking [`Client::test_permissions_async`]. Do not call from async code.
     pub fn test_permissions(&self, options: &PermissionOptions) -> Result<PermissionReport> {
-        crate::runtime::block_on(self.test_permissions_async(options))?
+        self.test_permissions_cancellable(options, None)
+    }
+
+    /// [`Client::test_permissions`] that `cancel` can stop while it waits (to retry a token
+    /// request, or for another call's token request): it then fails with
+    /// [`Status::Cancelled`](crate::Status::Cancelled). A request in flight is never abandoned.
+    pub fn test_permissions_cancellable(
+        &self,
+        options: &PermissionOptions,
+        cancel: Option<&CancelToken>,
+    ) -> Result<PermissionReport> {
+        crate::runtime::block_on(self.test_permissions_with(options, cancel))?
     }
 
     /// Authenticates and reports the app's mail permissions. Returns `Ok` with
@@ -112,8 +124,21 @@ impl Client {
         &self,
         options: &PermissionOptions,
     ) -> Result<PermissionReport> {
+        self.test_permissions_with(options, None).await
+    }
+
+    /// [`Client::test_permissions_async`] with an optional cancel token (see
+    /// [`Client::test_permissions_cancellable`]).
+    pub async fn test_permissions_with(
+        &self,
+        options: &PermissionOptions,
+        cancel: Option<&CancelToken>,
+    ) -> Result<PermissionReport> {
         let started = Instant::now();
-        let mut log = OpLog::new();
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::cancelled("test permissions").with_outcome(Outcome::Failed));
+        }
+        let mut log = OpLog::with_cancel(cancel.cloned());
         let tokens = self.inner.session.tokens();
         let fetched = tokens.get(options.force_refresh, &mut log).await;
         permission::report(
@@ -127,15 +152,41 @@ impl Client {
 
     /// Blocking [`Client::send_mail_async`]. Do not call from async code.
     pub fn send_mail(&self, message: &Message) -> Result<SendResult> {
-        crate::runtime::block_on(self.send_mail_async(message))?
+        self.send_mail_cancellable(message, None)
+    }
+
+    /// [`Client::send_mail`] that `cancel` can stop while it waits (to retry after a 429, a
+    /// 503 or a lost connection, for a token): it then fails with
+    /// [`Status::Cancelled`](crate::Status::Cancelled), outcome `failed`, or `unknown` when an
+    /// earlier attempt of the send may have been delivered. A request in flight is never
+    /// abandoned; an incomplete draft is still deleted.
+    pub fn send_mail_cancellable(
+        &self,
+        message: &Message,
+        cancel: Option<&CancelToken>,
+    ) -> Result<SendResult> {
+        crate::runtime::block_on(self.send_mail_with(message, cancel))?
     }
 
     /// Sends one message: sendMail when it fits in one request, else draft + upload sessions +
     /// send. On failure nothing was sent unless the error's outcome is `Unknown`.
     pub async fn send_mail_async(&self, message: &Message) -> Result<SendResult> {
+        self.send_mail_with(message, None).await
+    }
+
+    /// [`Client::send_mail_async`] with an optional cancel token (see
+    /// [`Client::send_mail_cancellable`]).
+    pub async fn send_mail_with(
+        &self,
+        message: &Message,
+        cancel: Option<&CancelToken>,
+    ) -> Result<SendResult> {
         let started = Instant::now();
-        let mut log = OpLog::new();
+        let mut log = OpLog::with_cancel(cancel.cloned());
         let result = match message.prepare() {
+            Ok(_) if cancel.is_some_and(CancelToken::is_cancelled) => {
+                Err(Error::cancelled("send mail"))
+            }
             Ok(prepared) => crate::mail::send(&self.inner.session, &prepared, &mut log).await,
             Err(e) => Err(e),
         };
@@ -159,18 +210,36 @@ impl Client {
     /// Parses a message document (docs/contracts.md section 4) and sends it; a document that
     /// cannot be read is a failed send too (outcome `failed`).
     pub fn send_mail_json(&self, message_json: &str) -> Result<SendResult> {
+        self.send_mail_json_cancellable(message_json, None)
+    }
+
+    /// [`Client::send_mail_json`] with an optional cancel token.
+    pub fn send_mail_json_cancellable(
+        &self,
+        message_json: &str,
+        cancel: Option<&CancelToken>,
+    ) -> Result<SendResult> {
         let message =
             Message::from_json(message_json).map_err(|e| e.with_outcome(Outcome::Failed))?;
-        self.send_mail(&message)
+        self.send_mail_cancellable(&message, cancel)
     }
 
     /// Parses an options document (docs/contracts.md section 3; `None` for the defaults) and
     /// tests the permissions.
     pub fn test_permissions_json(&self, options_json: Option<&str>) -> Result<PermissionReport> {
+        self.test_permissions_json_cancellable(options_json, None)
+    }
+
+    /// [`Client::test_permissions_json`] with an optional cancel token.
+    pub fn test_permissions_json_cancellable(
+        &self,
+        options_json: Option<&str>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<PermissionReport> {
         let options = match options_json {
             Some(text) => PermissionOptions::from_json(text)?,
             None => PermissionOptions::default(),
         };
-        self.test_permissions(&options)
+        self.test_permissions_cancellable(&options, cancel)
     }
 }

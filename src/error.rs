@@ -27,11 +27,12 @@ pub enum Status {
     Panic,
     Internal,
     RequestTooLarge,
+    Cancelled,
 }
 
 impl Status {
     /// Every status, in numeric order.
-    pub const ALL: [Status; 16] = [
+    pub const ALL: [Status; 17] = [
         Status::Ok,
         Status::NullParameter,
         Status::InvalidArgument,
@@ -48,6 +49,7 @@ impl Status {
         Status::Panic,
         Status::Internal,
         Status::RequestTooLarge,
+        Status::Cancelled,
     ];
 
     /// The stable number (`pmp_status` in C).
@@ -69,6 +71,7 @@ impl Status {
             Status::Panic => 13,
             Status::Internal => 14,
             Status::RequestTooLarge => 15,
+            Status::Cancelled => 16,
         }
     }
 
@@ -101,6 +104,7 @@ impl Status {
             Status::Panic => c"PMP_STATUS_PANIC",
             Status::Internal => c"PMP_STATUS_INTERNAL",
             Status::RequestTooLarge => c"PMP_STATUS_REQUEST_TOO_LARGE",
+            Status::Cancelled => c"PMP_STATUS_CANCELLED",
         }
     }
 
@@ -121,6 +125,7 @@ impl Status {
             Status::Signer => "signer",
             Status::Panic | Status::Internal => "internal",
             Status::RequestTooLarge => "requestTooLarge",
+            Status::Cancelled => "cancelled",
         }
     }
 }
@@ -157,7 +162,7 @@ macro_rules! error_fields {
             /// The C name of the status, e.g. `PMP_STATUS_PERMISSION_DENIED`.
             pub status_name: String,
             /// invalidArgument | config | credential | authentication | permission | graph | throttled |
-            /// network | outcomeUnknown | attachment | signer | internal | requestTooLarge
+            /// network | outcomeUnknown | attachment | signer | internal | requestTooLarge | cancelled
             pub category: String,
             $($(#[$attr])* pub $field: $ty,)*
         }
@@ -259,6 +264,15 @@ impl Error {
         Error::new(Status::Internal, message)
     }
 
+    /// `what` was cancelled by its caller while it waited (to retry, or for a token).
+    pub fn cancelled(what: &str) -> Error {
+        Error::new(
+            Status::Cancelled,
+            format!("{what}: cancelled by the caller while waiting"),
+        )
+        .with_remedy("Nothing more was sent after the cancel; run it again when you want it done.")
+    }
+
     pub fn with_remedy(mut self, remedy: impl Into<String>) -> Error {
         self.remedy = Some(remedy.into());
         self
@@ -303,7 +317,8 @@ mod tests {
             assert_eq!(status.code(), expected as u32);
             assert_eq!(Status::from_code(expected as u32), Some(*status));
         }
-        assert_eq!(Status::from_code(16), None);
+        assert_eq!(Status::from_code(17), None);
+        assert_eq!(Status::Cancelled.code(), 16);
         assert_eq!(Status::OutcomeUnknown.name(), "PMP_STATUS_OUTCOME_UNKNOWN");
     }
 

@@ -7,6 +7,8 @@
 /// cbindgen:ignore
 mod assertion;
 /// cbindgen:ignore
+mod cancel;
+/// cbindgen:ignore
 mod client;
 /// cbindgen:ignore
 mod config;
@@ -42,6 +44,7 @@ mod time;
 /// cbindgen:ignore
 mod token;
 
+pub use cancel::CancelToken;
 pub use client::Client;
 pub use config::{
     AssertionAlgorithm, AuthConfig, AzureEnvironment, Cloud, Config, EndpointOverrides, Endpoints,

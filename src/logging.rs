@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::cancel::CancelToken;
+
 /// Log levels, as the C ABI numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -33,15 +35,26 @@ pub fn emit(level: Level, message: &str) {
     }
 }
 
-/// The log of one operation: kept for the result document and forwarded to the sink.
+/// The log of one operation: kept for the result document and forwarded to the sink. It also
+/// carries the operation's context that every layer needs: the caller's cancel token.
 #[derive(Debug, Default, Clone)]
 pub struct OpLog {
     lines: Vec<String>,
+    cancel: Option<CancelToken>,
 }
 
 impl OpLog {
-    pub fn new() -> OpLog {
-        OpLog::default()
+    /// The log of an operation its caller may cancel with `cancel`.
+    pub fn with_cancel(cancel: Option<CancelToken>) -> OpLog {
+        OpLog {
+            lines: Vec::new(),
+            cancel,
+        }
+    }
+
+    /// The operation's cancel token, if its caller can cancel it.
+    pub fn cancel(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
     }
 
     pub fn info(&mut self, line: impl Into<String>) {

@@ -163,7 +163,7 @@ impl TokenProvider {
         if !force_refresh && let Some(token) = self.cached_without_refresh() {
             return Ok((token, TokenSource::Cache));
         }
-        let _single_flight = self.refresh_lock.lock().await;
+        let _single_flight = self.queue_for_fetch(log).await?;
         // Someone else fetched while we queued: their token is as fresh as ours would be.
         if self.generation.load(Ordering::Acquire) != generation_seen
             && let Some(token) = self.current()
@@ -185,7 +185,12 @@ impl TokenProvider {
                 let now = SystemTime::now();
                 let mut state = self.state.lock();
                 match &state.token {
-                    Some(old) if !force_refresh && old.usable_at(now) => {
+                    // A cancelled caller stops here; the next caller refreshes as usual.
+                    Some(old)
+                        if !force_refresh
+                            && old.usable_at(now)
+                            && e.status != Status::Cancelled =>
+                    {
                         let old = old.clone();
                         state.refresh_suppressed_until = Some(now + REFRESH_RETRY_DELAY);
                         drop(state);
@@ -209,7 +214,7 @@ impl TokenProvider {
         rejected: &AccessToken,
         log: &mut OpLog,
     ) -> Result<Arc<AccessToken>> {
-        let _single_flight = self.refresh_lock.lock().await;
+        let _single_flight = self.queue_for_fetch(log).await?;
         if let Some(current) = self.current()
             && current.generation != rejected.generation
             && current.usable_at(SystemTime::now())
@@ -221,6 +226,18 @@ impl TokenProvider {
         state.token = Some(token.clone());
         state.refresh_suppressed_until = None;
         Ok(token)
+    }
+
+    /// Waits for the single-flight lock; a caller that cancels while another caller's fetch
+    /// (perhaps waiting out Entra's Retry-After) holds it stops waiting.
+    async fn queue_for_fetch(&self, log: &OpLog) -> Result<tokio::sync::MutexGuard<'_, ()>> {
+        match log.cancel() {
+            Some(cancel) => cancel
+                .run(self.refresh_lock.lock())
+                .await
+                .map_err(|_| Error::cancelled("waiting for the token request of another call")),
+            None => Ok(self.refresh_lock.lock().await),
+        }
     }
 
     fn current(&self) -> Option<Arc<AccessToken>> {

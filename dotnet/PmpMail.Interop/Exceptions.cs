@@ -43,6 +43,7 @@ public class PmpMailException : Exception
         PmpStatus.Credential => new PmpMailCredentialException(status, detail, innerException),
         PmpStatus.Signer => new PmpMailSignerException(status, detail, innerException),
         PmpStatus.RequestTooLarge => new PmpMailRequestTooLargeException(status, detail, innerException),
+        PmpStatus.Cancelled => new PmpMailCancelledException(status, detail, innerException),
         _ => new PmpMailException(status, detail, innerException),
     };
 
@@ -86,6 +87,7 @@ public class PmpMailException : Exception
         PmpStatus.Panic => "PMP_STATUS_PANIC",
         PmpStatus.Internal => "PMP_STATUS_INTERNAL",
         PmpStatus.RequestTooLarge => "PMP_STATUS_REQUEST_TOO_LARGE",
+        PmpStatus.Cancelled => "PMP_STATUS_CANCELLED",
         _ => "PMP_STATUS_UNKNOWN",
     };
 
@@ -103,6 +105,7 @@ public class PmpMailException : Exception
         PmpStatus.Credential => "credential",
         PmpStatus.Signer => "signer",
         PmpStatus.RequestTooLarge => "requestTooLarge",
+        PmpStatus.Cancelled => "cancelled",
         _ => "internal",
     };
 
@@ -194,4 +197,17 @@ public sealed class PmpMailCertificateNotFoundException : PmpMailException
         Message = $"No certificate with thumbprint {thumbprint} and a private key was found. Searched: {string.Join("; ", searchedStores)}.",
         Remedy = @"Import the certificate with its private key into CurrentUser\My or LocalMachine\My of the account that runs this process.",
     };
+}
+
+/// <summary>
+/// The caller cancelled the operation (a <see cref="System.Threading.CancellationToken"/>, Ctrl+C) while it waited to
+/// retry; no request was abandoned in flight. A <see cref="PmpMailException"/> rather than an
+/// <see cref="OperationCanceledException"/>, so that it keeps the error document: check <see cref="Outcome"/> —
+/// <c>unknown</c> when an earlier attempt of the send may have been delivered.
+/// </summary>
+public sealed class PmpMailCancelledException(PmpStatus status, PmpErrorDetail? detail, Exception? innerException = null)
+    : PmpMailException(status, detail, innerException)
+{
+    /// <summary><c>failed</c> (nothing was sent) or <c>unknown</c> (an earlier attempt may have been delivered).</summary>
+    public string? Outcome => Detail.Outcome;
 }

@@ -42,6 +42,10 @@ pub enum pmp_status {
     /// Graph, or a proxy or gateway on the way, refused a request as too large (HTTP 413).
     /// Nothing was sent.
     RequestTooLarge = 15,
+    /// The caller cancelled the operation (`pmp_cancel_request`) while it was waiting to retry;
+    /// no request was abandoned in flight. See `outcome`: `failed` unless an earlier attempt of
+    /// a send may have been delivered (`unknown`).
+    Cancelled = 16,
 }
 
 impl From<Status> for pmp_status {
@@ -63,6 +67,7 @@ impl From<Status> for pmp_status {
             Status::Panic => pmp_status::Panic,
             Status::Internal => pmp_status::Internal,
             Status::RequestTooLarge => pmp_status::RequestTooLarge,
+            Status::Cancelled => pmp_status::Cancelled,
         }
     }
 }

@@ -93,6 +93,15 @@ pub enum HttpFailure {
     Build(Error),
     /// The network or server failed to produce a response.
     Transport(TransportFailure),
+    /// The caller cancelled the operation while this request waited to be retried. Nothing was
+    /// abandoned in flight.
+    Cancelled {
+        /// True when an earlier attempt of a non-idempotent request may have been delivered
+        /// (its answer was lost and it was repeated under `retryUnknownOutcome`).
+        after_unknown_outcome: bool,
+        client_request_id: String,
+        attempts: u32,
+    },
 }
 
 impl HttpFailure {
@@ -101,6 +110,16 @@ impl HttpFailure {
         match self {
             HttpFailure::Build(e) => e,
             HttpFailure::Transport(t) => t.into_error(what),
+            HttpFailure::Cancelled {
+                client_request_id,
+                attempts,
+                ..
+            } => {
+                let mut e = Error::cancelled(what);
+                e.client_request_id = Some(client_request_id);
+                e.attempts = Some(attempts);
+                e
+            }
         }
     }
 }

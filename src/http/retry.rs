@@ -253,7 +253,19 @@ impl Http {
                 }
             };
             waited += wait;
-            tokio::time::sleep(wait).await;
+            if crate::cancel::cancellable_sleep(log.cancel(), wait)
+                .await
+                .is_err()
+            {
+                log.info(format!(
+                    "{what}: cancelled by the caller while waiting to retry (attempt {attempt})"
+                ));
+                return Err(HttpFailure::Cancelled {
+                    after_unknown_outcome: repeated_after_unknown_outcome,
+                    client_request_id,
+                    attempts: attempt,
+                });
+            }
         }
     }
 }

@@ -261,6 +261,26 @@ fn transport_error(step: Step, failure: HttpFailure, retry: &RetryPolicy) -> Err
             e.attempts = Some(t.attempts);
             e
         }
+        HttpFailure::Cancelled {
+            after_unknown_outcome: true,
+            client_request_id,
+            attempts,
+        } if step.is_send() => {
+            let mut e = Error::new(
+                Status::Cancelled,
+                format!(
+                    "{}: cancelled by the caller while waiting to retry; an earlier attempt reached the server and its answer was lost, so the message may or may not have been sent",
+                    step.describe()
+                ),
+            )
+            .with_outcome(Outcome::Unknown)
+            .with_remedy(format!(
+                "Check the sender's Sent Items (client-request-id {client_request_id}) before sending again."
+            ));
+            e.client_request_id = Some(client_request_id);
+            e.attempts = Some(attempts);
+            e
+        }
         other => other
             .into_error(&format!("Graph {} failed", step.describe()))
             .with_outcome(Outcome::Failed),

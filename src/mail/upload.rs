@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
+use crate::cancel::cancellable_sleep;
 use crate::error::{Error, Outcome, Result, Status};
 use crate::http::{HttpFailure, HttpResponse, Idempotency};
 use crate::logging::OpLog;
@@ -152,7 +153,10 @@ async fn create_draft(
     ));
     let mut found = Err(lost.clone());
     for pause in [Duration::ZERO, Duration::from_secs(1)] {
-        tokio::time::sleep(pause).await;
+        if cancellable_sleep(log.cancel(), pause).await.is_err() {
+            found = Err(Error::cancelled("looking for the draft").with_outcome(Outcome::Failed));
+            break;
+        }
         found = find_drafts(session, messages_url, send_id, log).await;
         if !matches!(&found, Ok(ids) if ids.is_empty()) {
             break;
@@ -185,6 +189,9 @@ async fn create_draft(
         }
         Err(find) => {
             let mut e = lost;
+            if find.status == Status::Cancelled {
+                e.status = Status::Cancelled;
+            }
             e.message = format!(
                 "{}; looking for the draft failed ({}): a draft carrying pmp-mail send id {send_id} may be left in the sender's Drafts folder, unsent",
                 e.message, find.message
@@ -414,13 +421,27 @@ async fn upload_attachment(
                 ));
             }
             // The HTTP layer would have sent the range again (after its wait): ask first.
+            Chunk::Failed(e) if e.status == Status::Cancelled => {
+                return Err(upload_failed(e, name, offset, total));
+            }
             Chunk::AskFirst(e) | Chunk::Failed(e) => e,
         };
         stalls += 1;
         if stalls > policy.max_attempts || started.elapsed() + pause > policy.max_total_wait {
             return Err(upload_failed(cause, name, offset, total));
         }
-        tokio::time::sleep(pause).await;
+        if cancellable_sleep(log.cancel(), pause).await.is_err() {
+            return Err(upload_failed(
+                Error::cancelled(&format!(
+                    "{}: {}",
+                    Step::UploadChunk.describe(),
+                    cause.message
+                )),
+                name,
+                offset,
+                total,
+            ));
+        }
         log.info(format!(
             "{}: '{name}': {}; not sent again before asking the upload session where to go on",
             Step::UploadChunk.describe(),
@@ -476,6 +497,9 @@ async fn upload_attachment(
                     offset,
                     total,
                 ));
+            }
+            Err(status) if status.status == Status::Cancelled => {
+                return Err(upload_failed(status, name, offset, total));
             }
             Err(status) => {
                 return Err(upload_failed(
@@ -718,7 +742,10 @@ async fn delete_draft(
             "delete draft: {reason}; trying again in {} ms",
             wait.as_millis()
         ));
-        tokio::time::sleep(wait).await;
+        if cancellable_sleep(log.cancel(), wait).await.is_err() {
+            log.warn("could not delete the incomplete draft (cancelled while waiting to try again); it stays in the Drafts folder, unsent");
+            return Err("cancelled while waiting to try again".into());
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod abi;
 mod auth;
+mod cancel;
 mod common;
 mod generated;
 mod input_files;

@@ -35,4 +35,9 @@ public enum PmpStatus : uint
     Internal = 14,
     /// <summary>Graph, or a proxy or gateway on the way, refused a request as too large (HTTP 413); nothing was sent.</summary>
     RequestTooLarge = 15,
+    /// <summary>
+    /// The caller cancelled the operation while it waited to retry (or for a token); no request was abandoned in flight.
+    /// The outcome is <c>failed</c>, or <c>unknown</c> when an earlier attempt of the send may have been delivered.
+    /// </summary>
+    Cancelled = 16,
 }

@@ -28,6 +28,7 @@ internal static class ErrorMapper
             PmpMailCredentialException => ("PmpMail.CredentialInvalid", ErrorCategory.SecurityError),
             PmpMailSignerException => ("PmpMail.SignerFailed", ErrorCategory.SecurityError),
             PmpMailRequestTooLargeException => ("PmpMail.RequestTooLarge", ErrorCategory.LimitsExceeded),
+            PmpMailCancelledException => ("PmpMail.Cancelled", ErrorCategory.OperationStopped),
             PmpMailInvalidArgumentException => (d.Category == "config" ? "PmpMail.InvalidConfig" : "PmpMail.InvalidArgument", ErrorCategory.InvalidArgument),
             _ => ("PmpMail.InternalError", ErrorCategory.NotSpecified),
         };
