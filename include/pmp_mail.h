@@ -125,6 +125,18 @@ typedef uint32_t pmp_status;
 #endif // __cplusplus
 
 /*
+ A cancel request for one or more calls.
+
+ Thread-safe: `pmp_cancel_request` may be called from any thread, any number of times, while
+ calls using the handle run. Cancellation takes effect only where a call waits (to retry after
+ a 429 or a 503, after a lost connection, or for a token request of another call): a request
+ already sent runs to its answer. A cancelled call fails with `PMP_STATUS_CANCELLED`.
+ Create with `pmp_cancel_new`, release with `pmp_cancel_free` after every call using it has
+ returned. A handle stays cancelled; use a new one for the next call.
+ */
+typedef struct pmp_cancel pmp_cancel;
+
+/*
  A client for one app registration in one tenant: its credential, token cache and HTTP
  connection pool.
 
@@ -182,6 +194,34 @@ typedef void (*pmp_log_callback)(void *userdata, const struct pmp_log_params *pa
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Creates a cancel handle (not cancelled). On success `*cancel_out` receives a handle the
+ caller owns and must release with `pmp_cancel_free`.
+
+ # Safety
+ `cancel_out` must be NULL or writable.
+ */
+pmp_status pmp_cancel_new(struct pmp_cancel **cancel_out);
+
+/*
+ Asks every call using `cancel` to stop at its next wait (or now, if it is waiting).
+ Thread-safe and idempotent; never blocks; does nothing with NULL. Does not touch the last
+ error, so it may be called from a signal or console-control handler's thread.
+
+ # Safety
+ `cancel` must be NULL or a live handle from `pmp_cancel_new`.
+ */
+void pmp_cancel_request(const struct pmp_cancel *cancel);
+
+/*
+ Releases a cancel handle. NULL is fine. Must not be called twice with the same value, nor
+ while a call using it is still running.
+
+ # Safety
+ `cancel` must be NULL or a handle from `pmp_cancel_new` that is not used afterwards.
+ */
+void pmp_cancel_free(struct pmp_cancel *cancel);
 
 /*
  Creates a client from a config document (UTF-8 JSON, at most 1 MiB; see docs/contracts.md
@@ -286,6 +326,31 @@ pmp_status pmp_test_permissions(const struct pmp_client *client, const uint8_t *
  writable.
  */
 pmp_status pmp_send_mail(const struct pmp_client *client, const uint8_t *message_json, size_t message_len, char **result_out);
+
+/*
+ `pmp_test_permissions` that `cancel` can stop (see `pmp_cancel`): when `pmp_cancel_request`
+ is called while the call waits (e.g. out a throttled token request's Retry-After), it fails
+ with `PMP_STATUS_CANCELLED`. `cancel` may be NULL (then it is `pmp_test_permissions`).
+
+ # Safety
+ As `pmp_test_permissions`; `cancel` must be NULL or a live handle that stays live until the
+ call returns.
+ */
+pmp_status pmp_test_permissions_cancellable(const struct pmp_client *client, const uint8_t *options_json, size_t options_len, const struct pmp_cancel *cancel, char **report_out);
+
+/*
+ `pmp_send_mail` that `cancel` can stop (see `pmp_cancel`): when `pmp_cancel_request` is
+ called while the send waits to retry (a 429's Retry-After, a 503, a lost connection), it
+ fails with `PMP_STATUS_CANCELLED`; a request already sent runs to its answer first. The error
+ document's `outcome` is `failed`, or `unknown` when an earlier attempt may have been
+ delivered (with `retry.retryUnknownOutcome`). An incomplete draft is still deleted. `cancel`
+ may be NULL (then it is `pmp_send_mail`); a handle cancelled before the call sends nothing.
+
+ # Safety
+ As `pmp_send_mail`; `cancel` must be NULL or a live handle that stays live until the call
+ returns.
+ */
+pmp_status pmp_send_mail_cancellable(const struct pmp_client *client, const uint8_t *message_json, size_t message_len, const struct pmp_cancel *cancel, char **result_out);
 
 /*
  Frees a string returned by a `pmp_` function. Calling with NULL is fine. Must not be called

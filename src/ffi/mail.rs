@@ -3,6 +3,7 @@
 
 use std::ffi::c_char;
 
+use super::cancel::{self, pmp_cancel};
 use super::client::{client_call, pmp_client};
 use super::panic::ffi_boundary;
 use super::status::pmp_status;
@@ -69,6 +70,65 @@ pub unsafe extern "C" fn pmp_send_mail(
             // SAFETY: the caller guarantees message_len readable bytes at message_json.
             let text = unsafe { strings::input_str(message_json, message_len, "message_json", MAX_MESSAGE_BYTES) }?;
             to_json(&client.send_mail_json(text)?)
+        };
+        // SAFETY: forwarded contract.
+        unsafe { client_call(client, result_out, "result_out", call) }
+    }
+}
+
+/// `pmp_test_permissions` that `cancel` can stop (see `pmp_cancel`): when `pmp_cancel_request`
+/// is called while the call waits (e.g. out a throttled token request's Retry-After), it fails
+/// with `PMP_STATUS_CANCELLED`. `cancel` may be NULL (then it is `pmp_test_permissions`).
+///
+/// # Safety
+/// As `pmp_test_permissions`; `cancel` must be NULL or a live handle that stays live until the
+/// call returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmp_test_permissions_cancellable(
+    client: *const pmp_client,
+    options_json: *const u8,
+    options_len: usize,
+    cancel: *const pmp_cancel,
+    report_out: *mut *mut c_char,
+) -> pmp_status {
+    ffi_boundary! {
+        // SAFETY: the caller passes a live handle or NULL.
+        let token = unsafe { cancel::borrow(cancel) };
+        let call = |client: &Client| {
+            // SAFETY: the caller guarantees options_len readable bytes (or a zero length).
+            let text = unsafe { strings::optional_input_str(options_json, options_len, "options_json", MAX_CONFIG_BYTES) }?;
+            to_json(&client.test_permissions_json_cancellable(text, token)?)
+        };
+        // SAFETY: forwarded contract.
+        unsafe { client_call(client, report_out, "report_out", call) }
+    }
+}
+
+/// `pmp_send_mail` that `cancel` can stop (see `pmp_cancel`): when `pmp_cancel_request` is
+/// called while the send waits to retry (a 429's Retry-After, a 503, a lost connection), it
+/// fails with `PMP_STATUS_CANCELLED`; a request already sent runs to its answer first. The error
+/// document's `outcome` is `failed`, or `unknown` when an earlier attempt may have been
+/// delivered (with `retry.retryUnknownOutcome`). An incomplete draft is still deleted. `cancel`
+/// may be NULL (then it is `pmp_send_mail`); a handle cancelled before the call sends nothing.
+///
+/// # Safety
+/// As `pmp_send_mail`; `cancel` must be NULL or a live handle that stays live until the call
+/// returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmp_send_mail_cancellable(
+    client: *const pmp_client,
+    message_json: *const u8,
+    message_len: usize,
+    cancel: *const pmp_cancel,
+    result_out: *mut *mut c_char,
+) -> pmp_status {
+    ffi_boundary! {
+        // SAFETY: the caller passes a live handle or NULL.
+        let token = unsafe { cancel::borrow(cancel) };
+        let call = |client: &Client| {
+            // SAFETY: the caller guarantees message_len readable bytes at message_json.
+            let text = unsafe { strings::input_str(message_json, message_len, "message_json", MAX_MESSAGE_BYTES) }?;
+            to_json(&client.send_mail_json_cancellable(text, token)?)
         };
         // SAFETY: forwarded contract.
         unsafe { client_call(client, result_out, "result_out", call) }

@@ -14,6 +14,7 @@
 #![allow(non_camel_case_types)]
 
 mod call;
+mod cancel;
 mod client;
 mod error;
 mod last_error;
@@ -25,13 +26,17 @@ mod status;
 mod strings;
 mod version;
 
+pub use cancel::{pmp_cancel, pmp_cancel_free, pmp_cancel_new, pmp_cancel_request};
 pub use client::{pmp_client, pmp_client_free, pmp_client_new, pmp_client_new_with_signer};
 pub use error::{pmp_last_error, pmp_status_name};
 pub use log::{
     PMP_LOG_LEVEL_DEBUG, PMP_LOG_LEVEL_ERROR, PMP_LOG_LEVEL_INFO, PMP_LOG_LEVEL_WARN,
     pmp_log_callback, pmp_log_params, pmp_set_log_callback,
 };
-pub use mail::{pmp_send_mail, pmp_test_permissions};
+pub use mail::{
+    pmp_send_mail, pmp_send_mail_cancellable, pmp_test_permissions,
+    pmp_test_permissions_cancellable,
+};
 pub use signer::{
     PMP_SIGN_ALGORITHM_PS256, PMP_SIGN_ALGORITHM_RS256, pmp_sign_callback, pmp_sign_params,
 };

@@ -244,6 +244,35 @@ int main(int argc, char **argv) {
     CHECK(pmp_send_mail(NULL, (const uint8_t *)message, strlen(message), &result) == PMP_STATUS_NULL_PARAMETER,
           "NULL client");
     pmp_string_free(last_error());
+
+    /* pmp_cancel: round trip, NULL handling, a handle cancelled before the call sends nothing. */
+    CHECK(strcmp(pmp_status_name(PMP_STATUS_CANCELLED), "PMP_STATUS_CANCELLED") == 0 && PMP_STATUS_CANCELLED == 16,
+          "pmp_status_name(PMP_STATUS_CANCELLED)");
+    CHECK(pmp_cancel_new(NULL) == PMP_STATUS_NULL_PARAMETER, "pmp_cancel_new(NULL)");
+    pmp_cancel_request(NULL);
+    pmp_cancel_free(NULL);
+    pmp_cancel *cancel = NULL;
+    CHECK(pmp_cancel_new(&cancel) == PMP_STATUS_OK && cancel != NULL, "pmp_cancel_new");
+    report = NULL;
+    CHECK(pmp_test_permissions_cancellable(client, NULL, 0, cancel, &report) == PMP_STATUS_OK &&
+              strstr(report, "\"authenticated\":true") != NULL,
+          "pmp_test_permissions_cancellable, not cancelled");
+    pmp_string_free(report);
+    pmp_cancel_request(cancel);
+    pmp_cancel_request(cancel);
+    untouched = (char *)0x1;
+    CHECK(pmp_send_mail_cancellable(client, (const uint8_t *)message, strlen(message), cancel, &untouched) ==
+                  PMP_STATUS_CANCELLED &&
+              untouched == (char *)0x1,
+          "cancelled before the call");
+    CHECK(last_error_contains("\"category\":\"cancelled\"") && last_error_contains("\"outcome\":\"failed\""),
+          "cancelled: error document");
+    report = NULL;
+    CHECK(pmp_test_permissions_cancellable(client, NULL, 0, cancel, &report) == PMP_STATUS_CANCELLED,
+          "pmp_test_permissions_cancellable, cancelled");
+    CHECK(pmp_test_permissions_cancellable(client, NULL, 0, NULL, &report) == PMP_STATUS_OK, "NULL cancel");
+    pmp_string_free(report);
+    pmp_cancel_free(cancel);
     pmp_client_free(client);
 
     /*

@@ -566,3 +566,75 @@ fn every_export_runs_inside_the_panic_boundary() {
         );
     }
 }
+
+/// A `pmp_cancel` handle, sendable to the thread that cancels.
+struct SendCancel(*mut pmp_cancel);
+// SAFETY: pmp_cancel_request is thread-safe; the handle outlives the thread (joined before free).
+unsafe impl Send for SendCancel {}
+
+#[test]
+fn pmp_cancel_request_stops_a_throttled_send_from_another_thread() {
+    let emu = start_emulator();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["retry"]["maxTotalWaitSeconds"] = json!(120);
+    let (status, client) = new_client(&config.to_string());
+    assert_eq!(status, pmp_status::Ok);
+    emu.set_faults(serde_json::from_value(json!({"rules": [{"path": "sendMail", "action": "status", "status": 429, "retryAfterSeconds": 30, "count": 10}]})).unwrap());
+    let message = json!({"from": MAILBOX, "to": ["a@contoso.com"]}).to_string();
+    let mut cancel: *mut pmp_cancel = ptr::null_mut();
+    // SAFETY: valid locals; the handles are freed once, after the cancelling thread joined.
+    unsafe {
+        assert_eq!(pmp_cancel_new(ptr::null_mut()), pmp_status::NullParameter);
+        assert_eq!(pmp_cancel_new(&mut cancel), pmp_status::Ok);
+        pmp_cancel_request(ptr::null());
+        pmp_cancel_free(ptr::null_mut());
+        let remote = SendCancel(cancel);
+        let canceller = std::thread::spawn(move || {
+            let remote = remote;
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            pmp_cancel_request(remote.0);
+            pmp_cancel_request(remote.0);
+        });
+        let started = std::time::Instant::now();
+        let mut out = std::ptr::dangling_mut::<c_char>();
+        let status =
+            pmp_send_mail_cancellable(client, message.as_ptr(), message.len(), cancel, &mut out);
+        canceller.join().unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(status, pmp_status::Cancelled);
+        assert_eq!(out, std::ptr::dangling_mut::<c_char>());
+        let e = last_error();
+        assert_eq!(e["status"], 16);
+        assert_eq!(e["statusName"], "PMP_STATUS_CANCELLED");
+        assert_eq!(e["category"], "cancelled");
+        assert_eq!(e["outcome"], "failed");
+        assert_eq!(
+            CStr::from_ptr(pmp_status_name(16)).to_str().unwrap(),
+            "PMP_STATUS_CANCELLED"
+        );
+        // The handle stays cancelled: the next call sends nothing.
+        let mut report: *mut c_char = ptr::null_mut();
+        assert_eq!(
+            pmp_test_permissions_cancellable(client, ptr::null(), 0, cancel, &mut report),
+            pmp_status::Cancelled
+        );
+        // NULL cancel: an ordinary call.
+        emu.set_faults(serde_json::from_value(json!({"rules": []})).unwrap());
+        let mut result: *mut c_char = ptr::null_mut();
+        assert_eq!(
+            pmp_send_mail_cancellable(
+                client,
+                message.as_ptr(),
+                message.len(),
+                ptr::null(),
+                &mut result
+            ),
+            pmp_status::Ok
+        );
+        assert_eq!(take_string(result)["status"], "sent");
+        pmp_cancel_free(cancel);
+        pmp_client_free(client);
+    }
+    assert_eq!(emu.counters().send_mail_requests, 2);
+    assert_eq!(emu.messages().len(), 1);
+}
