@@ -67,6 +67,33 @@ public sealed class OutcomeTests : IDisposable
         Assert.Equal(0, (int)counters["messagesAccepted"]!);
     }
 
+    [Fact]
+    public void CancellationTokenStopsAThrottledSendAndSendsNothing()
+    {
+        _emulator.SetFaults(new { path = "sendMail", action = "status", status = 429, retryAfterSeconds = 30, count = 10 });
+        PmpMailConfig config = _emulator.SecretConfig();
+        config.Retry = new PmpMailRetryOptions { MaxTotalWaitSeconds = 120 };
+        using PmpMailClient client = PmpMailClient.Create(config);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var ex = Assert.Throws<PmpMailCancelledException>(() => client.SendMail(NewMessage("xunit cancelled " + Guid.NewGuid()), cts.Token));
+        // A hang guard, not a timing claim: the Retry-After is 30 s.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), watch.Elapsed.ToString());
+        Assert.Equal(PmpStatus.Cancelled, ex.Status);
+        Assert.Equal("PMP_STATUS_CANCELLED", ex.Detail.StatusName);
+        Assert.Equal("cancelled", ex.Category);
+        Assert.Equal("failed", ex.Outcome);
+
+        Assert.Empty(_emulator.Messages());
+        Assert.Equal(1, (int)_emulator.Counters()["sendMailRequests"]!);
+
+        // A token cancelled before the call: no request at all.
+        Assert.Throws<PmpMailCancelledException>(() => client.SendMail(NewMessage("xunit cancelled early"), cts.Token));
+        Assert.Throws<PmpMailCancelledException>(() => client.TestPermissions(false, cts.Token));
+        Assert.Equal(1, (int)_emulator.Counters()["sendMailRequests"]!);
+    }
+
     private static PmpMailMessage NewMessage(string subject)
     {
         var message = new PmpMailMessage { From = EmulatorFixture.Mailbox, Subject = subject, Body = "body" };

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -233,6 +234,71 @@ public sealed class PmpMailClient : IDisposable
         fixed (byte* json = buffer.WrittenSpan)
         {
             status = NativeMethods.SendMail(_handle, json, (nuint)buffer.WrittenSpan.Length, out result);
+        }
+
+        ThrowIfFailed(status, _signer);
+        return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
+    }
+
+    /// <summary>
+    /// <see cref="TestPermissions(bool)"/> that <paramref name="cancellationToken"/> can stop while it waits (e.g. out a
+    /// throttled token request's Retry-After): it then throws <see cref="PmpMailCancelledException"/>. A request in
+    /// flight is never abandoned.
+    /// </summary>
+    public unsafe PmpPermissionReport TestPermissions(bool forceRefresh, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return TestPermissions(forceRefresh);
+        }
+
+        using var buffer = new SensitiveBufferWriter(64);
+        DocumentWriter.WriteTestOptions(buffer, forceRefresh);
+        uint status;
+        byte* report;
+        using (var cancel = PmpCancelHandle.Create())
+        {
+            using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
+            {
+                fixed (byte* json = buffer.WrittenSpan)
+                {
+                    status = NativeMethods.TestPermissionsCancellable(_handle, json, (nuint)buffer.WrittenSpan.Length, cancel, out report);
+                }
+            }
+        }
+
+        ThrowIfFailed(status, _signer);
+        return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
+    }
+
+    /// <summary>
+    /// <see cref="SendMail(PmpMailMessage)"/> that <paramref name="cancellationToken"/> can stop while it waits to retry
+    /// (a 429's Retry-After, a 503, a lost connection): it then throws <see cref="PmpMailCancelledException"/>, whose
+    /// <see cref="PmpMailCancelledException.Outcome"/> is <c>failed</c>, or <c>unknown</c> when an earlier attempt may
+    /// have been delivered. A request in flight is never abandoned; a token cancelled before the call sends nothing.
+    /// </summary>
+    public unsafe PmpSendResult SendMail(PmpMailMessage message, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return SendMail(message);
+        }
+
+        Guard.NotNull(message, nameof(message));
+        using var buffer = new SensitiveBufferWriter(4096);
+        DocumentWriter.WriteMessage(buffer, message);
+        uint status;
+        byte* result;
+        using (var cancel = PmpCancelHandle.Create())
+        {
+            // The registration is disposed (waiting for a running callback) before the handle is freed.
+            using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
+            {
+                fixed (byte* json = buffer.WrittenSpan)
+                {
+                    status = NativeMethods.SendMailCancellable(_handle, json, (nuint)buffer.WrittenSpan.Length, cancel, out result);
+                }
+            }
         }
 
         ThrowIfFailed(status, _signer);

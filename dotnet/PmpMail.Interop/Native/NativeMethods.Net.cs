@@ -43,6 +43,26 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint SendMail(PmpClientHandle client, byte* messageJson, nuint messageLength, out byte* resultOut);
 
+    [LibraryImport(Lib, EntryPoint = "pmp_test_permissions_cancellable")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint TestPermissionsCancellable(PmpClientHandle client, byte* optionsJson, nuint optionsLength, PmpCancelHandle cancel, out byte* reportOut);
+
+    [LibraryImport(Lib, EntryPoint = "pmp_send_mail_cancellable")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint SendMailCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpCancelHandle cancel, out byte* resultOut);
+
+    [LibraryImport(Lib, EntryPoint = "pmp_cancel_new")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint CancelNew(out PmpCancelHandle cancelOut);
+
+    [LibraryImport(Lib, EntryPoint = "pmp_cancel_request")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial void CancelRequest(IntPtr cancel);
+
+    [LibraryImport(Lib, EntryPoint = "pmp_cancel_free")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial void CancelFree(IntPtr cancel);
+
     /// <summary>Process-wide; <c>userdata</c> is always NULL here (see <see cref="PmpMailLog"/>).</summary>
     [LibraryImport(Lib, EntryPoint = "pmp_set_log_callback")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -80,6 +80,21 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib, EntryPoint = "pmp_send_mail", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint SendMail(PmpClientHandle client, byte* messageJson, nuint messageLength, out byte* resultOut);
 
+    [DllImport(Lib, EntryPoint = "pmp_test_permissions_cancellable", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint TestPermissionsCancellable(PmpClientHandle client, byte* optionsJson, nuint optionsLength, PmpCancelHandle cancel, out byte* reportOut);
+
+    [DllImport(Lib, EntryPoint = "pmp_send_mail_cancellable", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint SendMailCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpCancelHandle cancel, out byte* resultOut);
+
+    [DllImport(Lib, EntryPoint = "pmp_cancel_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint CancelNew(out PmpCancelHandle cancelOut);
+
+    [DllImport(Lib, EntryPoint = "pmp_cancel_request", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern void CancelRequest(IntPtr cancel);
+
+    [DllImport(Lib, EntryPoint = "pmp_cancel_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern void CancelFree(IntPtr cancel);
+
     [DllImport(Lib, EntryPoint = "pmp_last_error", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint LastError(out byte* errorOut);
 
