@@ -337,6 +337,35 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         (Get-EmulatorMessages).subject | Should -Be 'short wait'
     }
 
+    It 'stops a long retry wait on Ctrl+C (Stop), well before the Retry-After, and sends nothing then or later' {
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 429; retryAfterSeconds = 30; count = 10 }
+        $params = Get-SecretParameters
+        $params.To = 'ops@contoso.com'; $params.Subject = 'stopped'; $params.From = $Mailbox; $params.MaxRetryWaitSeconds = 120
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript('param($Module, $Params) Import-Module $Module; Send-PmpMail @Params').
+                AddArgument((Join-Path $ModulePath 'PmpMail.psd1')).AddArgument($params)
+            $async = $ps.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while ((Get-EmulatorCounters).sendMailRequests -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            (Get-EmulatorCounters).sendMailRequests | Should -Be 1 -Because 'the first attempt got its 429'
+            Start-Sleep -Seconds 1
+            $stopwatch = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            # A hang guard, not a timing claim: without a cancel the wait would last 30 s.
+            $stopwatch.Elapsed.TotalSeconds | Should -BeLessThan 10
+            $async.IsCompleted | Should -BeTrue
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+        }
+        finally {
+            $ps.Dispose()
+        }
+        Get-EmulatorMessages | Should -BeNullOrEmpty
+        Start-Sleep -Seconds 3
+        (Get-EmulatorCounters).sendMailRequests | Should -Be 1 -Because 'nothing is sent after the stop'
+        Get-EmulatorMessages | Should -BeNullOrEmpty
+    }
+
     It 'sends with a certificate (signer) and shows the steps with -Verbose, without the assertion, the token or the key' {
         $ep = Get-EndpointParameters
         $all = Send-PmpMail -To 'ops@contoso.com' -Subject 'cert' -From $Mailbox -TenantId $TenantId -ClientId $AppFull -Certificate $Cert @ep -PassThru -Verbose *>&1

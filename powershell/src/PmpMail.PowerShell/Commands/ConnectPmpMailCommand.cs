@@ -28,7 +28,7 @@ public sealed class ConnectPmpMailCommand : PmpMailConnectedCmdletBase
         {
             try
             {
-                PmpPermissionReport report = RunNative(() => connection.Client.TestPermissions());
+                PmpPermissionReport report = RunNative(stop => connection.Client.TestPermissions(false, stop));
                 WriteLog(report.Log);
                 if (!report.Authenticated)
                 {

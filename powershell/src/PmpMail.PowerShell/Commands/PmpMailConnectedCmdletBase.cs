@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Management.Automation;
@@ -79,13 +80,20 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     }
 
     /// <summary>
-    /// True after Ctrl+C. A native call in flight cannot be cancelled (the C ABI has no cancel), so the cmdlet
-    /// checks this before starting the next one and sends nothing more.
+    /// True after Ctrl+C. The native call in flight stops at its next wait (see <see cref="RunNative{T}"/>); the
+    /// cmdlet checks this before starting the next one and sends nothing more.
     /// </summary>
     internal bool IsStopping => _stopping;
 
+    /// <summary>Cancelled by Ctrl+C (StopProcessing). Not disposed: it holds no wait handle or timer.</summary>
+    private readonly CancellationTokenSource _stop = new();
+
     /// <inheritdoc />
-    protected override void StopProcessing() => _stopping = true;
+    protected override void StopProcessing()
+    {
+        _stopping = true;
+        _stop.Cancel();
+    }
 
     /// <summary>A retry wait at least this long is shown as a warning while it runs (shorter ones only with -Verbose).</summary>
     internal static readonly TimeSpan LongWait = TimeSpan.FromSeconds(3);
@@ -96,12 +104,13 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     /// <summary>
     /// Runs a native call (which blocks until its retries are over) on a worker thread and, meanwhile, writes a
     /// warning on the pipeline thread for each retry wait of <see cref="LongWait"/> or more that the native log
-    /// announces, such as Entra ID's 429 with Retry-After: 60. The call itself cannot be interrupted: the C ABI has
-    /// no cancel call, so after Ctrl+C the cmdlet still waits for it (abandoning it would let the message go out
-    /// after the pipeline stopped) and then sends nothing more. The native log is process-wide, so a wait of another
-    /// runspace's call in the same process would be shown too.
+    /// announces, such as Entra ID's 429 with Retry-After: 60. Ctrl+C cancels the token the call gets: the native
+    /// library stops at its next wait (a request already sent runs to its answer, never abandoned) and the call
+    /// throws <see cref="PmpMailCancelledException"/>. The cmdlet waits for the call to return either way, so nothing
+    /// goes out after the pipeline stopped. The native log is process-wide, so a wait of another runspace's call in
+    /// the same process would be shown too.
     /// </summary>
-    internal T RunNative<T>(Func<T> call)
+    internal T RunNative<T>(Func<CancellationToken, T> call)
     {
         var waits = new ConcurrentQueue<string>();
         using (PmpMailLog.Subscribe((level, message) =>
@@ -109,11 +118,12 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
             Match match = RetryWaitPattern.Match(message);
             if (match.Success && long.TryParse(match.Groups["ms"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out long ms) && ms >= LongWait.TotalMilliseconds)
             {
-                waits.Enqueue($"Waiting {Math.Round(ms / 1000.0, 1).ToString(CultureInfo.InvariantCulture)} s before retrying: {match.Groups["what"].Value}. Ctrl+C cannot interrupt the wait (the native library has no cancel call); it takes effect when this request is over.");
+                waits.Enqueue($"Waiting {Math.Round(ms / 1000.0, 1).ToString(CultureInfo.InvariantCulture)} s before retrying: {match.Groups["what"].Value}. Ctrl+C stops the wait (and sends nothing more).");
             }
         }))
         {
-            Task<T> task = Task.Run(call);
+            CancellationToken stop = _stop.Token;
+            Task<T> task = Task.Run(() => call(stop));
             // Not task.Wait: it would wrap the call's PmpMailException in an AggregateException.
             while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(100)))
             {

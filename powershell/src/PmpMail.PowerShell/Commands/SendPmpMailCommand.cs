@@ -116,7 +116,7 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
         try
         {
             PmpMailClient client = _connection!.Client;
-            PmpSendResult result = RunNative(() => client.SendMail(message));
+            PmpSendResult result = RunNative(stop => client.SendMail(message, stop));
             WriteLog(result.Log);
             if (!SaveToSentItems && result.UploadSession)
             {

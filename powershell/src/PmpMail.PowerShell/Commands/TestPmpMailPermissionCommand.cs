@@ -36,7 +36,7 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
         try
         {
             bool forceRefresh = ForceRefresh.IsPresent;
-            report = RunNative(() => connection.Client.TestPermissions(forceRefresh));
+            report = RunNative(stop => connection.Client.TestPermissions(forceRefresh, stop));
         }
         catch (PmpMailException ex)
         {
