@@ -142,8 +142,23 @@ pub(crate) fn verify(assertion: &str, ex: &Expect<'_>) -> Result<Verified, Entra
     let exp =
         claim_time(payload.get("exp"))?.ok_or_else(|| malformed("The 'exp' claim is missing."))?;
     let nbf = claim_time(payload.get("nbf"))?;
+    check_validity_window(exp, nbf, ex.skew)?;
+    let jti = payload
+        .get("jti")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Verified { jti, exp })
+}
+
+/// AADSTS700024 for an assertion (a client assertion or a federated token) outside its
+/// `nbf`..`exp` window, allowing `skew` seconds either way.
+pub(super) fn check_validity_window(
+    exp: i64,
+    nbf: Option<i64>,
+    skew: i64,
+) -> Result<(), EntraError> {
     let now = unix_now();
-    if now > exp + ex.skew || nbf.is_some_and(|n| now + ex.skew < n) {
+    if now > exp + skew || nbf.is_some_and(|n| now + skew < n) {
         return Err(EntraError::invalid_client(
             700024,
             format!(
@@ -154,9 +169,5 @@ pub(crate) fn verify(assertion: &str, ex: &Expect<'_>) -> Result<Verified, Entra
             ),
         ));
     }
-    let jti = payload
-        .get("jti")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(Verified { jti, exp })
+    Ok(())
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::directory::App;
 use crate::errors::EntraError;
 use crate::state::AppState;
-use crate::util::{b64url_decode, new_guid, rfc3339, unix_now};
+use crate::util::{b64url_decode, new_guid, unix_now};
 
 const WIF_DOC: &str = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation";
 
@@ -53,12 +53,6 @@ fn time_claim(v: Option<&Value>) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-}
-
-fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .map(rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Checks a federated assertion for `app`, in the order Entra must take: the issuer names
@@ -127,18 +121,7 @@ pub(crate) fn verify(st: &AppState, app: &App, assertion: &str) -> Result<(), En
         )
     })?;
     let nbf = time_claim(jwt.payload.get("nbf"));
-    let now = unix_now();
-    if now > exp + st.clock_skew || nbf.is_some_and(|n| now + st.clock_skew < n) {
-        return Err(EntraError::invalid_client(
-            700024,
-            format!(
-                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
-                iso(now),
-                iso(nbf.unwrap_or(0)),
-                iso(exp)
-            ),
-        ));
-    }
+    super::assertion::check_validity_window(exp, nbf, st.clock_skew)?;
 
     // Subject: exact, case-sensitive (B8.3, observed AADSTS700213 text).
     // [UNCONFIRMED] error value and status of 700213 (`invalid_client?` in the note).
