@@ -91,7 +91,8 @@ pub enum ManagedIdentitySource {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointOverrides {
-    /// IMDS base URL (default `http://169.254.169.254`). For tests and emulators.
+    /// IMDS base URL (default: AZURE_POD_IDENTITY_AUTHORITY_HOST, else `http://169.254.169.254`).
+    /// For tests and emulators.
     pub imds_base_url: Option<String>,
     /// The App Service or Arc token endpoint (default: IDENTITY_ENDPOINT).
     pub identity_endpoint: Option<String>,
@@ -252,6 +253,8 @@ pub struct AzureEnvironment {
     pub federated_token_file: Option<String>,
     pub client_id: Option<String>,
     pub tenant_id: Option<String>,
+    /// AZURE_POD_IDENTITY_AUTHORITY_HOST: the Azure SDKs' override of the IMDS base URL.
+    pub imds_authority_host: Option<String>,
 }
 
 impl AzureEnvironment {
@@ -265,6 +268,7 @@ impl AzureEnvironment {
             federated_token_file: var("AZURE_FEDERATED_TOKEN_FILE"),
             client_id: var("AZURE_CLIENT_ID"),
             tenant_id: var("AZURE_TENANT_ID"),
+            imds_authority_host: var("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
         }
     }
 }

@@ -172,8 +172,12 @@ pub(crate) fn resolve(
             let base = overrides
                 .imds_base_url
                 .as_deref()
+                .or(env.imds_authority_host.as_deref())
                 .unwrap_or(DEFAULT_IMDS_BASE_URL);
-            let base = local_endpoint("endpoints.imdsBaseUrl", base)?;
+            let base = local_endpoint(
+                "endpoints.imdsBaseUrl (AZURE_POD_IDENTITY_AUTHORITY_HOST)",
+                base,
+            )?;
             Source::Imds {
                 token_url: format!("{base}{IMDS_TOKEN_PATH}"),
             }
@@ -713,6 +717,42 @@ mod tests {
         }
         assert_eq!(s.resource, GRAPH);
         assert_eq!(s.selector, None);
+    }
+
+    /// AZURE_POD_IDENTITY_AUTHORITY_HOST moves IMDS (the Azure SDKs' override); the config field
+    /// wins over it, and it must be local too.
+    #[test]
+    fn the_imds_address_follows_the_sdk_variable() {
+        let mut env = AzureEnvironment {
+            imds_authority_host: Some("http://127.0.0.1:4999/".into()),
+            ..Default::default()
+        };
+        let imds = |overrides: &EndpointOverrides, env: &AzureEnvironment| -> Result<String> {
+            match resolve(fields(ManagedIdentitySource::Auto), overrides, env, GRAPH)?.source {
+                Source::Imds { token_url } => Ok(token_url),
+                other => panic!("{other:?}"),
+            }
+        };
+        let defaults = EndpointOverrides::default();
+        assert_eq!(
+            imds(&defaults, &env).unwrap(),
+            "http://127.0.0.1:4999/metadata/identity/oauth2/token"
+        );
+        let field = EndpointOverrides {
+            imds_base_url: Some("http://localhost:5000".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            imds(&field, &env).unwrap(),
+            "http://localhost:5000/metadata/identity/oauth2/token"
+        );
+        env.imds_authority_host = Some("http://imds.example.com".into());
+        let e = imds(&defaults, &env).unwrap_err();
+        assert!(
+            e.message.contains("AZURE_POD_IDENTITY_AUTHORITY_HOST") && e.message.contains("local"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

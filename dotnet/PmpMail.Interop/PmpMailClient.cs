@@ -16,7 +16,7 @@ public sealed class PmpMailClient : IDisposable
     private readonly PmpClientHandle _handle;
     private readonly CertificateSigner? _signer;
 
-    private PmpMailClient(PmpClientHandle handle, CertificateSigner? signer, string tenant, string clientId, string credentialKind, StoreLocation? certificateStore = null)
+    private PmpMailClient(PmpClientHandle handle, CertificateSigner? signer, string? tenant, string? clientId, string credentialKind, StoreLocation? certificateStore = null)
     {
         _handle = handle;
         _signer = signer;
@@ -28,13 +28,13 @@ public sealed class PmpMailClient : IDisposable
 
     static PmpMailClient() => NativeLibraryResolver.EnsureRegistered();
 
-    /// <summary>The tenant as configured.</summary>
-    public string Tenant { get; }
+    /// <summary>The tenant as configured; null when the credential names it (managed identity, workload identity from AZURE_TENANT_ID).</summary>
+    public string? Tenant { get; }
 
-    /// <summary>The app registration's client id.</summary>
-    public string ClientId { get; }
+    /// <summary>The app registration's client id as configured; null when the credential names it (managed identity, workload identity from AZURE_CLIENT_ID).</summary>
+    public string? ClientId { get; }
 
-    /// <summary>clientSecret, certificatePfx, certificatePem or signer.</summary>
+    /// <summary>clientSecret, certificatePfx, certificatePem, managedIdentity, workloadIdentity or signer.</summary>
     public string CredentialKind { get; }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using PmpMail.Interop.Native;
 
 namespace PmpMail.Interop;
 
@@ -70,11 +71,29 @@ public sealed class PmpMailConfig
         ClientId = string.IsNullOrWhiteSpace(clientId) ? throw new ArgumentException("The client id is required.", nameof(clientId)) : clientId;
     }
 
-    /// <summary>Tenant id (GUID), verified domain, or authority URL.</summary>
-    public string Tenant { get; }
+    /// <summary>
+    /// Creates a configuration for a credential that names its own identity: a managed identity
+    /// (<see cref="PmpMailCredential.FromManagedIdentity"/>, no tenant and no app registration), or workload identity
+    /// (<see cref="PmpMailCredential.FromWorkloadIdentity"/>) with the tenant and client id from AZURE_TENANT_ID and
+    /// AZURE_CLIENT_ID.
+    /// </summary>
+    public PmpMailConfig(PmpMailCredential credential)
+    {
+        Credential = Guard.NotNull(credential, nameof(credential));
+        if (!credential.NamesItsOwnIdentity)
+        {
+            throw new ArgumentException($"A {credential.Kind} credential belongs to an app registration: use PmpMailConfig(tenant, clientId).", nameof(credential));
+        }
+    }
 
-    /// <summary>The app registration's application (client) id.</summary>
-    public string ClientId { get; }
+    /// <summary>Tenant id (GUID), verified domain, or authority URL; null when the credential names it (managed or workload identity).</summary>
+    public string? Tenant { get; }
+
+    /// <summary>The app registration's application (client) id; null when the credential names it (managed or workload identity).</summary>
+    public string? ClientId { get; }
+
+    /// <summary>Managed-identity endpoint overrides (tests, emulators); only with <see cref="PmpMailCredential.FromManagedIdentity"/>.</summary>
+    public PmpManagedIdentityEndpoints? ManagedIdentityEndpoints { get; set; }
 
     /// <summary>Secret or certificate file credential; not used when a .NET certificate signs (<see cref="PmpMailClient.CreateWithCertificate"/>, <see cref="PmpMailClient.CreateWithCertificateThumbprint"/>).</summary>
     public PmpMailCredential? Credential { get; set; }

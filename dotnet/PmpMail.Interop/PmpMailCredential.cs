@@ -43,6 +43,28 @@ public abstract class PmpMailCredential
     public static PmpMailCredential FromPemFiles(string certificatePath, string privateKeyPath) =>
         new PemFileCredential(certificatePath, privateKeyPath);
 
+    /// <summary>
+    /// The Azure resource's managed identity (App Service / Functions / Automation, an Azure VM through IMDS, an
+    /// Azure Arc-enabled server): no secret, the platform's local endpoint issues the token. Use it with
+    /// <see cref="PmpMailConfig(PmpMailCredential)"/>: a managed identity has no app registration and needs no tenant.
+    /// </summary>
+    /// <param name="identity">System-assigned (null or <see cref="PmpManagedIdentityId.SystemAssigned"/>) or a user-assigned identity.</param>
+    /// <param name="source">Where the token comes from; by default detected as the Azure SDKs do.</param>
+    public static PmpMailCredential FromManagedIdentity(PmpManagedIdentityId? identity = null, PmpManagedIdentitySource source = PmpManagedIdentitySource.Auto) =>
+        new ManagedIdentityCredential(identity ?? PmpManagedIdentityId.SystemAssigned, source);
+
+    /// <summary>
+    /// Workload identity federation (AKS workload identity, a CI system's OIDC token): the token in
+    /// <paramref name="tokenFile"/> (default AZURE_FEDERATED_TOKEN_FILE) is the client assertion, re-read for every
+    /// token request so a rotated file is picked up. With <see cref="PmpMailConfig(PmpMailCredential)"/> the tenant
+    /// and client id come from AZURE_TENANT_ID and AZURE_CLIENT_ID.
+    /// </summary>
+    public static PmpMailCredential FromWorkloadIdentity(string? tokenFile = null) =>
+        new WorkloadIdentityCredential(tokenFile is null ? null : Guard.NotEmpty(tokenFile, nameof(tokenFile), "The federated token file path is empty."));
+
+    /// <summary>True for credentials that name their own identity, so the config may omit the tenant and client id.</summary>
+    internal virtual bool NamesItsOwnIdentity => false;
+
     /// <summary>Short description for logs (never the secret).</summary>
     public abstract string Kind { get; }
 
@@ -114,6 +136,51 @@ public abstract class PmpMailCredential
             writer.WriteString("type", "certificatePem");
             writer.WriteString("certificatePath", certificatePath);
             writer.WriteString("privateKeyPath", privateKeyPath);
+            writer.WriteEndObject();
+        }
+    }
+
+    private sealed class ManagedIdentityCredential(PmpManagedIdentityId identity, PmpManagedIdentitySource source) : PmpMailCredential
+    {
+        public override string Kind => "managedIdentity";
+
+        internal override bool NamesItsOwnIdentity => true;
+
+        internal override void WriteAuth(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject("auth");
+            writer.WriteString("type", "managedIdentity");
+            if (identity.Field is not null)
+            {
+                writer.WriteString(identity.Field, identity.Value);
+            }
+
+            writer.WriteString("source", source switch
+            {
+                PmpManagedIdentitySource.AppService => "appService",
+                PmpManagedIdentitySource.Imds => "imds",
+                PmpManagedIdentitySource.Arc => "arc",
+                _ => "auto",
+            });
+            writer.WriteEndObject();
+        }
+    }
+
+    private sealed class WorkloadIdentityCredential(string? tokenFile) : PmpMailCredential
+    {
+        public override string Kind => "workloadIdentity";
+
+        internal override bool NamesItsOwnIdentity => true;
+
+        internal override void WriteAuth(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject("auth");
+            writer.WriteString("type", "workloadIdentity");
+            if (tokenFile is not null)
+            {
+                writer.WriteString("tokenFile", tokenFile);
+            }
+
             writer.WriteEndObject();
         }
     }

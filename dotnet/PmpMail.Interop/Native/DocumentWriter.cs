@@ -15,8 +15,8 @@ internal static class DocumentWriter
     {
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
-        writer.WriteString("tenant", config.Tenant);
-        writer.WriteString("clientId", config.ClientId);
+        WriteIfSet(writer, "tenant", config.Tenant);
+        WriteIfSet(writer, "clientId", config.ClientId);
         if (signer)
         {
             writer.WriteStartObject("auth");
@@ -96,6 +96,17 @@ internal static class DocumentWriter
         }
 
         WriteIfSet(writer, "tokenRefreshMarginSeconds", config.TokenRefreshMarginSeconds);
+        if (config.ManagedIdentityEndpoints is PmpManagedIdentityEndpoints endpoints)
+        {
+            writer.WriteStartObject("endpoints");
+            WriteIfSet(writer, "imdsBaseUrl", endpoints.ImdsBaseUrl?.AbsoluteUri.TrimEnd('/'));
+            WriteIfSet(writer, "identityEndpoint", endpoints.IdentityEndpoint?.AbsoluteUri);
+            WriteIfSet(writer, "identityHeader", endpoints.IdentityHeader);
+            WriteIfSet(writer, "imdsEndpoint", endpoints.ImdsEndpoint?.AbsoluteUri.TrimEnd('/'));
+            WriteIfSet(writer, "arcKeyDirectory", endpoints.ArcKeyDirectory);
+            writer.WriteEndObject();
+        }
+
         writer.WriteEndObject();
     }
 

@@ -16,7 +16,7 @@ public sealed class PmpMailConnection : IDisposable
     {
         Client = client;
         TenantId = spec.TenantId;
-        ClientId = client.ClientId;
+        ClientId = client.ClientId ?? spec.ClientId;
         CredentialType = spec.Kind.ToString();
         CertificateThumbprint = signingCertificate?.Thumbprint;
         Environment = spec.Environment?.ToString() ?? "Global";
