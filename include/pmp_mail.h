@@ -142,7 +142,8 @@ typedef struct pmp_cancel pmp_cancel;
 
  Thread-safe: any number of threads may use one `pmp_client` concurrently (it is an
  `Arc`-backed immutable handle; the token cache is internally synchronised). Create with
- `pmp_client_new` or `pmp_client_new_with_signer`, release with `pmp_client_free` after all
+ `pmp_client_new`, `pmp_client_new_with_signer` or
+ `pmp_client_new_with_assertion_callback`, release with `pmp_client_free` after all
  calls using it have returned.
  */
 typedef struct pmp_client pmp_client;
@@ -170,6 +171,34 @@ typedef struct pmp_sign_params {
  thread, concurrently; `userdata` must stay valid until the client is freed.
  */
 typedef uint32_t (*pmp_sign_callback)(void *userdata, const struct pmp_sign_params *params, uint8_t *signature_out, size_t signature_capacity, size_t *signature_len_out);
+
+/*
+ Input of one assertion request. Valid only during the callback. Strings are UTF-8, not
+ NUL-terminated.
+ */
+typedef struct pmp_assertion_params {
+  /*
+   The client id the token is requested for (the assertion's subject must belong to it).
+   */
+  const uint8_t *client_id;
+  size_t client_id_len;
+  /*
+   The token endpoint URL: the `aud` of a self-signed assertion. A federated token's
+   audience is the one its federated credential names (usually `api://AzureADTokenExchange`).
+   */
+  const uint8_t *token_url;
+  size_t token_url_len;
+} pmp_assertion_params;
+
+/*
+ Writes a client assertion (a JWT, ASCII) for `params` to `assertion_out`.
+
+ Write at most `assertion_capacity` bytes (64 KiB), set `*assertion_len_out`, and return 0.
+ Any other return value is a failure (`PMP_STATUS_SIGNER`, whose message carries the value).
+ Called for every token request, on library threads, possibly concurrently; `userdata` must
+ stay valid until the client is freed. The library zeroes its copy after use.
+ */
+typedef uint32_t (*pmp_assertion_callback)(void *userdata, const struct pmp_assertion_params *params, uint8_t *assertion_out, size_t assertion_capacity, size_t *assertion_len_out);
 
 /*
  One log message. Valid only during the callback.
@@ -251,6 +280,23 @@ pmp_status pmp_client_new(const uint8_t *config_json, size_t config_len, struct 
  `sign` must follow the `pmp_sign_callback` contract.
  */
 pmp_status pmp_client_new_with_signer(const uint8_t *config_json, size_t config_len, const uint8_t *cert_der, size_t cert_der_len, pmp_sign_callback sign, void *userdata, struct pmp_client **client_out);
+
+/*
+ Creates a client whose client assertions the host supplies whole: a federated token from a
+ source the library does not read itself (a CI system's OIDC endpoint, a token broker).
+ `config.auth` must be `{"type":"clientAssertion"}` or omitted; `tenant` and `clientId` are
+ required. No network I/O.
+
+ `assertion` is called for every token request, on library threads, possibly concurrently;
+ `userdata` is passed back to it and must stay valid until the client is freed.
+
+ On success `*client_out` receives a new handle (release with `pmp_client_free`).
+
+ # Safety
+ `config_json` must be valid for reads of `config_len` bytes; `client_out` must be NULL or
+ writable; `assertion` must follow the `pmp_assertion_callback` contract.
+ */
+pmp_status pmp_client_new_with_assertion_callback(const uint8_t *config_json, size_t config_len, pmp_assertion_callback assertion, void *userdata, struct pmp_client **client_out);
 
 /*
  Releases a client. Calling with NULL is fine. Must not be called twice with the same value,

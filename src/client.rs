@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::cancel::CancelToken;
 use crate::config::{AuthConfig, Config, Identity, ValidatedConfig};
-use crate::credential::{AssertionSigner, Credential};
+use crate::credential::{AssertionProvider, AssertionSigner, Credential};
 use crate::error::{Error, Outcome, Result};
 use crate::http::Http;
 use crate::logging::OpLog;
@@ -77,6 +77,21 @@ impl Client {
         }
         let credential = Credential::with_signer(cert_der, signer)?;
         Client::build(validated, credential)
+    }
+
+    /// A client whose client assertions the host supplies whole (a federated token from a source
+    /// the library does not read itself); the config's auth must be `clientAssertion` or absent.
+    pub fn with_assertion_provider(
+        config: Config,
+        provider: Arc<dyn AssertionProvider>,
+    ) -> Result<Client> {
+        let (validated, auth) = config.into_validated()?;
+        if !matches!(auth, None | Some(AuthConfig::ClientAssertion)) {
+            return Err(Error::config(
+                "a client with an assertion callback needs auth {\"type\":\"clientAssertion\"} or no auth",
+            ));
+        }
+        Client::build(validated, Credential::Assertion(provider))
     }
 
     fn build(config: ValidatedConfig, credential: Credential) -> Result<Client> {

@@ -43,6 +43,10 @@ pub enum AuthConfig {
     },
     /// The host signs assertions (`pmp_client_new_with_signer`).
     Signer,
+    /// The host supplies each client assertion whole (`pmp_client_new_with_assertion_callback`):
+    /// a token from any federation source the library does not read itself (a CI system's OIDC
+    /// endpoint, a token broker, another cloud's workload identity).
+    ClientAssertion,
     /// The Azure resource's managed identity (App Service / Functions, an Azure VM through IMDS,
     /// an Azure Arc-enabled server). No secret: the platform's local endpoint issues the token.
     /// The top-level `clientId` must be absent and `tenant` is optional; a user-assigned
@@ -588,6 +592,7 @@ fn validate_auth_shape(auth: &AuthConfig) -> Result<()> {
             }
         }
         AuthConfig::Signer
+        | AuthConfig::ClientAssertion
         | AuthConfig::ManagedIdentity { .. }
         | AuthConfig::WorkloadIdentity { .. } => {}
     }

@@ -37,6 +37,32 @@ where
     }
 }
 
+/// What a client assertion must name: the app (its `iss` and `sub`, or the federated
+/// credential's subject) and the token endpoint (its `aud`, unless a federated credential fixes
+/// the audience).
+#[derive(Debug, Clone, Copy)]
+pub struct AssertionRequest<'a> {
+    pub client_id: &'a str,
+    pub token_url: &'a str,
+}
+
+/// Supplies whole client assertions from outside the library (a CI system's OIDC token, a token
+/// broker): the host's callback behind `pmp_client_new_with_assertion_callback`.
+///
+/// Called on a blocking worker thread for every token request, possibly concurrently.
+pub trait AssertionProvider: Send + Sync {
+    fn assertion(&self, request: &AssertionRequest<'_>) -> Result<Secret>;
+}
+
+impl<F> AssertionProvider for F
+where
+    F: Fn(&AssertionRequest<'_>) -> Result<Secret> + Send + Sync,
+{
+    fn assertion(&self, request: &AssertionRequest<'_>) -> Result<Secret> {
+        self(request)
+    }
+}
+
 /// An RSA private key held in memory (from a PFX or PEM file).
 pub struct RsaKeySigner {
     key: RsaKeyPair,
@@ -140,6 +166,8 @@ pub enum Credential {
     /// Workload identity federation: the file's token is the client assertion, re-read for
     /// every token request.
     FederatedTokenFile(String),
+    /// The host supplies each client assertion.
+    Assertion(Arc<dyn AssertionProvider>),
 }
 
 impl std::fmt::Debug for Credential {
@@ -159,6 +187,7 @@ impl std::fmt::Debug for Credential {
             Credential::FederatedTokenFile(path) => {
                 write!(f, "Credential::FederatedTokenFile({path})")
             }
+            Credential::Assertion(_) => f.write_str("Credential::Assertion(<host callback>)"),
         }
     }
 }
@@ -229,6 +258,9 @@ impl Credential {
             AuthConfig::Signer => Err(Error::config(
                 "auth type signer needs a host signer: create the client with pmp_client_new_with_signer",
             )),
+            AuthConfig::ClientAssertion => Err(Error::config(
+                "auth type clientAssertion needs the host's assertion callback: create the client with pmp_client_new_with_assertion_callback",
+            )),
             AuthConfig::ManagedIdentity { .. } | AuthConfig::WorkloadIdentity { .. } => {
                 Err(Error::new(
                     Status::Internal,
@@ -279,6 +311,35 @@ impl Credential {
             )));
         }
         Ok(Secret::new(token.to_owned()))
+    }
+
+    /// Asks the host's provider for an assertion and checks its shape, as for a token file.
+    pub(crate) fn provided_assertion(
+        provider: &dyn AssertionProvider,
+        request: &AssertionRequest<'_>,
+    ) -> Result<Secret> {
+        let assertion = provider.assertion(request)?;
+        let token = assertion.expose().trim();
+        let problem = if token.is_empty() {
+            Some("is empty".to_owned())
+        } else if token.len() as u64 > MAX_FEDERATED_TOKEN_BYTES {
+            Some(format!(
+                "is {} bytes; a client assertion is a JWT of a few KiB (at most {MAX_FEDERATED_TOKEN_BYTES} bytes)",
+                token.len()
+            ))
+        } else if token.split('.').count() != 3 || token.chars().any(|c| c.is_whitespace()) {
+            Some("is not a JWT (header.payload.signature)".to_owned())
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(Error::credential(format!(
+                "the client assertion from the host's callback {problem}"
+            ))
+            .with_remedy("Return the federated token (a signed JWT whose subject and audience match a federated credential of the app) as it is, without a 'Bearer ' prefix or quotes.")),
+            None if token.len() == assertion.expose().len() => Ok(assertion),
+            None => Ok(Secret::new(token.to_owned())),
+        }
     }
 }
 

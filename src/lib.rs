@@ -51,7 +51,7 @@ pub use config::{
     HttpOptions, HttpSettings, Identity, ManagedIdentitySource, RetryOptions, RetryPolicy,
     ValidatedConfig,
 };
-pub use credential::{AssertionSigner, SignatureAlgorithm};
+pub use credential::{AssertionProvider, AssertionRequest, AssertionSigner, SignatureAlgorithm};
 pub use error::{Error, ErrorDocument, Outcome, Status};
 pub use mail::message::{
     AddressObject, AttachmentInput, HeaderInput, Importance, Message, RecipientInput, SendResult,

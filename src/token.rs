@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::config::AssertionAlgorithm;
-use crate::credential::Credential;
+use crate::credential::{AssertionRequest, Credential};
 use crate::entra_error::token_error;
 use crate::error::{Error, Result, Status};
 use crate::http::{Http, Idempotency};
@@ -345,6 +345,29 @@ impl TokenProvider {
             Credential::FederatedTokenFile(path) => {
                 // Re-read for every request: the platform rotates the file.
                 let assertion = Credential::read_federated_token(path)?;
+                form.push((
+                    "client_assertion_type",
+                    Secret::new("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ));
+                form.push(("client_assertion", assertion));
+            }
+            Credential::Assertion(provider) => {
+                let (provider, client_id, token_url) = (
+                    provider.clone(),
+                    self.client_id.clone(),
+                    self.token_url.clone(),
+                );
+                // The host may do I/O for it (an OIDC endpoint, a broker): keep it off the async
+                // workers, as the signer.
+                let assertion = tokio::task::spawn_blocking(move || {
+                    let request = AssertionRequest {
+                        client_id: &client_id,
+                        token_url: &token_url,
+                    };
+                    Credential::provided_assertion(provider.as_ref(), &request)
+                })
+                .await
+                .map_err(|_| Error::new(Status::Signer, "the assertion callback panicked"))??;
                 form.push((
                     "client_assertion_type",
                     Secret::new("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),

@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
+use super::assertion::{CallbackAssertion, pmp_assertion_callback};
 use super::call::run;
 use super::panic::ffi_boundary;
 use super::signer::{CallbackSigner, pmp_sign_callback};
@@ -18,7 +19,8 @@ use crate::error::{Error, Status};
 ///
 /// Thread-safe: any number of threads may use one `pmp_client` concurrently (it is an
 /// `Arc`-backed immutable handle; the token cache is internally synchronised). Create with
-/// `pmp_client_new` or `pmp_client_new_with_signer`, release with `pmp_client_free` after all
+/// `pmp_client_new`, `pmp_client_new_with_signer` or
+/// `pmp_client_new_with_assertion_callback`, release with `pmp_client_free` after all
 /// calls using it have returned.
 pub struct pmp_client {
     _private: [u8; 0],
@@ -148,6 +150,43 @@ pub unsafe extern "C" fn pmp_client_new_with_signer(
             unsafe {
                 create_client(config_json, config_len, client_out, |config| {
                     Client::with_signer(config, cert, signer)
+                })
+            }
+        })
+    }
+}
+
+/// Creates a client whose client assertions the host supplies whole: a federated token from a
+/// source the library does not read itself (a CI system's OIDC endpoint, a token broker).
+/// `config.auth` must be `{"type":"clientAssertion"}` or omitted; `tenant` and `clientId` are
+/// required. No network I/O.
+///
+/// `assertion` is called for every token request, on library threads, possibly concurrently;
+/// `userdata` is passed back to it and must stay valid until the client is freed.
+///
+/// On success `*client_out` receives a new handle (release with `pmp_client_free`).
+///
+/// # Safety
+/// `config_json` must be valid for reads of `config_len` bytes; `client_out` must be NULL or
+/// writable; `assertion` must follow the `pmp_assertion_callback` contract.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmp_client_new_with_assertion_callback(
+    config_json: *const u8,
+    config_len: usize,
+    assertion: pmp_assertion_callback,
+    userdata: *mut c_void,
+    client_out: *mut *mut pmp_client,
+) -> pmp_status {
+    ffi_boundary! {
+        run(|| {
+            require_out(client_out, "client_out")?;
+            let assertion =
+                assertion.ok_or_else(|| Error::new(Status::NullParameter, "assertion is NULL"))?;
+            let provider = Arc::new(CallbackAssertion::new(assertion, userdata));
+            // SAFETY: forwarded contract.
+            unsafe {
+                create_client(config_json, config_len, client_out, |config| {
+                    Client::with_assertion_provider(config, provider)
                 })
             }
         })

@@ -8,11 +8,13 @@
 //!
 //! One file per concept, as rustls-ffi does: `client` (the handle, its constructors and free),
 //! `mail` (the calls on a client: send, test permissions), `error` (the last-error document,
-//! status names), `log` (the log callback), `signer` (the host signer callback), `strings`
+//! status names), `log` (the log callback), `signer` (the host signer callback), `assertion` (the host's
+//! client-assertion callback), `strings`
 //! (UTF-8 in and out), `version`; `panic`, `call`, `last_error` and `status` are the boundary's
 //! plumbing. This file only declares and re-exports.
 #![allow(non_camel_case_types)]
 
+mod assertion;
 mod call;
 mod cancel;
 mod client;
@@ -26,8 +28,12 @@ mod status;
 mod strings;
 mod version;
 
+pub use assertion::{pmp_assertion_callback, pmp_assertion_params};
 pub use cancel::{pmp_cancel, pmp_cancel_free, pmp_cancel_new, pmp_cancel_request};
-pub use client::{pmp_client, pmp_client_free, pmp_client_new, pmp_client_new_with_signer};
+pub use client::{
+    pmp_client, pmp_client_free, pmp_client_new, pmp_client_new_with_assertion_callback,
+    pmp_client_new_with_signer,
+};
 pub use error::{pmp_last_error, pmp_status_name};
 pub use log::{
     PMP_LOG_LEVEL_DEBUG, PMP_LOG_LEVEL_ERROR, PMP_LOG_LEVEL_INFO, PMP_LOG_LEVEL_WARN,

@@ -155,6 +155,34 @@ static uint32_t refusing_signer(void *userdata, const pmp_sign_params *params, u
     return 7; /* e.g. "the key is not accessible" */
 }
 
+/* What the assertion callback was asked for, and what it answers. */
+typedef struct assertion_host {
+    int calls;
+    char client_id[64];
+    char token_url[512];
+    const char *answer; /* NULL: refuse with 9 */
+} assertion_host;
+
+static uint32_t host_assertion(void *userdata, const pmp_assertion_params *params, uint8_t *assertion_out,
+                               size_t assertion_capacity, size_t *assertion_len_out) {
+    assertion_host *host = userdata;
+    host->calls++;
+    if (params->client_id_len < sizeof host->client_id) {
+        memcpy(host->client_id, params->client_id, params->client_id_len);
+        host->client_id[params->client_id_len] = '\0';
+    }
+    if (params->token_url_len < sizeof host->token_url) {
+        memcpy(host->token_url, params->token_url, params->token_url_len);
+        host->token_url[params->token_url_len] = '\0';
+    }
+    if (host->answer == NULL) return 9; /* e.g. "the OIDC endpoint did not answer" */
+    size_t len = strlen(host->answer);
+    if (len > assertion_capacity) return 10;
+    memcpy(assertion_out, host->answer, len);
+    *assertion_len_out = len;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s CONFIG.json MAILBOX CA.pem\n", argv[0]);
@@ -335,6 +363,34 @@ int main(int argc, char **argv) {
     CHECK(last_error_contains("\"category\":\"signer\""), "signer error document");
     pmp_client_free(signed_client);
     free(signer_config);
+
+    /* A host assertion callback: asked with the config's client id and the token endpoint; a
+       refusal is PMP_STATUS_SIGNER with its number, a non-JWT answer PMP_STATUS_CREDENTIAL. */
+    char *assertion_config = with_auth(config, "{\"type\":\"clientAssertion\"}");
+    CHECK(assertion_config != NULL, "assertion config built from the config's auth object");
+    CHECK(pmp_client_new_with_assertion_callback((const uint8_t *)"{}", 2, NULL, NULL, &signed_client) ==
+              PMP_STATUS_NULL_PARAMETER,
+          "NULL assertion callback");
+    assertion_host host = {0};
+    pmp_client *assertion_client = NULL;
+    status = assertion_config != NULL
+                 ? pmp_client_new_with_assertion_callback((const uint8_t *)assertion_config, strlen(assertion_config),
+                                                          host_assertion, &host, &assertion_client)
+                 : PMP_STATUS_INVALID_ARGUMENT;
+    CHECK(status == PMP_STATUS_OK && assertion_client != NULL, "pmp_client_new_with_assertion_callback");
+    report = NULL;
+    CHECK(pmp_test_permissions(assertion_client, NULL, 0, &report) == PMP_STATUS_SIGNER, "refusing assertion callback");
+    CHECK(host.calls == 1, "assertion callback called once");
+    CHECK(host.client_id[0] != '\0' && assertion_config != NULL && strstr(assertion_config, host.client_id) != NULL,
+          "assertion callback gets the config's client id");
+    CHECK(strncmp(host.token_url, "https://", 8) == 0 && strstr(host.token_url, "/oauth2/v2.0/token") != NULL,
+          "assertion callback gets the token endpoint");
+    CHECK(last_error_contains("(returned 9)"), "assertion refusal: its number in the error document");
+    host.answer = "not-a-jwt";
+    CHECK(pmp_test_permissions(assertion_client, NULL, 0, &report) == PMP_STATUS_CREDENTIAL, "non-JWT assertion");
+    CHECK(last_error_contains("not a JWT"), "non-JWT assertion: named in the error document");
+    pmp_client_free(assertion_client);
+    free(assertion_config);
     free(config);
 
 summary:

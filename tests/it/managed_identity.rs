@@ -451,3 +451,230 @@ fn imds_unavailability_is_retried_within_the_budget() {
     );
     assert_eq!(e.attempts, Some(3));
 }
+
+/// What the host's assertion callback returns and what it was asked for.
+struct HostAssertion {
+    token: String,
+    asked: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// A `pmp_assertion_callback`: writes `HostAssertion::token`; records the request.
+unsafe extern "C" fn host_assertion(
+    userdata: *mut std::ffi::c_void,
+    params: *const pmp_mail::ffi::pmp_assertion_params,
+    out: *mut u8,
+    capacity: usize,
+    len_out: *mut usize,
+) -> u32 {
+    // SAFETY: the library passes valid params (UTF-8 pointer + length) for the call and a
+    // buffer of `capacity` bytes; userdata is the &HostAssertion given at creation.
+    unsafe {
+        let host = &*(userdata as *const HostAssertion);
+        let params = &*params;
+        let text = |p: *const u8, n: usize| {
+            std::str::from_utf8(std::slice::from_raw_parts(p, n))
+                .unwrap()
+                .to_owned()
+        };
+        host.asked.lock().unwrap().push((
+            text(params.client_id, params.client_id_len),
+            text(params.token_url, params.token_url_len),
+        ));
+        if host.token.len() > capacity {
+            return 3;
+        }
+        std::ptr::copy_nonoverlapping(host.token.as_ptr(), out, host.token.len());
+        *len_out = host.token.len();
+    }
+    0
+}
+
+unsafe extern "C" fn refusing_assertion(
+    _: *mut std::ffi::c_void,
+    _: *const pmp_mail::ffi::pmp_assertion_params,
+    _: *mut u8,
+    _: usize,
+    _: *mut usize,
+) -> u32 {
+    17
+}
+
+/// `pmp_client_new_with_assertion_callback`; returns the status and the handle.
+fn assertion_client(
+    config: &Value,
+    callback: pmp_mail::ffi::pmp_assertion_callback,
+    host: *const HostAssertion,
+) -> (pmp_mail::ffi::pmp_status, *mut pmp_mail::ffi::pmp_client) {
+    let text = config.to_string();
+    let mut client = std::ptr::null_mut();
+    // SAFETY: the text outlives the call; the caller keeps `host` alive until the client is freed.
+    let status = unsafe {
+        pmp_mail::ffi::pmp_client_new_with_assertion_callback(
+            text.as_ptr(),
+            text.len(),
+            callback,
+            host as *mut std::ffi::c_void,
+            &mut client,
+        )
+    };
+    (status, client)
+}
+
+/// `pmp_test_permissions` on a handle; the report, or the last error document.
+fn ffi_report(client: *mut pmp_mail::ffi::pmp_client) -> (pmp_mail::ffi::pmp_status, Value) {
+    use pmp_mail::ffi::*;
+    let mut out: *mut std::ffi::c_char = std::ptr::null_mut();
+    // SAFETY: client is a live handle; `out` is a valid local; strings are freed once.
+    unsafe {
+        let status = pmp_test_permissions(client, std::ptr::null(), 0, &mut out);
+        if status != pmp_status::Ok {
+            assert_eq!(pmp_last_error(&mut out), pmp_status::Ok);
+        }
+        let text = std::ffi::CStr::from_ptr(out).to_str().unwrap().to_owned();
+        pmp_string_free(out);
+        (status, serde_json::from_str(&text).unwrap())
+    }
+}
+
+/// The host's callback supplies the federated token: the library asks with the app's client id
+/// and the token endpoint, and Entra accepts it as the client assertion.
+#[test]
+fn client_assertion_callback_federates() {
+    use pmp_mail::ffi::*;
+    let emu = start();
+    let host = HostAssertion {
+        token: emu
+            .federated_token(ISSUER, SUBJECT, AUDIENCE, 3600)
+            .unwrap(),
+        asked: Default::default(),
+    };
+    let config = config_json(&emu, MI_USER, json!({"type": "clientAssertion"}));
+    let (status, client) = assertion_client(&config, Some(host_assertion), &host);
+    assert_eq!(status, pmp_status::Ok);
+    let (status, report) = ffi_report(client);
+    assert_eq!(status, pmp_status::Ok, "{report}");
+    assert_eq!(report["authenticated"], true, "{report}");
+    assert_eq!(report["appId"], MI_USER);
+    // SAFETY: created above, freed once, no call in flight.
+    unsafe { pmp_client_free(client) };
+    let asked = host.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].0, MI_USER);
+    assert_eq!(asked[0].1, emu.token_url(TENANT));
+    let tokens = emu.tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].credential, "federated");
+
+    // Without auth the callback is the credential too.
+    let mut bare = config.clone();
+    bare.as_object_mut().unwrap().remove("auth");
+    let (status, client) = assertion_client(&bare, Some(host_assertion), &host);
+    assert_eq!(status, pmp_status::Ok);
+    assert_eq!(ffi_report(client).1["authenticated"], true);
+    // SAFETY: as above.
+    unsafe { pmp_client_free(client) };
+}
+
+/// A failing callback, a malformed assertion, a NULL callback and the wrong constructor each
+/// get their own error, and nothing reaches the token endpoint that should not.
+#[test]
+fn client_assertion_callback_failures_say_what_to_fix() {
+    use pmp_mail::ffi::*;
+    let emu = start();
+    let config = config_json(&emu, MI_USER, json!({"type": "clientAssertion"}));
+
+    let (status, client) = assertion_client(&config, Some(refusing_assertion), std::ptr::null());
+    assert_eq!(status, pmp_status::Ok);
+    let (status, error) = ffi_report(client);
+    assert_eq!(status, pmp_status::Signer, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("(returned 17)"),
+        "{error}"
+    );
+    // SAFETY: created above, freed once.
+    unsafe { pmp_client_free(client) };
+
+    let bearer = HostAssertion {
+        token: format!(
+            "Bearer {}",
+            emu.federated_token(ISSUER, SUBJECT, AUDIENCE, 3600)
+                .unwrap()
+        ),
+        asked: Default::default(),
+    };
+    let (_, client) = assertion_client(&config, Some(host_assertion), &bearer);
+    let (status, error) = ffi_report(client);
+    assert_eq!(status, pmp_status::Credential, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("not a JWT")
+            && error["remedy"].as_str().unwrap().contains("'Bearer '"),
+        "{error}"
+    );
+    assert!(
+        !error.to_string().contains(&bearer.token[7..]),
+        "the assertion must not appear in the error"
+    );
+    // SAFETY: created above, freed once.
+    unsafe { pmp_client_free(client) };
+    assert!(emu.tokens().is_empty());
+
+    let (status, client) = assertion_client(&config, None, std::ptr::null());
+    assert_eq!(status, pmp_status::NullParameter);
+    assert!(client.is_null());
+
+    let secret = config_json(
+        &emu,
+        MI_USER,
+        json!({"type": "clientSecret", "secret": "s"}),
+    );
+    let (status, client) = assertion_client(&secret, Some(refusing_assertion), std::ptr::null());
+    assert_eq!(status, pmp_status::InvalidConfig);
+    assert!(client.is_null());
+
+    let e = pmp_mail::Client::new(pmp_mail::Config::from_json(&config.to_string()).unwrap())
+        .unwrap_err();
+    assert_eq!(e.status, Status::InvalidConfig);
+    assert!(
+        e.message.contains("pmp_client_new_with_assertion_callback"),
+        "{}",
+        e.message
+    );
+}
+
+/// The Rust API takes any closure as the provider; an expired federated token is refused by
+/// Entra with AADSTS700024 and its remedy, a fresh one is picked up on the next request.
+#[test]
+fn client_assertion_provider_is_asked_for_every_token() {
+    let emu = start();
+    let expired = std::sync::atomic::AtomicBool::new(true);
+    let fresh = emu
+        .federated_token(ISSUER, SUBJECT, AUDIENCE, 3600)
+        .unwrap();
+    let stale = emu
+        .federated_token(ISSUER, SUBJECT, AUDIENCE, -3600)
+        .unwrap();
+    let expired = std::sync::Arc::new(expired);
+    let flag = expired.clone();
+    let provider = move |_: &pmp_mail::AssertionRequest<'_>| {
+        Ok(pmp_mail::Secret::new(
+            if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                stale.clone()
+            } else {
+                fresh.clone()
+            },
+        ))
+    };
+    let mut config = config_json(&emu, MI_USER, json!({"type": "clientAssertion"}));
+    config["tokenRefreshMarginSeconds"] = json!(0);
+    let client = pmp_mail::Client::with_assertion_provider(
+        pmp_mail::Config::from_json(&config.to_string()).unwrap(),
+        std::sync::Arc::new(provider),
+    )
+    .unwrap();
+    let r = report(&client);
+    assert!(!r.authenticated);
+    assert_eq!(r.error.unwrap().aadsts, Some(700024));
+    expired.store(false, std::sync::atomic::Ordering::SeqCst);
+    send(&client, "host assertion").unwrap();
+    assert_eq!(emu.messages()[0].app_id, MI_USER);
+}
