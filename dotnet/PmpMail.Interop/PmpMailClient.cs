@@ -14,12 +14,12 @@ namespace PmpMail.Interop;
 public sealed class PmpMailClient : IDisposable
 {
     private readonly PmpClientHandle _handle;
-    private readonly CertificateSigner? _signer;
+    private readonly HostCallback? _callback;
 
-    private PmpMailClient(PmpClientHandle handle, CertificateSigner? signer, string? tenant, string? clientId, string credentialKind, StoreLocation? certificateStore = null)
+    private PmpMailClient(PmpClientHandle handle, HostCallback? callback, string? tenant, string? clientId, string credentialKind, StoreLocation? certificateStore = null)
     {
         _handle = handle;
-        _signer = signer;
+        _callback = callback;
         Tenant = tenant;
         ClientId = clientId;
         CredentialKind = credentialKind;
@@ -34,7 +34,7 @@ public sealed class PmpMailClient : IDisposable
     /// <summary>The app registration's client id as configured; null when the credential names it (managed identity, workload identity from AZURE_CLIENT_ID).</summary>
     public string? ClientId { get; }
 
-    /// <summary>clientSecret, certificatePfx, certificatePem, managedIdentity, workloadIdentity or signer.</summary>
+    /// <summary>clientSecret, certificatePfx, certificatePem, managedIdentity, workloadIdentity, signer or clientAssertion.</summary>
     public string CredentialKind { get; }
 
     /// <summary>
@@ -42,7 +42,7 @@ public sealed class PmpMailClient : IDisposable
     /// <see cref="CreateWithCertificateThumbprint"/>; null for the credentials in <see cref="PmpMailConfig.Credential"/>.
     /// A certificate found by thumbprint belongs to the client: do not dispose it; the client does.
     /// </summary>
-    public X509Certificate2? SigningCertificate => _signer?.Certificate;
+    public X509Certificate2? SigningCertificate => Signer?.Certificate;
 
     /// <summary>
     /// Where <see cref="CreateWithCertificateThumbprint"/> found the certificate: the My store of
@@ -51,7 +51,10 @@ public sealed class PmpMailClient : IDisposable
     public StoreLocation? SigningCertificateStoreLocation { get; }
 
     /// <summary>The signer state (tests observe its lifetime).</summary>
-    internal CertificateSigner? Signer => _signer;
+    internal CertificateSigner? Signer => _callback as CertificateSigner;
+
+    /// <summary>The client-assertion callback state (tests observe its calls).</summary>
+    internal AssertionCallback? Assertion => _callback as AssertionCallback;
 
     /// <summary>True once disposed.</summary>
     public bool IsDisposed => _handle.IsClosed;
@@ -68,7 +71,7 @@ public sealed class PmpMailClient : IDisposable
     {
         Guard.NotNull(config, nameof(config));
         using var buffer = new SensitiveBufferWriter();
-        DocumentWriter.WriteConfig(buffer, config, signer: false);
+        DocumentWriter.WriteConfig(buffer, config, hostAuth: null);
         uint status;
         PmpClientHandle handle;
         fixed (byte* json = buffer.WrittenSpan)
@@ -155,7 +158,7 @@ public sealed class PmpMailClient : IDisposable
         using var buffer = new SensitiveBufferWriter();
         try
         {
-            DocumentWriter.WriteConfig(buffer, config, signer: true);
+            DocumentWriter.WriteConfig(buffer, config, hostAuth: "signer");
             byte[] der = certificate.RawData;
             uint status;
             PmpClientHandle handle;
@@ -175,6 +178,53 @@ public sealed class PmpMailClient : IDisposable
             // From here the handle owns the GCHandle (and through it the signer) and releases it after pmp_client_free.
             handle.AttachCallbackState(state);
             return new PmpMailClient(handle, signer, config.Tenant, config.ClientId, "signer", certificateStore);
+        }
+        catch
+        {
+            if (state.IsAllocated)
+            {
+                state.Free();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates a client whose client assertions <paramref name="assertionProvider"/> supplies whole: a federated token
+    /// from a source the library does not read itself (a CI system's OIDC endpoint, a token broker, another cloud's
+    /// workload identity). The app registration (or user-assigned identity) in <paramref name="config"/> must have a
+    /// federated credential that matches the token's issuer, subject and audience.
+    /// </summary>
+    /// <param name="config">Tenant, app and endpoints; its <see cref="PmpMailConfig.Credential"/> is not used.</param>
+    /// <param name="assertionProvider">
+    /// Called for every token request (not for every send: tokens are cached), on a library thread, possibly
+    /// concurrently; it may block (for example to fetch the token over HTTP). Return the JWT as it is. An exception it
+    /// throws fails that call with a <see cref="PmpMailSignerException"/> whose inner exception it is.
+    /// </param>
+    /// <exception cref="PmpMailException">The configuration was rejected.</exception>
+    public static unsafe PmpMailClient CreateWithClientAssertion(PmpMailConfig config, Func<PmpClientAssertionRequest, string> assertionProvider)
+    {
+        Guard.NotNull(config, nameof(config));
+        Guard.NotNull(assertionProvider, nameof(assertionProvider));
+        var callback = new AssertionCallback(assertionProvider);
+        GCHandle state = GCHandle.Alloc(callback);
+        using var buffer = new SensitiveBufferWriter();
+        try
+        {
+            DocumentWriter.WriteConfig(buffer, config, hostAuth: "clientAssertion");
+            uint status;
+            PmpClientHandle handle;
+            fixed (byte* json = buffer.WrittenSpan)
+            {
+                status = NativeMethods.ClientNewWithAssertionCallback(
+                    json, (nuint)buffer.WrittenSpan.Length, AssertionCallback.Callback, (void*)GCHandle.ToIntPtr(state), out handle);
+            }
+
+            ThrowIfFailed(status, callback);
+            // From here the handle owns the GCHandle and releases it after pmp_client_free.
+            handle.AttachCallbackState(state);
+            return new PmpMailClient(handle, callback, config.Tenant, config.ClientId, "clientAssertion");
         }
         catch
         {
@@ -219,7 +269,7 @@ public sealed class PmpMailClient : IDisposable
             status = NativeMethods.TestPermissions(_handle, json, (nuint)buffer.WrittenSpan.Length, out report);
         }
 
-        ThrowIfFailed(status, _signer);
+        ThrowIfFailed(status, _callback);
         return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
     }
 
@@ -236,7 +286,7 @@ public sealed class PmpMailClient : IDisposable
             status = NativeMethods.SendMail(_handle, json, (nuint)buffer.WrittenSpan.Length, out result);
         }
 
-        ThrowIfFailed(status, _signer);
+        ThrowIfFailed(status, _callback);
         return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
     }
 
@@ -267,7 +317,7 @@ public sealed class PmpMailClient : IDisposable
             }
         }
 
-        ThrowIfFailed(status, _signer);
+        ThrowIfFailed(status, _callback);
         return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
     }
 
@@ -301,7 +351,7 @@ public sealed class PmpMailClient : IDisposable
             }
         }
 
-        ThrowIfFailed(status, _signer);
+        ThrowIfFailed(status, _callback);
         return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
     }
 
@@ -311,7 +361,7 @@ public sealed class PmpMailClient : IDisposable
     /// <summary>
     /// The one status check: on failure reads this thread's error document right away and throws the typed exception.
     /// </summary>
-    private static unsafe void ThrowIfFailed(uint status, CertificateSigner? signer = null)
+    private static unsafe void ThrowIfFailed(uint status, HostCallback? callback = null)
     {
         if (status == 0)
         {
@@ -332,8 +382,8 @@ public sealed class PmpMailClient : IDisposable
         }
 
         var code = (PmpStatus)status;
-        // The signer's own exception for exactly the signing this call's error names (CertificateSigner remarks).
-        throw PmpMailException.Create(code, detail, code == PmpStatus.Signer ? signer?.FailureFor(detail) : null);
+        // The callback's own exception for exactly the call of it this error names (HostCallback remarks).
+        throw PmpMailException.Create(code, detail, code == PmpStatus.Signer ? callback?.FailureFor(detail) : null);
     }
 
     private static PmpMailException EmptyDocument() => new(PmpStatus.Internal, new PmpErrorDetail

@@ -78,3 +78,19 @@ public sealed class PmpManagedIdentityEndpoints
     /// <summary>Tests only: the directory Arc key files must be in (default: the agent's own key directory).</summary>
     public string? ArcKeyDirectory { get; set; }
 }
+
+/// <summary>What a client assertion from <see cref="PmpMailClient.CreateWithClientAssertion"/>'s provider is for.</summary>
+public sealed class PmpClientAssertionRequest
+{
+    internal PmpClientAssertionRequest(string clientId, string tokenUrl)
+    {
+        ClientId = clientId;
+        TokenUrl = tokenUrl;
+    }
+
+    /// <summary>The client id the token is requested for: the federated credential's app or user-assigned identity.</summary>
+    public string ClientId { get; }
+
+    /// <summary>The token endpoint: the audience of a self-signed assertion (a federated token's audience is the one its federated credential names).</summary>
+    public string TokenUrl { get; }
+}

@@ -1,10 +1,7 @@
 using System;
-using System.Collections.Generic;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text.RegularExpressions;
 using System.Threading;
 
 namespace PmpMail.Interop.Native;
@@ -15,41 +12,15 @@ namespace PmpMail.Interop.Native;
 /// non-exportable store and CNG keys work. The entry point handed to the library is per target:
 /// <c>CertificateSigner.Net.cs</c> (UnmanagedCallersOnly) and <c>CertificateSigner.NetStandard.cs</c> (a delegate).
 /// </summary>
-/// <remarks>
-/// Failures are kept per signing, not per signer. The library calls the signer on its own threads (never the
-/// thread of the <see cref="PmpMailClient"/> call that needs the token), so neither a shared "last failure"
-/// nor a thread-local can say which call a failure belongs to. Instead the callback files each failure under
-/// a fresh number and returns that number as its result; the library reports it in that call's
-/// <c>PMP_STATUS_SIGNER</c> error ("the host signer callback failed (returned N)"), and
-/// <see cref="FailureFor"/> finds exactly that exception again.
-/// </remarks>
-internal sealed partial class CertificateSigner : IDisposable
+/// <remarks>Failures reach the caller's exception as <see cref="HostCallback"/> describes.</remarks>
+internal sealed partial class CertificateSigner : HostCallback
 {
     internal const uint AlgorithmRs256 = 1;
     internal const uint AlgorithmPs256 = 2;
     private const uint Ok = 0;
 
-    /// <summary>Failure result when there is no signer to file the exception with; never a failure number.</summary>
-    private const uint NoSignerState = uint.MaxValue;
-
-    /// <summary>Failure numbers run 1..this, then start again at 1.</summary>
-    private const uint MaxFailureNumber = int.MaxValue;
-
-    /// <summary>
-    /// How many recent failures are kept. A failure no call ever reports (a refresh the library absorbs by
-    /// serving the still-valid cached token) is dropped once this many newer ones were filed.
-    /// </summary>
-    private const int KeptFailures = 64;
-
-    /// <summary>How <c>src/ffi/signer.rs</c> words a failed callback in the error document.</summary>
-    private static readonly Regex FailureNumberPattern = new(@"\(returned (\d+)\)", RegexOptions.CultureInvariant);
-
     private readonly X509Certificate2 _certificate;
     private readonly bool _ownsCertificate;
-    private readonly object _failuresGate = new();
-    private readonly Dictionary<uint, Exception> _failures = new();
-    private readonly Queue<uint> _failureOrder = new();
-    private uint _lastFailureNumber;
     private int _signingCount;
     private int _signatureCount;
 
@@ -73,26 +44,8 @@ internal sealed partial class CertificateSigner : IDisposable
     /// </summary>
     internal Action<int>? BeforeSigning { get; set; }
 
-    /// <summary>
-    /// The exception behind a <c>PMP_STATUS_SIGNER</c> error, found by the failure number its message carries;
-    /// null when the error did not come from this signer's callback (or the failure is no longer kept).
-    /// </summary>
-    public Exception? FailureFor(PmpErrorDetail? detail)
-    {
-        Match match = FailureNumberPattern.Match(detail?.Message ?? string.Empty);
-        if (!match.Success || !uint.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint number))
-        {
-            return null;
-        }
-
-        lock (_failuresGate)
-        {
-            return _failures.TryGetValue(number, out Exception? failure) ? failure : null;
-        }
-    }
-
     /// <summary>Disposes the certificate when the signer owns it. The native client must be freed first.</summary>
-    public void Dispose()
+    public override void Dispose()
     {
         if (_ownsCertificate)
         {
@@ -110,7 +63,7 @@ internal sealed partial class CertificateSigner : IDisposable
             signer = userdata == null ? null : GCHandle.FromIntPtr((IntPtr)userdata).Target as CertificateSigner;
             if (signer is null)
             {
-                return NoSignerState;
+                return NoState;
             }
 
             if (parameters == null || signatureOut == null || signatureLengthOut == null)
@@ -127,11 +80,11 @@ internal sealed partial class CertificateSigner : IDisposable
         {
             try
             {
-                return signer?.FileFailure(ex) ?? NoSignerState;
+                return signer?.FileFailure(ex) ?? NoState;
             }
             catch
             {
-                return NoSignerState;
+                return NoState;
             }
         }
     }
@@ -157,23 +110,5 @@ internal sealed partial class CertificateSigner : IDisposable
 
         Interlocked.Increment(ref _signatureCount);
         return written;
-    }
-
-    /// <summary>Keeps <paramref name="failure"/> under a new number, which the callback returns to the library.</summary>
-    private uint FileFailure(Exception failure)
-    {
-        lock (_failuresGate)
-        {
-            _lastFailureNumber = _lastFailureNumber >= MaxFailureNumber ? 1 : _lastFailureNumber + 1;
-            uint number = _lastFailureNumber;
-            _failures[number] = failure;
-            _failureOrder.Enqueue(number);
-            while (_failureOrder.Count > KeptFailures)
-            {
-                _failures.Remove(_failureOrder.Dequeue());
-            }
-
-            return number;
-        }
     }
 }

@@ -11,16 +11,20 @@ internal static class DocumentWriter
     // Relaxed escaping keeps non-ASCII text as UTF-8 instead of \uXXXX; the documents never reach HTML.
     private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static void WriteConfig(SensitiveBufferWriter buffer, PmpMailConfig config, bool signer)
+    /// <summary>
+    /// Writes the config document. <paramref name="hostAuth"/> is the auth type of a client whose credential is a host
+    /// callback ("signer", "clientAssertion"); null writes <see cref="PmpMailConfig.Credential"/>.
+    /// </summary>
+    public static void WriteConfig(SensitiveBufferWriter buffer, PmpMailConfig config, string? hostAuth)
     {
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
         WriteIfSet(writer, "tenant", config.Tenant);
         WriteIfSet(writer, "clientId", config.ClientId);
-        if (signer)
+        if (hostAuth is not null)
         {
             writer.WriteStartObject("auth");
-            writer.WriteString("type", "signer");
+            writer.WriteString("type", hostAuth);
             writer.WriteEndObject();
         }
         else if (config.Credential is not null)

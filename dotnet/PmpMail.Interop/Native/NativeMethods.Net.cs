@@ -30,6 +30,15 @@ internal static unsafe partial class NativeMethods
         void* userdata,
         out PmpClientHandle client);
 
+    [LibraryImport(Lib, EntryPoint = "pmp_client_new_with_assertion_callback")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint ClientNewWithAssertionCallback(
+        byte* configJson,
+        nuint configLength,
+        delegate* unmanaged[Cdecl]<void*, PmpAssertionParams*, byte*, nuint, nuint*, uint> assertion,
+        void* userdata,
+        out PmpClientHandle client);
+
     /// <summary>Takes a raw pointer: only <see cref="PmpClientHandle.ReleaseHandle"/> calls it.</summary>
     [LibraryImport(Lib, EntryPoint = "pmp_client_free")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -41,6 +41,17 @@ internal static unsafe partial class NativeMethods
         return ClientNewWithSignerImport(configJson, configLength, certificateDer, certificateDerLength, sign, userdata, out client);
     }
 
+    internal static uint ClientNewWithAssertionCallback(
+        byte* configJson,
+        nuint configLength,
+        IntPtr assertion,
+        void* userdata,
+        out PmpClientHandle client)
+    {
+        NativeLibraryResolver.EnsureLoaded();
+        return ClientNewWithAssertionCallbackImport(configJson, configLength, assertion, userdata, out client);
+    }
+
     /// <summary>Process-wide; <c>userdata</c> is always NULL here (see <see cref="PmpMailLog"/>).</summary>
     internal static uint SetLogCallback(IntPtr callback, void* userdata, uint maxLevel)
     {
@@ -67,6 +78,14 @@ internal static unsafe partial class NativeMethods
         byte* certificateDer,
         nuint certificateDerLength,
         IntPtr sign,
+        void* userdata,
+        out PmpClientHandle client);
+
+    [DllImport(Lib, EntryPoint = "pmp_client_new_with_assertion_callback", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    private static extern uint ClientNewWithAssertionCallbackImport(
+        byte* configJson,
+        nuint configLength,
+        IntPtr assertion,
         void* userdata,
         out PmpClientHandle client);
 

@@ -4,9 +4,9 @@ using System.Runtime.InteropServices;
 namespace PmpMail.Interop.Native;
 
 /// <summary>
-/// Owns one native <c>pmp_client</c>. When the client was made with a host signer it also owns the
+/// Owns one native <c>pmp_client</c>. When the client was made with a host callback (signer, client assertion) it also owns the
 /// <see cref="GCHandle"/> passed as the callback's userdata: the native client may call back until
-/// <c>pmp_client_free</c> returns, so the GCHandle is freed, and a certificate the signer owns disposed,
+/// <c>pmp_client_free</c> returns, so the GCHandle is freed, and what the callback owns disposed,
 /// only after that.
 /// </summary>
 internal sealed class PmpClientHandle : SafeHandle
@@ -32,9 +32,9 @@ internal sealed class PmpClientHandle : SafeHandle
         NativeMethods.ClientFree(handle);
         if (_callbackState.IsAllocated)
         {
-            var signer = _callbackState.Target as CertificateSigner;
+            var callback = _callbackState.Target as HostCallback;
             _callbackState.Free();
-            signer?.Dispose();
+            callback?.Dispose();
         }
 
         return true;
