@@ -259,6 +259,11 @@ pub struct AzureEnvironment {
     pub tenant_id: Option<String>,
     /// AZURE_POD_IDENTITY_AUTHORITY_HOST: the Azure SDKs' override of the IMDS base URL.
     pub imds_authority_host: Option<String>,
+    /// MSI_ENDPOINT: Azure Cloud Shell (without MSI_SECRET) or Azure Machine Learning (with it).
+    pub msi_endpoint: Option<String>,
+    /// The Azure Connected Machine agent (himds) is installed: an Arc-enabled server even when
+    /// IDENTITY_ENDPOINT and IMDS_ENDPOINT are not set in this process (MSAL's fallback).
+    pub arc_agent_installed: bool,
 }
 
 impl AzureEnvironment {
@@ -273,6 +278,9 @@ impl AzureEnvironment {
             client_id: var("AZURE_CLIENT_ID"),
             tenant_id: var("AZURE_TENANT_ID"),
             imds_authority_host: var("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
+            msi_endpoint: var("MSI_ENDPOINT"),
+            arc_agent_installed: crate::managed_identity::arc_agent_path()
+                .is_some_and(|p| p.is_file()),
         }
     }
 }

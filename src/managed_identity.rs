@@ -121,7 +121,9 @@ pub(crate) fn resolve(
         ManagedIdentitySource::Auto => match (&identity_endpoint, &identity_header, &imds_endpoint)
         {
             (Some(_), Some(_), _) => ManagedIdentitySource::AppService,
+            _ if env.msi_endpoint.is_some() => return Err(cloud_shell_error()),
             (Some(_), None, Some(_)) => ManagedIdentitySource::Arc,
+            (None, _, _) if env.arc_agent_installed => ManagedIdentitySource::Arc,
             _ => ManagedIdentitySource::Imds,
         },
         explicit => explicit,
@@ -268,6 +270,34 @@ fn local_endpoint(field: &str, value: &str) -> Result<String> {
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// MSI_ENDPOINT alone is Azure Cloud Shell (with MSI_SECRET, Azure Machine Learning): neither
+/// is a managed identity this library can send mail as. Cloud Shell's endpoint issues tokens
+/// of the signed-in portal user, and the Azure SDKs' fallback to IMDS would only time out.
+fn cloud_shell_error() -> Error {
+    Error::config(
+        "MSI_ENDPOINT is set: this is Azure Cloud Shell (or an Azure Machine Learning compute), whose endpoint issues tokens for the signed-in user or the compute, not a managed identity that holds Mail.Send",
+    )
+    .with_remedy("Run the script where it will run unattended (an Automation account, a Function, a VM with a managed identity); to try it from Cloud Shell, use the app registration's client secret or certificate.")
+}
+
+/// The Azure Connected Machine agent's binary; when it exists the host is an Arc-enabled
+/// server (MSAL's fallback detection).
+pub(crate) fn arc_agent_path() -> Option<PathBuf> {
+    if cfg!(windows) {
+        let program_files =
+            std::env::var("ProgramFiles").unwrap_or_else(|_| r"C:\Program Files".to_owned());
+        Some(
+            Path::new(&program_files)
+                .join("AzureConnectedMachineAgent")
+                .join("himds.exe"),
+        )
+    } else if cfg!(target_os = "linux") {
+        Some(PathBuf::from("/opt/azcmagent/bin/himds"))
+    } else {
+        None
+    }
 }
 
 /// Where the Arc agent writes its key files.
@@ -773,6 +803,23 @@ mod tests {
         env.imds_endpoint = None;
         let s = resolve(auto(), &overrides, &env, GRAPH).unwrap();
         assert!(matches!(s.source, Source::Imds { .. }), "{s:?}");
+        // The Arc agent installed but its variables not in this process: Arc at its default
+        // endpoint, as MSAL falls back.
+        env.identity_endpoint = None;
+        env.arc_agent_installed = true;
+        let s = resolve(auto(), &overrides, &env, GRAPH).unwrap();
+        match &s.source {
+            Source::Arc { endpoint, .. } => assert_eq!(endpoint, DEFAULT_ARC_ENDPOINT),
+            other => panic!("{other:?}"),
+        }
+        env.arc_agent_installed = false;
+        // Cloud Shell (MSI_ENDPOINT alone) is refused with the reason, not sent to IMDS.
+        env.msi_endpoint = Some("http://localhost:50342/oauth2/token".into());
+        let e = resolve(auto(), &overrides, &env, GRAPH).unwrap_err();
+        assert!(e.message.contains("Cloud Shell"), "{}", e.message);
+        assert!(e.remedy.as_deref().unwrap().contains("client secret"));
+        env.msi_endpoint = None;
+        env.identity_endpoint = Some("http://localhost:4141/MSI/token".into());
         let e = resolve(
             fields(ManagedIdentitySource::AppService),
             &overrides,
