@@ -55,6 +55,18 @@ pub(crate) fn decide(
     waited: Duration,
     jitter: Duration,
 ) -> Decision {
+    // IMDS answers 410 while it is being updated and is back "within 70 seconds": retry every
+    // 10 s up to 7 times (MSAL's ImdsRetryPolicy), whatever max_attempts says; the wait budget
+    // (and cancellation) still bound it.
+    if let Attempted::Response { status: 410, .. } = attempted
+        && idempotency == Idempotency::ManagedIdentity
+    {
+        return if attempt > IMDS_GONE_RETRIES || waited + IMDS_GONE_WAIT > policy.max_total_wait {
+            Decision::OutOfBudget
+        } else {
+            Decision::RetryAfter(IMDS_GONE_WAIT)
+        };
+    }
     let wait = match attempted {
         Attempted::Response {
             status,
@@ -107,6 +119,10 @@ pub(crate) fn decide(
         Decision::RetryAfter(wait)
     }
 }
+
+/// IMDS's 410 ("updating; available within 70 seconds"): this many retries, this far apart.
+const IMDS_GONE_RETRIES: u32 = 7;
+const IMDS_GONE_WAIT: Duration = Duration::from_secs(10);
 
 /// Exponential backoff: ~0.5 s, 1 s, 2 s, ... capped at 30 s, plus `jitter`.
 fn backoff(attempt: u32, jitter: Duration) -> Duration {
@@ -510,6 +526,49 @@ mod tests {
             retryable: true,
         };
         assert!(matches!(first(lost, mi), Decision::RetryAfter(_)));
+    }
+
+    /// IMDS's 410 is waited out for its documented 70 s: every 10 s, 7 retries, beyond
+    /// max_attempts but never beyond the wait budget.
+    #[test]
+    fn imds_updating_is_waited_out_for_seventy_seconds() {
+        let policy = RetryPolicy::default();
+        let gone = || response(410, None);
+        let mi = Idempotency::ManagedIdentity;
+        let mut waited = Duration::ZERO;
+        for attempt in 1..=7 {
+            assert_eq!(
+                decide(gone(), mi, &policy, attempt, waited, NO_JITTER),
+                Decision::RetryAfter(Duration::from_secs(10)),
+                "attempt {attempt}"
+            );
+            waited += Duration::from_secs(10);
+        }
+        assert_eq!(waited, Duration::from_secs(70));
+        assert_eq!(
+            decide(gone(), mi, &policy, 8, waited, NO_JITTER),
+            Decision::OutOfBudget
+        );
+        let short = RetryPolicy {
+            max_total_wait: Duration::from_secs(25),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            decide(gone(), mi, &short, 3, Duration::from_secs(20), NO_JITTER),
+            Decision::OutOfBudget
+        );
+        // Only managed-identity requests: a 410 elsewhere is an answer.
+        assert_eq!(
+            decide(
+                gone(),
+                Idempotency::Idempotent,
+                &policy,
+                1,
+                Duration::ZERO,
+                NO_JITTER
+            ),
+            Decision::Return
+        );
     }
 
     #[test]

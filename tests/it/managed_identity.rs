@@ -411,8 +411,8 @@ fn faults(plan: Value) -> pmp_graph_emulator::FaultPlan {
     serde_json::from_value(plan).unwrap()
 }
 
-/// IMDS retry guidance: 410 (IMDS updating) and 500 are retried within the retry budget; a
-/// 400 is not.
+/// IMDS retry guidance: 410 (IMDS updating; retried every 10 s) and 500 are retried within the
+/// retry budget; a 400 is not.
 #[test]
 fn imds_unavailability_is_retried_within_the_budget() {
     let emu = start();
@@ -420,14 +420,22 @@ fn imds_unavailability_is_retried_within_the_budget() {
         {"path": "managedIdentity", "action": "status", "status": 410, "count": 1},
         {"path": "managedIdentity", "action": "status", "status": 500, "count": 1},
     ]})));
-    let client = client_from(mi_config(
+    let mut config = mi_config(
         &emu,
         json!({"type": "managedIdentity", "source": "imds"}),
         imds(&emu),
-    ));
+    );
+    config["retry"]["maxTotalWaitSeconds"] = json!(20);
+    let client = client_from(config);
     let r = report(&client);
     assert!(r.authenticated, "{r:?}");
-    assert!(r.log.iter().any(|l| l.contains("HTTP 410")), "{:?}", r.log);
+    assert!(
+        r.log
+            .iter()
+            .any(|l| l.contains("HTTP 410") && l.contains("retrying in 10000 ms")),
+        "{:?}",
+        r.log
+    );
     assert!(
         r.log.iter().any(|l| l.contains("3 attempt(s)")),
         "{:?}",
