@@ -108,6 +108,26 @@ public sealed class ControlApi(HttpClient http)
         resp.EnsureSuccessStatusCode();
     }
 
+    /// <summary>
+    /// <c>POST federation/token</c>: a token of the external <paramref name="issuer"/> (one a federated credential in
+    /// the directory names) for <paramref name="subject"/>, the content of a federated token file. A negative
+    /// <paramref name="lifetimeSeconds"/> gives an expired one; <paramref name="audience"/> defaults to
+    /// <c>api://AzureADTokenExchange</c>.
+    /// </summary>
+    public async Task<string> FederatedTokenAsync(string issuer, string subject, string? audience = null, long? lifetimeSeconds = null)
+    {
+        using var resp = await http.PostAsync("federation/token", JsonContent.Create(new { issuer, subject, audience, lifetimeSeconds }, options: Json)).ConfigureAwait(false);
+        var text = await resp.Content.ReadAsStringAsync().ConfigureAwait(false);
+        if (!resp.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"POST federation/token: {(int)resp.StatusCode} {text}");
+        }
+
+        using var doc = JsonDocument.Parse(text);
+        return doc.RootElement.GetProperty("token").GetString()
+            ?? throw new InvalidOperationException("POST federation/token: no token");
+    }
+
     public async Task PostAsync(string path)
     {
         using var resp = await http.PostAsync(path, JsonContent.Create(new { })).ConfigureAwait(false);

@@ -68,6 +68,11 @@ public sealed class EmulatorProcess : IAsyncDisposable, IDisposable
         ControlUrl = Url("controlUrl");
         CaPath = info.GetProperty("caPath").GetString()!;
         StateDir = info.GetProperty("stateDir").GetString()!;
+        IdentityEndpoint = Url("identityEndpoint");
+        IdentityHeader = info.GetProperty("identityHeader").GetString()!;
+        ImdsTokenUrl = Url("imdsTokenUrl");
+        ArcIdentityEndpoint = Url("arcIdentityEndpoint");
+        ArcKeyDirectory = info.GetProperty("arcKeyDirectory").GetString()!;
         CaPem = caPem;
         Ca = X509Certificate2.CreateFromPem(caPem);
         _controlHttp = new HttpClient(EmulatorTrust.CreateHandler(Ca))
@@ -90,6 +95,21 @@ public sealed class EmulatorProcess : IAsyncDisposable, IDisposable
     public string CaPath { get; }
 
     public string StateDir { get; }
+
+    /// <summary>The App Service / Functions managed-identity endpoint (<c>IDENTITY_ENDPOINT</c>, <c>{BaseUrl}/MSI/token</c>).</summary>
+    public string IdentityEndpoint { get; }
+
+    /// <summary>The secret the App Service endpoint wants as <c>X-IDENTITY-HEADER</c> (<c>IDENTITY_HEADER</c>).</summary>
+    public string IdentityHeader { get; }
+
+    /// <summary>The IMDS token URL (<c>{BaseUrl}/metadata/identity/oauth2/token</c>); its base is the IMDS base URL.</summary>
+    public string ImdsTokenUrl { get; }
+
+    /// <summary>The Azure Arc (HIMDS) <c>IDENTITY_ENDPOINT</c>; <see cref="BaseUrl"/> is its <c>IMDS_ENDPOINT</c>.</summary>
+    public string ArcIdentityEndpoint { get; }
+
+    /// <summary>Where the Arc endpoint writes the key files its challenges name.</summary>
+    public string ArcKeyDirectory { get; }
 
     public string CaPem { get; }
 
