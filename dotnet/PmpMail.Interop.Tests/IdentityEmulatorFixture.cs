@@ -115,7 +115,7 @@ public sealed class IdentityEmulatorFixture : IDisposable
     public PmpManagedIdentityEndpoints Imds => new() { ImdsBaseUrl = BaseUrl };
 
     /// <summary>A managed-identity config: no tenant, no client id; Graph is the emulator, trusted through its CA only.</summary>
-    public PmpMailConfig ManagedIdentityConfig(PmpMailCredential credential, PmpManagedIdentityEndpoints endpoints) => new(credential)
+    public PmpMailConfig ManagedIdentityConfig(PmpMailCredential credential, PmpManagedIdentityEndpoints? endpoints) => new(credential)
     {
         GraphRoot = BaseUrl,
         ManagedIdentityEndpoints = endpoints,

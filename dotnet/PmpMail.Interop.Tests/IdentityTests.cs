@@ -216,6 +216,84 @@ public sealed class IdentityTests
     }
 
     [Fact]
+    public void WorkloadIdentityTakesTenantClientIdAndTokenFileFromTheEnvironment()
+    {
+        string dir = Directory.CreateTempSubdirectory("pmp-mail-xunit-wi-env-").FullName;
+        string file = Path.Combine(dir, "azure-identity-token");
+        try
+        {
+            File.WriteAllText(file, _emulator.FederatedToken(IdentityEmulatorFixture.AppSubject));
+            using (new EnvironmentScope(
+                ("AZURE_TENANT_ID", IdentityEmulatorFixture.TenantId),
+                ("AZURE_CLIENT_ID", IdentityEmulatorFixture.FederatedApp),
+                ("AZURE_FEDERATED_TOKEN_FILE", file)))
+            {
+                PmpMailConfig config = _emulator.AtEmulator(new PmpMailConfig(PmpMailCredential.FromWorkloadIdentity()));
+                using PmpMailClient client = PmpMailClient.Create(config);
+                string subject = "xunit federated from the environment " + Guid.NewGuid();
+                client.SendMail(NewMessage(subject));
+
+                JsonNode recorded = Assert.Single(_emulator.Messages())!;
+                Assert.Equal(subject, (string?)recorded["subject"]);
+                Assert.Equal(IdentityEmulatorFixture.FederatedApp, (string?)recorded["appId"]);
+                TokenRecord token = Assert.Single(_emulator.Tokens());
+                Assert.Equal("federated", token.Credential);
+                Assert.Equal(IdentityEmulatorFixture.TenantId, token.TenantId);
+                Assert.Contains(_emulator.Requests(), r => r.Path == $"/{IdentityEmulatorFixture.TenantId}/oauth2/v2.0/token" && r.Status == 200);
+            }
+
+            // Without the variables the same config names what is missing, and nothing is requested.
+            using (new EnvironmentScope(("AZURE_TENANT_ID", null), ("AZURE_CLIENT_ID", null), ("AZURE_FEDERATED_TOKEN_FILE", null)))
+            {
+                PmpMailConfig config = _emulator.AtEmulator(new PmpMailConfig(PmpMailCredential.FromWorkloadIdentity()));
+                var ex = Assert.Throws<PmpMailInvalidArgumentException>(() => PmpMailClient.Create(config));
+                Assert.Equal(PmpStatus.InvalidConfig, ex.Status);
+                Assert.Contains("AZURE_CLIENT_ID", ex.Message, StringComparison.Ordinal);
+            }
+
+            Assert.Single(_emulator.Tokens());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ManagedIdentityTakesItsEndpointsFromTheEnvironment()
+    {
+        // App Service sets IDENTITY_ENDPOINT and IDENTITY_HEADER; Auto detects it from them.
+        using (new EnvironmentScope(
+            ("IDENTITY_ENDPOINT", _emulator.Emulator.IdentityEndpoint),
+            ("IDENTITY_HEADER", _emulator.Emulator.IdentityHeader),
+            ("IMDS_ENDPOINT", null),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", null)))
+        {
+            using PmpMailClient client = PmpMailClient.Create(_emulator.ManagedIdentityConfig(PmpMailCredential.FromManagedIdentity(), null));
+            string subject = "xunit app service from the environment " + Guid.NewGuid();
+            client.SendMail(NewMessage(subject));
+            Assert.Equal(IdentityEmulatorFixture.SystemClientId, (string?)Assert.Single(_emulator.Messages())!["appId"]);
+            Assert.Equal("managedIdentity:appService", Assert.Single(_emulator.Tokens()).Credential);
+        }
+
+        // AZURE_POD_IDENTITY_AUTHORITY_HOST moves IMDS, as in the Azure SDKs.
+        _emulator.Reset();
+        using (new EnvironmentScope(
+            ("IDENTITY_ENDPOINT", null),
+            ("IDENTITY_HEADER", null),
+            ("IMDS_ENDPOINT", null),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", _emulator.Emulator.BaseUrl)))
+        {
+            using PmpMailClient client = PmpMailClient.Create(_emulator.ManagedIdentityConfig(
+                PmpMailCredential.FromManagedIdentity(PmpManagedIdentityId.FromClientId(IdentityEmulatorFixture.UserClientId)), null));
+            PmpPermissionReport report = client.TestPermissions();
+            Assert.True(report.Authenticated, report.Error?.Message);
+            Assert.Equal(IdentityEmulatorFixture.UserClientId, report.AppId);
+            Assert.Equal("managedIdentity:imds", Assert.Single(_emulator.Tokens()).Credential);
+        }
+    }
+
+    [Fact]
     public void IdentityWithoutMailSendGetsTheGrantCommandsForItsObjectId()
     {
         using PmpMailClient client = PmpMailClient.Create(_emulator.ManagedIdentityConfig(
@@ -271,6 +349,29 @@ public sealed class IdentityTests
         var message = new PmpMailMessage { From = IdentityEmulatorFixture.Mailbox, Subject = subject, Body = "body" };
         message.To.Add("ops@contoso.com");
         return message;
+    }
+
+    /// <summary>Sets environment variables (null = unset) and restores them on dispose.</summary>
+    private sealed class EnvironmentScope : IDisposable
+    {
+        private readonly List<(string Name, string? Old)> _saved = [];
+
+        public EnvironmentScope(params (string Name, string? Value)[] variables)
+        {
+            foreach ((string name, string? value) in variables)
+            {
+                _saved.Add((name, Environment.GetEnvironmentVariable(name)));
+                Environment.SetEnvironmentVariable(name, value);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach ((string name, string? old) in _saved)
+            {
+                Environment.SetEnvironmentVariable(name, old);
+            }
+        }
     }
 }
 

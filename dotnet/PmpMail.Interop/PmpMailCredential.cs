@@ -65,6 +65,12 @@ public abstract class PmpMailCredential
     /// <summary>True for credentials that name their own identity, so the config may omit the tenant and client id.</summary>
     internal virtual bool NamesItsOwnIdentity => false;
 
+    /// <summary>Managed identity: the endpoints default to IDENTITY_ENDPOINT, IDENTITY_HEADER, IMDS_ENDPOINT and AZURE_POD_IDENTITY_AUTHORITY_HOST.</summary>
+    internal virtual bool IsManagedIdentity => false;
+
+    /// <summary>Workload identity: the tenant, client id and token file default to AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE.</summary>
+    internal virtual bool IsWorkloadIdentity => false;
+
     /// <summary>Short description for logs (never the secret).</summary>
     public abstract string Kind { get; }
 
@@ -146,6 +152,8 @@ public abstract class PmpMailCredential
 
         internal override bool NamesItsOwnIdentity => true;
 
+        internal override bool IsManagedIdentity => true;
+
         internal override void WriteAuth(Utf8JsonWriter writer)
         {
             writer.WriteStartObject("auth");
@@ -172,13 +180,16 @@ public abstract class PmpMailCredential
 
         internal override bool NamesItsOwnIdentity => true;
 
+        internal override bool IsWorkloadIdentity => true;
+
         internal override void WriteAuth(Utf8JsonWriter writer)
         {
             writer.WriteStartObject("auth");
             writer.WriteString("type", "workloadIdentity");
-            if (tokenFile is not null)
+            // As .NET sees the environment (DocumentWriter.AzureVariable).
+            if ((tokenFile ?? DocumentWriter.AzureVariable("AZURE_FEDERATED_TOKEN_FILE")) is string file)
             {
-                writer.WriteString("tokenFile", tokenFile);
+                writer.WriteString("tokenFile", file);
             }
 
             writer.WriteEndObject();

@@ -19,8 +19,10 @@ internal static class DocumentWriter
     {
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
-        WriteIfSet(writer, "tenant", config.Tenant);
-        WriteIfSet(writer, "clientId", config.ClientId);
+        bool workload = hostAuth is null && config.Credential is { IsWorkloadIdentity: true };
+        bool managed = hostAuth is null && config.Credential is { IsManagedIdentity: true };
+        WriteIfSet(writer, "tenant", config.Tenant ?? (workload ? AzureVariable("AZURE_TENANT_ID") : null));
+        WriteIfSet(writer, "clientId", config.ClientId ?? (workload ? AzureVariable("AZURE_CLIENT_ID") : null));
         if (hostAuth is not null)
         {
             writer.WriteStartObject("auth");
@@ -100,18 +102,33 @@ internal static class DocumentWriter
         }
 
         WriteIfSet(writer, "tokenRefreshMarginSeconds", config.TokenRefreshMarginSeconds);
-        if (config.ManagedIdentityEndpoints is PmpManagedIdentityEndpoints endpoints)
+        PmpManagedIdentityEndpoints? endpoints = config.ManagedIdentityEndpoints;
+        if (endpoints is not null || managed)
         {
+            string? Platform(string name) => managed ? AzureVariable(name) : null;
             writer.WriteStartObject("endpoints");
-            WriteIfSet(writer, "imdsBaseUrl", endpoints.ImdsBaseUrl?.AbsoluteUri.TrimEnd('/'));
-            WriteIfSet(writer, "identityEndpoint", endpoints.IdentityEndpoint?.AbsoluteUri);
-            WriteIfSet(writer, "identityHeader", endpoints.IdentityHeader);
-            WriteIfSet(writer, "imdsEndpoint", endpoints.ImdsEndpoint?.AbsoluteUri.TrimEnd('/'));
-            WriteIfSet(writer, "arcKeyDirectory", endpoints.ArcKeyDirectory);
+            WriteIfSet(writer, "imdsBaseUrl", endpoints?.ImdsBaseUrl?.AbsoluteUri.TrimEnd('/') ?? Platform("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
+            WriteIfSet(writer, "identityEndpoint", endpoints?.IdentityEndpoint?.AbsoluteUri ?? Platform("IDENTITY_ENDPOINT"));
+            WriteIfSet(writer, "identityHeader", endpoints?.IdentityHeader ?? Platform("IDENTITY_HEADER"));
+            WriteIfSet(writer, "imdsEndpoint", endpoints?.ImdsEndpoint?.AbsoluteUri.TrimEnd('/') ?? Platform("IMDS_ENDPOINT"));
+            WriteIfSet(writer, "arcKeyDirectory", endpoints?.ArcKeyDirectory);
             writer.WriteEndObject();
         }
 
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// An Azure environment variable as .NET sees it (empty counts as absent, as in the native library). On Unix .NET
+    /// keeps its own copy of the environment: what <see cref="Environment.SetEnvironmentVariable(string, string)"/>
+    /// (or PowerShell's <c>$env:</c>) sets never reaches the native library's getenv. So the variables the managed and
+    /// workload identity credentials default to are read here and written into the config document, where the
+    /// native library takes them as config fields.
+    /// </summary>
+    internal static string? AzureVariable(string name)
+    {
+        string? value = Environment.GetEnvironmentVariable(name);
+        return string.IsNullOrWhiteSpace(value) ? null : value;
     }
 
     public static void WriteTestOptions(SensitiveBufferWriter buffer, bool forceRefresh)
