@@ -47,6 +47,16 @@ internal static class PowerShellTerms
         (Text(@"\bgraphRoot\b"), "-GraphRoot"),
         (Text(@"^tenant names the authority"), "-TenantId names the authority"),
         (Text(@"Check clientId and tenant:"), "Check -ClientId and -TenantId:"),
+        // Managed identity (src/managed_identity.rs, src/config.rs): PowerShell hands the platform's variables over as the
+        // endpoint overrides, so the variables are what the user sets; the identity is chosen by parameters.
+        (Text(@", or endpoints\.identityEndpoint and endpoints\.identityHeader"), string.Empty),
+        (Text(@"endpoints\.\w+ \((IDENTITY_ENDPOINT|AZURE_POD_IDENTITY_AUTHORITY_HOST|IMDS_ENDPOINT|IDENTITY_HEADER)\)"), "$1"),
+        (Text(@"auth\.clientId, auth\.objectId (and|or) auth\.resourceId"), "-ClientId, -ManagedIdentityObjectId $1 -ManagedIdentityResourceId"),
+        (Text(@"auth\.objectId"), "-ManagedIdentityObjectId"),
+        (Text(@"auth\.resourceId"), "-ManagedIdentityResourceId"),
+        (Text(@"auth\.clientId"), "-ClientId"),
+        // Workload identity (src/credential.rs): the file comes from -FederatedTokenFile or AZURE_FEDERATED_TOKEN_FILE.
+        (Text(@"auth\.tokenFile"), "the federated token file"),
         // The permission test's option (src/permission.rs).
         (Text(@"test again with forceRefresh"), "test again with -ForceRefresh"),
     ];

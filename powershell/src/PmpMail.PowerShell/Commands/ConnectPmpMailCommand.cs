@@ -36,12 +36,15 @@ public sealed class ConnectPmpMailCommand : PmpMailConnectedCmdletBase
                     ThrowTerminatingError(ErrorMapper.ToErrorRecord(error, "ConnectFailed", connection));
                 }
 
+                // A system-assigned managed identity is known by its client id only from its token.
+                connection.ClientId ??= report.AppId;
+                string who = connection.ManagedIdentity is null ? $"app {report.AppId}" : $"managed identity {report.AppId}";
                 if (report.RolesReadable && !report.Permissions.Any(p => p.Name == "Mail.Send" && p.Status == "Granted"))
                 {
-                    WriteWarning($"Connected, but app {report.AppId} does not hold the Mail.Send application permission: sending will fail with 403. Run Test-PmpMailPermission for details.");
+                    WriteWarning($"Connected, but {who} does not hold the Mail.Send application permission: sending will fail with 403. Run Test-PmpMailPermission for details.");
                 }
 
-                WriteVerbose($"Connected as '{report.AppDisplayName}' (app {report.AppId}) in tenant {report.TenantId}; token expires {report.TokenExpiresOn:u}.");
+                WriteVerbose($"Connected as '{report.AppDisplayName}' ({who}) in tenant {report.TenantId}; token expires {report.TokenExpiresOn:u}.");
             }
             catch (PmpMailException ex)
             {

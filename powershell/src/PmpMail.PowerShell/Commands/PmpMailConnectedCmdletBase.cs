@@ -56,7 +56,7 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
         {
             spec = ProfileStore.Load(ProfileName).ToCredentialSpec();
             ApplyEndpoints(spec);
-            WriteVerbose($"Using profile '{ProfileName}' ({spec.Kind}) for app {spec.ClientId} in tenant {spec.TenantId}.");
+            WriteVerbose($"Using profile '{ProfileName}' ({spec.Kind}) for {spec.Describe()}.");
         }
 
         if (spec is not null)
@@ -71,7 +71,7 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
             throw new PmpMailSetupException(
                 "NoConnection",
                 "No credentials were given and there is no session connection.",
-                "Pass -TenantId and -ClientId with -ClientSecret, -ClientSecretCredential, -CertificateThumbprint, -Certificate or -CertificatePath; or -Connection, -ProfileName; or run Connect-PmpMail first.");
+                "Pass -TenantId and -ClientId with -ClientSecret, -ClientSecretCredential, -CertificateThumbprint, -Certificate or -CertificatePath; or -ManagedIdentity, -FederatedTokenFile or -EnvironmentVariable; or -Connection, -ProfileName; or run Connect-PmpMail first.");
         }
 
         RefuseEndpointOverrides("the Connect-PmpMail session connection");

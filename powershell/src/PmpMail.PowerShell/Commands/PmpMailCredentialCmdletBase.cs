@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
@@ -9,7 +10,8 @@ namespace PmpMail.Commands;
 
 /// <summary>
 /// The credential parameters every PmpMail cmdlet that authenticates shares: tenant, client id, one credential
-/// form (one parameter set each), the cloud, and endpoint overrides.
+/// form (one parameter set each: an app's secret or certificate, a managed identity, a federated token file, or the
+/// AZURE_* environment variables), the cloud, and endpoint overrides.
 /// </summary>
 public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 {
@@ -19,6 +21,9 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     internal const string CertificateThumbprintSet = "CertificateThumbprint";
     internal const string CertificateSet = "Certificate";
     internal const string CertificatePathSet = "CertificatePath";
+    internal const string ManagedIdentitySet = "ManagedIdentity";
+    internal const string FederatedTokenFileSet = "FederatedTokenFile";
+    internal const string EnvironmentVariableSet = "EnvironmentVariable";
 
     #region Parameters
 
@@ -29,17 +34,23 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [Parameter(ParameterSetName = CertificateThumbprintSet, Mandatory = true)]
     [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
     [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
+    [Parameter(ParameterSetName = FederatedTokenFileSet)]
     [ValidateNotNullOrEmpty]
     [Alias("Tenant")]
     public string? TenantId { get; set; }
 
-    /// <summary>The app registration's application (client) id.</summary>
+    /// <summary>
+    /// The app registration's application (client) id; with -ManagedIdentity the client id of a user-assigned
+    /// identity; with -FederatedTokenFile the app or user-assigned identity holding the federated credential.
+    /// </summary>
     [Parameter(ParameterSetName = ClientSecretSet, Mandatory = true)]
     [Parameter(ParameterSetName = ClientSecretCredentialSet)]
     [Parameter(ParameterSetName = ClientSecretEnvironmentVariableSet, Mandatory = true)]
     [Parameter(ParameterSetName = CertificateThumbprintSet, Mandatory = true)]
     [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
     [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ManagedIdentitySet)]
+    [Parameter(ParameterSetName = FederatedTokenFileSet)]
     [ValidateNotNullOrEmpty]
     [Alias("ApplicationId", "AppId")]
     public string? ClientId { get; set; }
@@ -78,6 +89,39 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     /// <summary>Password of the PFX file.</summary>
     [Parameter(ParameterSetName = CertificatePathSet)]
     public SecureString? CertificatePassword { get; set; }
+
+    /// <summary>
+    /// The Azure resource's managed identity (Automation, Functions, App Service, VMs, Arc servers): system-assigned,
+    /// or user-assigned with -ClientId, -ManagedIdentityObjectId or -ManagedIdentityResourceId.
+    /// </summary>
+    [Parameter(ParameterSetName = ManagedIdentitySet, Mandatory = true)]
+    [Alias("Identity")]
+    public SwitchParameter ManagedIdentity { get; set; }
+
+    /// <summary>A user-assigned managed identity by its object (principal) id.</summary>
+    [Parameter(ParameterSetName = ManagedIdentitySet)]
+    [ValidateNotNullOrEmpty]
+    public string? ManagedIdentityObjectId { get; set; }
+
+    /// <summary>A user-assigned managed identity by its ARM resource id.</summary>
+    [Parameter(ParameterSetName = ManagedIdentitySet)]
+    [ValidateNotNullOrEmpty]
+    public string? ManagedIdentityResourceId { get; set; }
+
+    /// <summary>
+    /// Workload identity federation: the file holding the OIDC token that is the client assertion (re-read for every
+    /// token request). -TenantId and -ClientId default to AZURE_TENANT_ID and AZURE_CLIENT_ID.
+    /// </summary>
+    [Parameter(ParameterSetName = FederatedTokenFileSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? FederatedTokenFile { get; set; }
+
+    /// <summary>
+    /// The credential in the AZURE_* environment variables, as Azure's EnvironmentCredential reads them: a client
+    /// secret, a certificate file, or a federated token file, with AZURE_TENANT_ID and AZURE_CLIENT_ID.
+    /// </summary>
+    [Parameter(ParameterSetName = EnvironmentVariableSet, Mandatory = true)]
+    public SwitchParameter EnvironmentVariable { get; set; }
 
     /// <summary>The national cloud of the app registration.</summary>
     [Parameter]
@@ -149,7 +193,20 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
             return null;
         }
 
-        string clientId = ClientId ?? string.Empty;
+        if (kind == CredentialKind.ManagedIdentity)
+        {
+            string[] given = new[] { (nameof(ClientId), ClientId), (nameof(ManagedIdentityObjectId), ManagedIdentityObjectId), (nameof(ManagedIdentityResourceId), ManagedIdentityResourceId) }
+                .Where(p => p.Item2 is not null).Select(p => "-" + p.Item1).ToArray();
+            if (given.Length > 1)
+            {
+                throw new PmpMailSetupException(
+                    "ManagedIdentityIdConflict",
+                    $"{string.Join(" and ", given)} each select a user-assigned managed identity; give at most one.",
+                    "Pass one of -ClientId, -ManagedIdentityObjectId or -ManagedIdentityResourceId for a user-assigned identity, or none for the resource's system-assigned identity.");
+            }
+        }
+
+        string? clientId = ClientId;
         SecureString? secret = ClientSecret;
         if (kind == CredentialKind.ClientSecretCredential)
         {
@@ -165,7 +222,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 
         var spec = new CredentialSpec
         {
-            TenantId = TenantId!,
+            TenantId = TenantId,
             ClientId = clientId,
             Kind = kind.Value,
             ClientSecret = secret,
@@ -174,6 +231,9 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
             Certificate = Certificate,
             CertificatePath = CertificatePath is null ? null : ResolvePath(CertificatePath),
             CertificatePassword = CertificatePassword,
+            ManagedIdentityObjectId = ManagedIdentityObjectId,
+            ManagedIdentityResourceId = ManagedIdentityResourceId,
+            FederatedTokenFile = FederatedTokenFile is null ? null : ResolvePath(FederatedTokenFile),
             ProfileName = profileName,
         };
         ApplyEndpoints(spec);
@@ -239,6 +299,9 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
         CertificateThumbprintSet => CredentialKind.CertificateThumbprint,
         CertificateSet => CredentialKind.Certificate,
         CertificatePathSet => CredentialKind.CertificatePath,
+        ManagedIdentitySet => CredentialKind.ManagedIdentity,
+        FederatedTokenFileSet => CredentialKind.WorkloadIdentity,
+        EnvironmentVariableSet => CredentialKind.EnvironmentVariable,
         _ => null,
     };
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
@@ -9,7 +10,8 @@ namespace PmpMail.Commands;
 /// <summary>
 /// Saves a named connection profile (tenant, app, how to find the credential) for -ProfileName. Never writes
 /// a plain-text secret: certificates are saved by thumbprint or path, secrets DPAPI-protected on Windows or
-/// as the name of an environment variable.
+/// as the name of an environment variable; managed identity, workload identity and -EnvironmentVariable
+/// profiles need no secret.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Register, "PmpMailProfile", DefaultParameterSetName = CertificateThumbprintSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(PmpMailProfile))]
@@ -41,7 +43,7 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
 
             CredentialSpec spec = BuildCredentialSpec(Name)!;
             PmpMailProfile profile = ToProfile(spec);
-            if (!ShouldProcess(ProfileStore.PathOf(Name), $"Save profile '{Name}' ({profile.CredentialType}) for app {profile.ClientId} in tenant {profile.TenantId}"))
+            if (!ShouldProcess(ProfileStore.PathOf(Name), $"Save profile '{Name}' ({profile.CredentialType}) for {spec.Describe()}"))
             {
                 return;
             }
@@ -99,6 +101,36 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
             case CredentialKind.ClientSecretEnvironmentVariable:
                 profile.CredentialType = "ClientSecretEnvironmentVariable";
                 profile.ClientSecretEnvironmentVariable = spec.ClientSecretEnvironmentVariable;
+                break;
+            case CredentialKind.ManagedIdentity:
+                // The identity header and endpoints are the platform's, read where the profile is used.
+                profile.CredentialType = "ManagedIdentity";
+                profile.ManagedIdentityObjectId = spec.ManagedIdentityObjectId;
+                profile.ManagedIdentityResourceId = spec.ManagedIdentityResourceId;
+                break;
+            case CredentialKind.WorkloadIdentity:
+                profile.CredentialType = "WorkloadIdentity";
+                profile.FederatedTokenFile = spec.FederatedTokenFile;
+                var fromEnvironment = new List<string>();
+                if (spec.TenantId is null)
+                {
+                    fromEnvironment.Add(EnvironmentCredential.TenantId);
+                }
+
+                if (spec.ClientId is null)
+                {
+                    fromEnvironment.Add(EnvironmentCredential.ClientId);
+                }
+
+                if (fromEnvironment.Count > 0)
+                {
+                    WriteVerbose($"The profile reads {string.Join(" and ", fromEnvironment)} where it is used (-TenantId or -ClientId not given).");
+                }
+
+                break;
+            case CredentialKind.EnvironmentVariable:
+                // Only the endpoint settings are saved; the AZURE_* variables are read where the profile is used.
+                profile.CredentialType = "EnvironmentVariable";
                 break;
             default:
                 profile.CredentialType = "ClientSecretProtected";

@@ -10,6 +10,17 @@ namespace PmpMail;
 /// <summary>Loads -CertificatePath PFX files into .NET, so their key signs in this process like a store key.</summary>
 internal static partial class CertificateFile
 {
+    /// <summary>
+    /// True for a PEM (text) file, false for a PFX: a PKCS#12 file is DER, whose first byte is 0x30 (SEQUENCE), which
+    /// PEM text (possibly after "Bag Attributes" lines) never starts with.
+    /// </summary>
+    public static bool IsPem(string path)
+    {
+        using FileStream stream = File.OpenRead(path);
+        int first = stream.ReadByte();
+        return first is not -1 and not 0x30;
+    }
+
     public static X509Certificate2 LoadPfx(string path, SecureString? password)
     {
         if (!File.Exists(path))

@@ -8,15 +8,20 @@ namespace PmpMail;
 /// <summary>Turns a <see cref="CredentialSpec"/> into a connection. Host-free; messages go to <c>verbose</c>.</summary>
 internal static class ConnectionFactory
 {
-    public static PmpMailConnection Create(CredentialSpec spec, Action<string> verbose)
+    public static PmpMailConnection Create(CredentialSpec spec, Action<string> verbose) =>
+        Create(spec, System.Environment.GetEnvironmentVariable, verbose);
+
+    /// <param name="spec">The credential; -EnvironmentVariable and workload identity's defaults are read here.</param>
+    /// <param name="readVariable">Reads an environment variable (the process's, as .NET sees it).</param>
+    /// <param name="verbose">Receives the messages.</param>
+    public static PmpMailConnection Create(CredentialSpec spec, Func<string, string?> readVariable, Action<string> verbose)
     {
-        var config = new PmpMailConfig(spec.TenantId, spec.ClientId)
-        {
-            Cloud = spec.Environment,
-            AuthorityHost = spec.AuthorityHost,
-            GraphRoot = spec.GraphRoot,
-            AssertionAlgorithm = spec.AssertionAlgorithm,
-        };
+        spec = EnvironmentCredential.Resolve(spec, readVariable, verbose);
+        PmpMailConfig config = NewConfig(spec, readVariable, verbose);
+        config.Cloud = spec.Environment;
+        config.AuthorityHost = spec.AuthorityHost;
+        config.GraphRoot = spec.GraphRoot;
+        config.AssertionAlgorithm = spec.AssertionAlgorithm;
         if (!string.IsNullOrEmpty(spec.TrustedCaPath))
         {
             config.Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = File.ReadAllText(spec.TrustedCaPath) };
@@ -63,6 +68,13 @@ internal static class ConnectionFactory
                 return OpenByThumbprint(config, spec, verbose);
             case CredentialKind.CertificatePath:
                 return Open(config, spec, CertificateFile.LoadPfx(spec.CertificatePath!, spec.CertificatePassword), true, verbose);
+            case CredentialKind.CertificatePem:
+                // One file with both: the native library takes the CERTIFICATE block and the PRIVATE KEY block.
+                config.Credential = PmpMailCredential.FromPemFiles(spec.CertificatePath!, spec.CertificatePath!);
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.ManagedIdentity:
+            case CredentialKind.WorkloadIdentity:
+                return Open(config, spec, null, false, verbose);
             default:
                 throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown credential kind.");
         }
@@ -138,8 +150,38 @@ internal static class ConnectionFactory
 
     private static PmpMailConnection Connected(PmpMailClient client, CredentialSpec spec, X509Certificate2? certificate, bool ownsCertificate, Action<string> verbose)
     {
-        verbose($"Client created for app {client.ClientId} in tenant {client.Tenant} (native library {PmpMailClient.NativeVersion}).");
+        verbose($"Client created for {spec.Describe()} (native library {PmpMailClient.NativeVersion}).");
         return new PmpMailConnection(client, spec, certificate, ownsCertificate);
+    }
+
+    /// <summary>
+    /// The config for the spec's identity: tenant and client id for app credentials and workload identity (whose
+    /// defaults <see cref="EnvironmentCredential.Resolve"/> filled in); neither for a managed identity.
+    /// </summary>
+    private static PmpMailConfig NewConfig(CredentialSpec spec, Func<string, string?> readVariable, Action<string> verbose)
+    {
+        switch (spec.Kind)
+        {
+            case CredentialKind.ManagedIdentity:
+                PmpManagedIdentityId identity =
+                    !string.IsNullOrEmpty(spec.ManagedIdentityObjectId) ? PmpManagedIdentityId.FromObjectId(spec.ManagedIdentityObjectId!)
+                    : !string.IsNullOrEmpty(spec.ManagedIdentityResourceId) ? PmpManagedIdentityId.FromResourceId(spec.ManagedIdentityResourceId!)
+                    : !string.IsNullOrEmpty(spec.ClientId) ? PmpManagedIdentityId.FromClientId(spec.ClientId!)
+                    : PmpManagedIdentityId.SystemAssigned;
+                // The endpoints are read here and handed over: native code does not see $env: changes on Linux/macOS.
+                PmpManagedIdentityEndpoints? endpoints = EnvironmentCredential.ManagedIdentityEndpoints(readVariable, out string source);
+                verbose($"Managed identity ({spec.ManagedIdentityDescription}) through {source}; no secret is used.");
+                if (spec.AuthorityHost is not null)
+                {
+                    verbose("-AuthorityHost is not used: a managed identity's token comes from the local endpoint.");
+                }
+
+                return new PmpMailConfig(PmpMailCredential.FromManagedIdentity(identity)) { ManagedIdentityEndpoints = endpoints };
+            case CredentialKind.WorkloadIdentity:
+                return new PmpMailConfig(spec.TenantId!, spec.ClientId!) { Credential = PmpMailCredential.FromWorkloadIdentity(spec.FederatedTokenFile!) };
+            default:
+                return new PmpMailConfig(spec.TenantId!, spec.ClientId!);
+        }
     }
 
     private static PmpMailCredential ReadSecretVariable(string name)

@@ -9,4 +9,15 @@ internal enum CredentialKind
     CertificateThumbprint,
     Certificate,
     CertificatePath,
+    /// <summary>A PEM file with the certificate and its private key, read by the native library (-EnvironmentVariable only).</summary>
+    CertificatePem,
+    /// <summary>The Azure resource's managed identity: no tenant, no app registration, no secret.</summary>
+    ManagedIdentity,
+    /// <summary>Workload identity federation: a federated token file is the client assertion.</summary>
+    WorkloadIdentity,
+    /// <summary>
+    /// The AZURE_* variables, as Azure's EnvironmentCredential reads them; resolved to one of the kinds above
+    /// when the connection is made (<see cref="EnvironmentCredential"/>).
+    /// </summary>
+    EnvironmentVariable,
 }

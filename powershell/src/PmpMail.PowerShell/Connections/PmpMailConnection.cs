@@ -5,8 +5,8 @@ using PmpMail.Interop;
 namespace PmpMail;
 
 /// <summary>
-/// A ready client for one app registration in one tenant (New-PmpMailConnection, Connect-PmpMail).
-/// Holds the native client, so its token cache and connections are reused by every cmdlet given it.
+/// A ready client for one app registration in one tenant, or for a managed identity (New-PmpMailConnection,
+/// Connect-PmpMail). Holds the native client, so its token cache and connections are reused by every cmdlet given it.
 /// </summary>
 public sealed class PmpMailConnection : IDisposable
 {
@@ -18,6 +18,9 @@ public sealed class PmpMailConnection : IDisposable
         TenantId = spec.TenantId;
         ClientId = client.ClientId ?? spec.ClientId;
         CredentialType = spec.Kind.ToString();
+        ManagedIdentity = spec.IsManagedIdentity ? spec.ManagedIdentityDescription : null;
+        FederatedTokenFile = spec.FederatedTokenFile;
+        EnvironmentVariables = spec.EnvironmentVariablesUsed is { Count: > 0 } used ? [.. used] : null;
         CertificateThumbprint = signingCertificate?.Thumbprint;
         Environment = spec.Environment?.ToString() ?? "Global";
         AuthorityHost = spec.AuthorityHost;
@@ -29,12 +32,24 @@ public sealed class PmpMailConnection : IDisposable
         SigningCertificate = signingCertificate;
     }
 
-    /// <summary>Tenant as given (GUID, domain or authority URL).</summary>
-    public string TenantId { get; }
-    /// <summary>The app registration's client id.</summary>
-    public string ClientId { get; }
-    /// <summary>ClientSecret, ClientSecretCredential, ClientSecretEnvironmentVariable, CertificateThumbprint, Certificate or CertificatePath.</summary>
+    /// <summary>Tenant as given (GUID, domain or authority URL); null for a managed identity.</summary>
+    public string? TenantId { get; }
+    /// <summary>
+    /// The app registration's client id; for a managed identity the user-assigned identity's client id, or (after
+    /// Connect-PmpMail validated it) the client id its token carries; otherwise null.
+    /// </summary>
+    public string? ClientId { get; internal set; }
+    /// <summary>
+    /// ClientSecret, ClientSecretCredential, ClientSecretEnvironmentVariable, CertificateThumbprint, Certificate,
+    /// CertificatePath, CertificatePem, ManagedIdentity or WorkloadIdentity (-EnvironmentVariable gives the one it found).
+    /// </summary>
     public string CredentialType { get; }
+    /// <summary>For a managed identity: "system-assigned", or "user-assigned, client id ..." (object id, resource id).</summary>
+    public string? ManagedIdentity { get; }
+    /// <summary>Workload identity's token file (read for every token request).</summary>
+    public string? FederatedTokenFile { get; }
+    /// <summary>The environment variables the credential came from (names only), e.g. with -EnvironmentVariable.</summary>
+    public string[]? EnvironmentVariables { get; }
     /// <summary>Thumbprint of the signing certificate, for certificate credentials.</summary>
     public string? CertificateThumbprint { get; }
     /// <summary>Global, USGov, USGovDoD or China.</summary>
@@ -62,5 +77,7 @@ public sealed class PmpMailConnection : IDisposable
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{ClientId} @ {TenantId} ({CredentialType})";
+    public override string ToString() => ManagedIdentity is not null
+        ? $"managed identity ({ManagedIdentity}{(ClientId is not null && !ManagedIdentity.Contains(ClientId) ? $", client id {ClientId}" : string.Empty)})"
+        : $"{ClientId} @ {TenantId} ({CredentialType})";
 }

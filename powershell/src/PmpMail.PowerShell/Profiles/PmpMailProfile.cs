@@ -7,17 +7,24 @@ namespace PmpMail;
 /// <summary>
 /// A saved connection profile (Register-PmpMailProfile). Never holds a plain-text secret: certificates are
 /// kept by thumbprint or file path, secrets DPAPI-protected (Windows, CurrentUser) or as the name of an
-/// environment variable read at use time.
+/// environment variable read at use time; a managed identity, workload identity or -EnvironmentVariable
+/// profile holds no secret at all.
 /// </summary>
 public sealed class PmpMailProfile
 {
     /// <summary>Profile name.</summary>
     public string Name { get; set; } = string.Empty;
-    /// <summary>Tenant id, domain or authority URL.</summary>
-    public string TenantId { get; set; } = string.Empty;
-    /// <summary>Application (client) id.</summary>
-    public string ClientId { get; set; } = string.Empty;
-    /// <summary>CertificateThumbprint, CertificatePath, ClientSecretProtected or ClientSecretEnvironmentVariable.</summary>
+    /// <summary>Tenant id, domain or authority URL; null for a managed identity, and for workload identity that reads AZURE_TENANT_ID.</summary>
+    public string? TenantId { get; set; }
+    /// <summary>
+    /// Application (client) id; a user-assigned managed identity's client id; null for a system-assigned identity, and
+    /// for workload identity that reads AZURE_CLIENT_ID.
+    /// </summary>
+    public string? ClientId { get; set; }
+    /// <summary>
+    /// CertificateThumbprint, CertificatePath, ClientSecretProtected, ClientSecretEnvironmentVariable, ManagedIdentity,
+    /// WorkloadIdentity or EnvironmentVariable.
+    /// </summary>
     public string CredentialType { get; set; } = string.Empty;
     /// <summary>Certificate thumbprint (looked up in CurrentUser\My and LocalMachine\My).</summary>
     public string? CertificateThumbprint { get; set; }
@@ -25,6 +32,12 @@ public sealed class PmpMailProfile
     public string? CertificatePath { get; set; }
     /// <summary>Environment variable that holds the client secret.</summary>
     public string? ClientSecretEnvironmentVariable { get; set; }
+    /// <summary>A user-assigned managed identity's object (principal) id.</summary>
+    public string? ManagedIdentityObjectId { get; set; }
+    /// <summary>A user-assigned managed identity's ARM resource id.</summary>
+    public string? ManagedIdentityResourceId { get; set; }
+    /// <summary>Workload identity's federated token file; null: AZURE_FEDERATED_TOKEN_FILE when used.</summary>
+    public string? FederatedTokenFile { get; set; }
     /// <summary>Global, USGov, USGovDoD or China.</summary>
     public string? Environment { get; set; }
     /// <summary>Authority host override.</summary>
@@ -65,6 +78,9 @@ public sealed class PmpMailProfile
             "CertificatePath" => CredentialKind.CertificatePath,
             "ClientSecretProtected" => CredentialKind.ClientSecret,
             "ClientSecretEnvironmentVariable" => CredentialKind.ClientSecretEnvironmentVariable,
+            "ManagedIdentity" => CredentialKind.ManagedIdentity,
+            "WorkloadIdentity" => CredentialKind.WorkloadIdentity,
+            "EnvironmentVariable" => CredentialKind.EnvironmentVariable,
             _ => throw new PmpMailSetupException("ProfileInvalid", $"Profile '{Name}' has an unknown credential type '{CredentialType}'.", "Register the profile again."),
         };
         return new CredentialSpec
@@ -77,6 +93,9 @@ public sealed class PmpMailProfile
             CertificatePassword = ProtectedCertificatePassword is null ? null : Dpapi.Unprotect(ProtectedCertificatePassword, Name),
             ClientSecret = ProtectedClientSecret is null ? null : Dpapi.Unprotect(ProtectedClientSecret, Name),
             ClientSecretEnvironmentVariable = ClientSecretEnvironmentVariable,
+            ManagedIdentityObjectId = ManagedIdentityObjectId,
+            ManagedIdentityResourceId = ManagedIdentityResourceId,
+            FederatedTokenFile = FederatedTokenFile,
             Environment = Enum.TryParse(Environment, true, out PmpMailCloud cloud) ? cloud : null,
             AuthorityHost = AuthorityHost,
             GraphRoot = GraphRoot,
