@@ -1,5 +1,5 @@
 @{
-    Synopsis    = 'Connects to an app registration once for the whole PowerShell session.'
+    Synopsis    = 'Connects to an app registration, or as a managed or workload identity, once for the whole PowerShell session.'
     Description = @'
 Connect-PmpMail creates a connection from credentials, a -Connection or a saved profile, checks the credentials right away by getting a token (unless -SkipValidation), and keeps the connection for the session: Send-PmpMail and Test-PmpMailPermission without credential parameters then use it, sharing its token cache and HTTP connections, so a long job asks Entra ID for a token only when the previous one is about to expire. Disconnect-PmpMail closes it. A new Connect-PmpMail replaces (and closes) the previous session connection.
 
@@ -32,6 +32,22 @@ Connect-PmpMail -TenantId 'contoso.onmicrosoft.com' -ClientId '22222222-2222-222
 Send-PmpMail -To 'ops@contoso.com' -Subject 'hello' -From 'alerts@contoso.onmicrosoft.com'
 '@
             Remarks = 'The emulator counts token requests at <baseUrl>/_emulator/api/counters: one, however many messages follow.'
+        }
+        @{
+            Title   = 'An Azure Automation runbook with the account''s managed identity'
+            Code    = @'
+Connect-PmpMail -Identity   # system-assigned; -ClientId <id> for a user-assigned identity
+Send-PmpMail -To 'ops@contoso.com' -Subject 'Runbook finished' -From 'alerts@contoso.com'
+'@
+            Remarks = 'No secret and no app registration: the runbook''s identity gets its token from the platform (IDENTITY_ENDPOINT and IDENTITY_HEADER). Its service principal needs the Graph application role Mail.Send; if it lacks it, Connect-PmpMail warns and Test-PmpMailPermission -Identity prints the commands that assign it.'
+        }
+        @{
+            Title   = 'A pod with AKS workload identity, or a job with the AZURE_* variables'
+            Code    = @'
+Connect-PmpMail -FederatedTokenFile $env:AZURE_FEDERATED_TOKEN_FILE   # tenant and client id from AZURE_TENANT_ID, AZURE_CLIENT_ID
+# or: Connect-PmpMail -EnvironmentVariable   # AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE
+'@
+            Remarks = 'The federated token file is read again for every token request, so the rotated token AKS writes is used. -Verbose names the environment variables used, never their values.'
         }
         @{
             Title   = 'Connect with a saved profile'

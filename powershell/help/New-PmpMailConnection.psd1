@@ -1,7 +1,7 @@
 @{
-    Synopsis    = 'Creates a connection object for one app registration in one tenant, to pass to -Connection.'
+    Synopsis    = 'Creates a connection object for one app registration in one tenant, or for a managed or workload identity, to pass to -Connection.'
     Description = 'New-PmpMailConnection builds a connection from credential parameters or a saved profile and returns it without making it the session connection and without contacting Entra ID yet. Pass it to Send-PmpMail or Test-PmpMailPermission with -Connection. Each connection keeps its own token cache and HTTP connections and is safe to use from several runspaces at once, which suits MSP scripts that work with many tenants: one connection per tenant. Call Dispose() on it when done (or let the process end).'
-    Outputs     = @{ 'PmpMail.PmpMailConnection' = 'ClientId, TenantId, CredentialType, CertificateThumbprint, Environment, AuthorityHost, GraphRoot, ProfileName, CreatedOn, IsOpen.' }
+    Outputs     = @{ 'PmpMail.PmpMailConnection' = 'ClientId, TenantId, CredentialType, CertificateThumbprint, ManagedIdentity (system-assigned or user-assigned, for a managed identity), FederatedTokenFile, EnvironmentVariables (the names of the variables the credential came from), Environment, AuthorityHost, GraphRoot, ProfileName, CreatedOn, IsOpen. A managed identity''s connection has no TenantId and shows as "managed identity (system-assigned)".' }
     Examples    = @(
         @{
             Title   = 'One connection per customer tenant (MSP)'

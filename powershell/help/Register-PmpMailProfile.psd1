@@ -3,6 +3,8 @@
     Description = @'
 Register-PmpMailProfile saves a profile as a JSON file under the user's configuration folder (%APPDATA%\pmp-mail\profiles on Windows, ~/.config/pmp-mail/profiles elsewhere; $env:PMP_MAIL_PROFILE_DIR overrides it). Cmdlets then take -ProfileName instead of credential parameters: useful for the app registration you already have (for example the one used for Intune publishing) and for MSPs with many tenants.
 
+Managed identity (-ManagedIdentity, with -ClientId, -ManagedIdentityObjectId or -ManagedIdentityResourceId for a user-assigned identity), workload identity (-FederatedTokenFile; without -TenantId or -ClientId the profile reads AZURE_TENANT_ID or AZURE_CLIENT_ID where it is used) and -EnvironmentVariable (the AZURE_* variables, read where the profile is used) profiles hold no secret at all: the platform's endpoints and identity header are never saved.
+
 No secret is ever written in plain text. Certificates are saved by thumbprint (found in CurrentUser\My or LocalMachine\My when used) or PFX path. A client secret is protected with DPAPI for the current user on Windows; on Linux and macOS there is no DPAPI, so a client secret is refused: use -ClientSecretEnvironmentVariable NAME, which saves only the variable's name and reads it when the profile is used, or a certificate.
 '@
     Parameters  = @{
@@ -31,6 +33,14 @@ Register-PmpMailProfile -Name 'fabrikam' -TenantId 'fabrikam.onmicrosoft.com' -C
     -ClientSecretEnvironmentVariable 'FABRIKAM_MAIL_SECRET'
 '@
             Remarks = 'At use time the secret comes from $env:FABRIKAM_MAIL_SECRET; the profile file never contains it.'
+        }
+        @{
+            Title   = 'A user-assigned managed identity on an Azure VM'
+            Code    = @'
+Register-PmpMailProfile -Name 'vm-mail' -ManagedIdentity -ClientId 'b0000000-0000-0000-0000-000000000001'
+Send-PmpMail -ProfileName 'vm-mail' -To 'ops@contoso.com' -Subject 'Backup done' -From 'alerts@contoso.com'
+'@
+            Remarks = 'The profile holds the identity''s client id only; the token comes from IMDS when the profile is used.'
         }
         @{
             Title   = 'A profile for the local emulator'

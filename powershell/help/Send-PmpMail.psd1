@@ -1,5 +1,5 @@
 @{
-    Synopsis    = 'Sends mail through Microsoft Graph as a mailbox, using an Entra ID app registration (Send-MailMessage''s parameters, without SMTP).'
+    Synopsis    = 'Sends mail through Microsoft Graph as a mailbox, using an Entra ID app registration or a managed identity (Send-MailMessage''s parameters, without SMTP).'
     Description = @'
 Send-PmpMail sends a message with the Microsoft Graph sendMail API as the mailbox given by -From, authenticating as an app registration that holds the Mail.Send application permission (client secret or certificate). It replaces Send-MailMessage for unattended jobs: the parameter names, positions and aliases are the same (-To, -Subject, -Body, -From, -Cc, -Bcc, -ReplyTo, -Attachments, -BodyAsHtml, -Priority, -Encoding), and every message parameter binds by property name, so Import-Csv list.csv | Send-PmpMail sends one message per row.
 

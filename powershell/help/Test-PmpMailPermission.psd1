@@ -1,9 +1,11 @@
 @{
-    Synopsis    = 'Checks that an app registration can authenticate and holds the Mail.Send application permission.'
+    Synopsis    = 'Checks that an app registration (or a managed or workload identity) can authenticate and holds the Mail.Send application permission.'
     Description = @'
 Test-PmpMailPermission gets an access token for the app registration (from the cache unless -ForceRefresh) and reads the application roles granted with admin consent. It returns one PmpMail.PermissionStatus per permission that sending can need: Mail.Send (required) and Mail.ReadWrite (needed for attachments of 3 MB or more), each Granted, Missing, or Unknown when the token cannot be read. The default view shows an "App Registration Connection Status" table with OK in green and Missing in red.
 
 When Entra ID rejects the credentials, it writes an error whose id carries the AADSTS code (PmpMail.AuthenticationFailed.AADSTS7000215 for a wrong secret, AADSTS7000222 for an expired one, AADSTS700016 for an unknown app, AADSTS90002 for an unknown tenant) and whose message says what to do. -Quiet returns only $true or $false. The test's advice (Mail.Send reaches every mailbox unless scoped; Exchange RBAC grants are invisible in the token) and its warnings are in each result's Warnings property. They are written as warnings only when something needs attention (a permission Missing or Unknown, or the signing certificate expiring within 30 days) or with -Detailed, so a scheduled check that finds everything granted stays silent; otherwise they go to the verbose stream with the token details and every step.
+
+A managed identity has no app registration to consent in. When its token lacks Mail.Send, the Warnings name the identity's object id and give the New-MgServicePrincipalAppRoleAssignment and az rest commands that assign the Graph application role to its service principal. The platform caches managed-identity tokens for up to 24 hours, so a new role may show only later, even with -ForceRefresh.
 '@
     Parameters  = @{
         Quiet        = 'Returns only $true when Mail.Send is granted, otherwise $false (also when authentication fails). Writes no error.'
@@ -59,6 +61,15 @@ Test-PmpMailPermission -TenantId 'contoso.onmicrosoft.com' -ClientId '22222222-2
     -AuthorityHost $emu -GraphRoot $emu -TrustedCaPath ./emu/ca.pem -Verbose
 '@
             Remarks = 'Uses the demo app''s certificate from the emulator''s state folder. The demo app holds Mail.Send and Mail.ReadWrite, so both show OK.'
+        }
+        @{
+            Title   = 'Check a user-assigned managed identity on an Azure VM and get the commands that grant Mail.Send'
+            Code    = @'
+$result = Test-PmpMailPermission -ManagedIdentity -ClientId 'b0000000-0000-0000-0000-000000000001'
+$result | Where-Object Permission -EQ 'Mail.Send'
+$result[0].Warnings
+'@
+            Remarks = 'When Mail.Send is Missing, the warnings hold New-MgServicePrincipalAppRoleAssignment and az rest commands naming the identity''s object id, for an admin to run.'
         }
     )
     Links       = @('Send-PmpMail', 'Connect-PmpMail')
