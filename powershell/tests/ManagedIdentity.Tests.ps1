@@ -216,6 +216,53 @@ Describe 'Managed identity, workload identity and -EnvironmentVariable' -Tag 'CI
         }
     }
 
+    Context 'client assertion from a script block (-ClientAssertion)' {
+        It 'runs the script block in this session, once per token, with the request; the message is sent as the app' {
+            $script:asked = [System.Collections.Generic.List[object]]::new()
+            $subject = $Subject  # a caller's variable the script block reads
+            $sb = {
+                param($Request)
+                $script:asked.Add($Request)
+                (Invoke-Emulator 'federation/token' -Method POST -Body @{ issuer = $Issuer; subject = $subject }).token
+            }
+            $connection = Connect-PmpMail -TenantId $TenantId -ClientId $MiUser -ClientAssertion $sb @ep -PassThru
+            $connection.CredentialType | Should -Be 'ClientAssertion'
+            Send-PmpMail -To 'ops@contoso.com' -Subject 'assertion 1' -From $Mailbox
+            Send-PmpMail -To 'ops@contoso.com' -Subject 'assertion 2' -From $Mailbox
+            @(Get-EmulatorMessages).appId | Should -Be @($MiUser, $MiUser)
+            (Invoke-Emulator 'tokens').credential | Should -Be 'federated'
+            $asked.Count | Should -Be 1 -Because 'Connect-PmpMail got the token; the sends used the cache'
+            $asked[0].ClientId | Should -Be $MiUser
+            $asked[0].TokenUrl | Should -Be "$($Emulator.BaseUrl)/$TenantId/oauth2/v2.0/token"
+            # A refresh asks again, on this cmdlet's pipeline thread.
+            Test-PmpMailPermission -ForceRefresh -Quiet | Should -BeTrue
+            $asked.Count | Should -Be 2
+        }
+
+        It 'fails with the script block''s own error, and sends nothing' {
+            $err = { Send-PmpMail -TenantId $TenantId -ClientId $MiUser -ClientAssertion { throw 'OIDC endpoint unreachable' } @ep -To 'ops@contoso.com' -From $Mailbox } |
+                Should -Throw -ErrorId 'PmpMail.SignerFailed,PmpMail.Commands.SendPmpMailCommand' -PassThru
+            $err.Exception.ToString() | Should -Match 'OIDC endpoint unreachable'
+            Get-EmulatorMessages | Should -BeNullOrEmpty
+            (Get-EmulatorCounters).tokenRequests | Should -Be 0
+        }
+
+        It 'refuses output that is not a token, and a token for another subject with its AADSTS code' {
+            { Test-PmpMailPermission -TenantId $TenantId -ClientId $MiUser -ClientAssertion { } @ep } |
+                Should -Throw -ErrorId 'PmpMail.SignerFailed,PmpMail.Commands.TestPmpMailPermissionCommand'
+            $wrong = (Invoke-Emulator 'federation/token' -Method POST -Body @{ issuer = $Issuer; subject = 'system:serviceaccount:mail:other' }).token
+            $report = Test-PmpMailPermission -TenantId $TenantId -ClientId $MiUser -ClientAssertion { $wrong } @ep -ErrorVariable failed -ErrorAction SilentlyContinue
+            $failed[0].FullyQualifiedErrorId | Should -Be 'PmpMail.AuthenticationFailed.AADSTS700213,PmpMail.Commands.TestPmpMailPermissionCommand'
+            "$($failed[0])" | Should -Not -Match ([regex]::Escape($wrong))
+        }
+
+        It 'is not saved in a profile' {
+            { Register-PmpMailProfile -Name 'assertion' -TenantId $TenantId -ClientId $MiUser -ClientAssertion { 'x' } } |
+                Should -Throw -ErrorId 'PmpMail.ClientAssertionNotSaved,PmpMail.Commands.RegisterPmpMailProfileCommand'
+            Get-PmpMailProfile -Name 'assertion' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        }
+    }
+
     Context '-EnvironmentVariable' {
         It 'Connect-PmpMail -EnvironmentVariable takes AZURE_CLIENT_SECRET (and AZURE_AUTHORITY_HOST); Send-PmpMail then needs no credentials' {
             Set-ProcessVariable 'AZURE_TENANT_ID' $TenantId

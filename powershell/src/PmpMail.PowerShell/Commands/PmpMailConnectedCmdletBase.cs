@@ -20,6 +20,9 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     internal const string SessionSet = "Session";
 
     private PmpMailConnection? _ownedConnection;
+
+    /// <summary>The connection <see cref="AcquireConnection"/> returned: its -ClientAssertion script block runs in <see cref="RunNative{T}"/>.</summary>
+    private PmpMailConnection? _activeConnection;
     private volatile bool _stopping;
 
     #region Parameters
@@ -41,7 +44,9 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     /// The connection this invocation uses. Connections built from parameters or profiles belong to the
     /// invocation and are freed when it ends; -Connection and the session connection are borrowed.
     /// </summary>
-    internal PmpMailConnection AcquireConnection()
+    internal PmpMailConnection AcquireConnection() => _activeConnection = AcquireConnectionCore();
+
+    private PmpMailConnection AcquireConnectionCore()
     {
         if (Connection is not null)
         {
@@ -107,7 +112,8 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     /// announces, such as Entra ID's 429 with Retry-After: 60. Ctrl+C cancels the token the call gets: the native
     /// library stops at its next wait (a request already sent runs to its answer, never abandoned) and the call
     /// throws <see cref="PmpMailCancelledException"/>. The cmdlet waits for the call to return either way, so nothing
-    /// goes out after the pipeline stopped. The native log is process-wide, so a wait of another runspace's call in
+    /// goes out after the pipeline stopped. Meanwhile this thread also runs the connection's -ClientAssertion script
+    /// block when the library asks for a token (<see cref="ScriptBlockAssertion"/>). The native log is process-wide, so a wait of another runspace's call in
     /// the same process would be shown too.
     /// </summary>
     internal T RunNative<T>(Func<CancellationToken, T> call)
@@ -121,12 +127,17 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
                 waits.Enqueue($"Waiting {Math.Round(ms / 1000.0, 1).ToString(CultureInfo.InvariantCulture)} s before retrying: {match.Groups["what"].Value}. Ctrl+C stops the wait (and sends nothing more).");
             }
         }))
+        using (var pump = new ScriptBlockAssertion.Pump())
+        using (_activeConnection?.Assertion?.Attach(pump))
         {
             CancellationToken stop = _stop.Token;
             Task<T> task = Task.Run(() => call(stop));
-            // Not task.Wait: it would wrap the call's PmpMailException in an AggregateException.
-            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(100)))
+            // Not task.Wait: it would wrap the call's PmpMailException in an AggregateException. The pump's signal wakes
+            // the loop when the library asks for a -ClientAssertion token, which only this thread may run.
+            WaitHandle[] wake = [((IAsyncResult)task).AsyncWaitHandle, pump.Signal];
+            while (WaitHandle.WaitAny(wake, TimeSpan.FromMilliseconds(100)) != 0)
             {
+                pump.Run(IsStopping);
                 ShowWaits(waits);
             }
 

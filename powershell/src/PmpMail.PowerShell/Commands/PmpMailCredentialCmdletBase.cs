@@ -24,6 +24,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     internal const string ManagedIdentitySet = "ManagedIdentity";
     internal const string FederatedTokenFileSet = "FederatedTokenFile";
     internal const string EnvironmentVariableSet = "EnvironmentVariable";
+    internal const string ClientAssertionSet = "ClientAssertion";
 
     #region Parameters
 
@@ -35,6 +36,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
     [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
     [Parameter(ParameterSetName = FederatedTokenFileSet)]
+    [Parameter(ParameterSetName = ClientAssertionSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
     [Alias("Tenant")]
     public string? TenantId { get; set; }
@@ -51,6 +53,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
     [Parameter(ParameterSetName = ManagedIdentitySet)]
     [Parameter(ParameterSetName = FederatedTokenFileSet)]
+    [Parameter(ParameterSetName = ClientAssertionSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
     [Alias("ApplicationId", "AppId")]
     public string? ClientId { get; set; }
@@ -115,6 +118,16 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [Parameter(ParameterSetName = FederatedTokenFileSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
     public string? FederatedTokenFile { get; set; }
+
+    /// <summary>
+    /// A script block that returns the client assertion (a federated token whose issuer, subject and audience match a
+    /// federated credential of the app) whenever a token is needed, for sources the module does not read itself: a CI
+    /// system's OIDC endpoint, a token broker. It gets the request (ClientId, TokenUrl) as its argument and runs in
+    /// this session on the pipeline thread, once per token, not once per mail.
+    /// </summary>
+    [Parameter(ParameterSetName = ClientAssertionSet, Mandatory = true)]
+    [ValidateNotNull]
+    public ScriptBlock? ClientAssertion { get; set; }
 
     /// <summary>
     /// The credential in the AZURE_* environment variables, as Azure's EnvironmentCredential reads them: a client
@@ -234,6 +247,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
             ManagedIdentityObjectId = ManagedIdentityObjectId,
             ManagedIdentityResourceId = ManagedIdentityResourceId,
             FederatedTokenFile = FederatedTokenFile is null ? null : ResolvePath(FederatedTokenFile),
+            ClientAssertion = ClientAssertion,
             ProfileName = profileName,
         };
         ApplyEndpoints(spec);
@@ -302,6 +316,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
         ManagedIdentitySet => CredentialKind.ManagedIdentity,
         FederatedTokenFileSet => CredentialKind.WorkloadIdentity,
         EnvironmentVariableSet => CredentialKind.EnvironmentVariable,
+        ClientAssertionSet => CredentialKind.ClientAssertion,
         _ => null,
     };
 }

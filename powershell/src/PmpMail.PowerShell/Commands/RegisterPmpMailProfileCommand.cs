@@ -128,6 +128,11 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
                 }
 
                 break;
+            case CredentialKind.ClientAssertion:
+                throw new PmpMailSetupException(
+                    "ClientAssertionNotSaved",
+                    "A -ClientAssertion script block cannot be saved in a profile.",
+                    "Register the profile with -FederatedTokenFile (have the job write the token to that file), or pass -ClientAssertion each time.");
             case CredentialKind.EnvironmentVariable:
                 // Only the endpoint settings are saved; the AZURE_* variables are read where the profile is used.
                 profile.CredentialType = "EnvironmentVariable";

@@ -75,6 +75,10 @@ internal static class ConnectionFactory
             case CredentialKind.ManagedIdentity:
             case CredentialKind.WorkloadIdentity:
                 return Open(config, spec, null, false, verbose);
+            case CredentialKind.ClientAssertion:
+                var assertion = new ScriptBlockAssertion(spec.ClientAssertion!);
+                verbose("Client assertions come from the -ClientAssertion script block, run in this session once per token.");
+                return Connected(PmpMailClient.CreateWithClientAssertion(config, assertion.Provide), spec, null, false, verbose, assertion);
             default:
                 throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown credential kind.");
         }
@@ -148,10 +152,10 @@ internal static class ConnectionFactory
     private static void VerboseSigning(X509Certificate2 certificate, Action<string> verbose) =>
         verbose($"Signing client assertions with certificate {certificate.Thumbprint} ({certificate.Subject}, expires {certificate.NotAfter:u}); the private key stays in .NET.");
 
-    private static PmpMailConnection Connected(PmpMailClient client, CredentialSpec spec, X509Certificate2? certificate, bool ownsCertificate, Action<string> verbose)
+    private static PmpMailConnection Connected(PmpMailClient client, CredentialSpec spec, X509Certificate2? certificate, bool ownsCertificate, Action<string> verbose, ScriptBlockAssertion? assertion = null)
     {
         verbose($"Client created for {spec.Describe()} (native library {PmpMailClient.NativeVersion}).");
-        return new PmpMailConnection(client, spec, certificate, ownsCertificate);
+        return new PmpMailConnection(client, spec, certificate, ownsCertificate, assertion);
     }
 
     /// <summary>

@@ -15,6 +15,8 @@ internal enum CredentialKind
     ManagedIdentity,
     /// <summary>Workload identity federation: a federated token file is the client assertion.</summary>
     WorkloadIdentity,
+    /// <summary>A script block returns each client assertion (a federated token from any source), run on the pipeline thread.</summary>
+    ClientAssertion,
     /// <summary>
     /// The AZURE_* variables, as Azure's EnvironmentCredential reads them; resolved to one of the kinds above
     /// when the connection is made (<see cref="EnvironmentCredential"/>).

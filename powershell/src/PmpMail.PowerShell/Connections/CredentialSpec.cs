@@ -33,6 +33,8 @@ internal sealed class CredentialSpec
     public string? ManagedIdentityResourceId { get; init; }
     /// <summary>Workload identity's token file; null means AZURE_FEDERATED_TOKEN_FILE when the connection is made.</summary>
     public string? FederatedTokenFile { get; init; }
+    /// <summary>-ClientAssertion: the script block that returns each client assertion.</summary>
+    public System.Management.Automation.ScriptBlock? ClientAssertion { get; init; }
     /// <summary>The environment variables the credential was read from (names only), for messages.</summary>
     public IReadOnlyList<string>? EnvironmentVariablesUsed { get; init; }
     public PmpMailCloud? Environment { get; set; }
@@ -63,6 +65,7 @@ internal sealed class CredentialSpec
         CredentialKind.ManagedIdentity => $"managed identity ({ManagedIdentityDescription})",
         CredentialKind.EnvironmentVariable => "the credential in the AZURE_* environment variables",
         CredentialKind.WorkloadIdentity => $"workload identity: app {ClientId ?? "from AZURE_CLIENT_ID"} in tenant {TenantId ?? "from AZURE_TENANT_ID"}, token file {FederatedTokenFile ?? "from AZURE_FEDERATED_TOKEN_FILE"}",
+        CredentialKind.ClientAssertion => $"app {ClientId} in tenant {TenantId} with the -ClientAssertion script block's federated token",
         _ => $"app {ClientId} in tenant {TenantId}",
     };
 

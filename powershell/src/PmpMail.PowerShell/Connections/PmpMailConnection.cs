@@ -12,9 +12,10 @@ public sealed class PmpMailConnection : IDisposable
 {
     private readonly X509Certificate2? _ownedCertificate;
 
-    internal PmpMailConnection(PmpMailClient client, CredentialSpec spec, X509Certificate2? signingCertificate, bool ownsCertificate)
+    internal PmpMailConnection(PmpMailClient client, CredentialSpec spec, X509Certificate2? signingCertificate, bool ownsCertificate, ScriptBlockAssertion? assertion = null)
     {
         Client = client;
+        Assertion = assertion;
         TenantId = spec.TenantId;
         ClientId = client.ClientId ?? spec.ClientId;
         CredentialType = spec.Kind.ToString();
@@ -66,6 +67,9 @@ public sealed class PmpMailConnection : IDisposable
     public bool IsOpen => !Client.IsDisposed;
 
     internal PmpMailClient Client { get; }
+
+    /// <summary>-ClientAssertion's script block runner; the cmdlet using the connection lends it its pipeline thread.</summary>
+    internal ScriptBlockAssertion? Assertion { get; }
 
     internal X509Certificate2? SigningCertificate { get; }
 
