@@ -16,7 +16,8 @@ public sealed class StatusNameTests
             data.Add((uint)status);
         }
 
-        data.Add(16);
+        // The first number past the last status, whatever it is: unknown to both.
+        data.Add(Enum.GetValues<PmpStatus>().Max(s => (uint)s) + 1);
         data.Add(99);
         data.Add(uint.MaxValue);
         return data;
