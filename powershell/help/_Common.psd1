@@ -24,6 +24,7 @@
         NoProxy                         = 'Host names or addresses that bypass -Proxy (or the environment''s proxy).'
         AssertionAlgorithm              = 'The signature of the client assertion for certificate credentials: PS256 (default, with an x5t#S256 header) or RS256 (with an x5t header), for tenants that refuse x5t#S256.'
         TimeoutSeconds                  = 'The timeout of each HTTP request in seconds (1 to 3600; default 100).'
+        MaxRetryAttempts                = 'How many times one request is tried in all (1 to 20; default 4), for example while Graph answers 429 for a busy mailbox. When every attempt is throttled the call fails with PmpMail.Throttled and says which budget ran out.'
         MaxRetryWaitSeconds             = 'The most one call waits in total between retries (0 to 3600; default 120), for example for the Retry-After of a throttled request. A longer Retry-After fails the call with PmpMail.Throttled instead of waiting.'
         RetryUnknownOutcome             = 'Retries a send whose outcome is unknown (the connection dropped or timed out after the request was sent, or Graph answered 5xx without Retry-After). Off by default because such a retry can deliver the message twice: without it, the send fails with PmpMail.OutcomeUnknown and nothing is resent.'
         Connection                      = 'A connection made with New-PmpMailConnection (or Connect-PmpMail -PassThru). Its token cache and HTTP connections are reused. Use one connection per tenant when a script serves several tenants.'

@@ -8,7 +8,7 @@ Describe 'Remedies name PowerShell parameters' -Tag 'CI' {
         $script:sp = Get-SecretParameters
         $script:ep = Get-EndpointParameters
         # The C ABI's setting names; none may reach a PowerShell user.
-        $script:JsonSettings = 'retry\.retryUnknownOutcome|retryUnknownOutcome:|assertionAlgorithm|extraCaCertificatesPem|allowHttpLoopback|authorityHost|graphRoot|http\.proxy|http\.noProxy|useSystemProxy|"cloud"'
+        $script:JsonSettings = 'retry\.retryUnknownOutcome|retry\.maxAttempts|retryUnknownOutcome:|assertionAlgorithm|extraCaCertificatesPem|allowHttpLoopback|authorityHost|graphRoot|http\.proxy|http\.noProxy|useSystemProxy|"cloud"'
 
         function Get-FailureOf {
             # Runs the script block with errors made terminating and returns the first one.
@@ -92,6 +92,19 @@ Describe 'Remedies name PowerShell parameters' -Tag 'CI' {
         "$err" | Should -Match 'raise -MaxRetryWaitSeconds'
         "$err" | Should -Not -CMatch $JsonSettings
         "$err" | Should -Not -CMatch 'maxTotalWaitSeconds'
+    }
+
+    It 'throttling beyond the attempt budget recommends -MaxRetryAttempts, which sets that budget' {
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 429; retryAfterSeconds = 1; count = 10 }
+        $err = Get-FailureOf { param($ErrorAction) Send-PmpMail -To 'ops@contoso.com' -Subject 'attempts' -From $Mailbox @sp -MaxRetryAttempts 2 -ErrorAction $ErrorAction }
+        $err.FullyQualifiedErrorId | Should -Be 'PmpMail.Throttled,PmpMail.Commands.SendPmpMailCommand'
+        $err.Exception.Detail.Attempts | Should -Be 2
+        "$err" | Should -Match 'All 2 attempts were throttled'
+        "$err" | Should -Match 'raise -MaxRetryAttempts'
+        "$err" | Should -Not -Match 'MaxRetryWaitSeconds'
+        "$err" | Should -Not -CMatch $JsonSettings
+        (Get-EmulatorCounters).sendMailRequests | Should -Be 2
+        Get-EmulatorMessages | Should -BeNullOrEmpty
     }
 
     It 'an http:// authority names -AuthorityHost and no JSON setting' {

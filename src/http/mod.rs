@@ -61,6 +61,17 @@ pub struct HttpResponse {
     /// (a lost answer, or a 5xx on a send, retried under `retry.retryUnknownOutcome`): what it
     /// did may have happened twice.
     pub repeated_after_unknown_outcome: bool,
+    /// Set when the answer would have been retried but a retry budget was used up: which one.
+    pub budget_exhausted: Option<Budget>,
+}
+
+/// The retry budget that ended a request's retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// `retry.maxAttempts` attempts were made.
+    Attempts { max_attempts: u32 },
+    /// The next wait would have passed `retry.maxTotalWaitSeconds`.
+    Wait { max_total_wait_seconds: u64 },
 }
 
 impl std::fmt::Debug for HttpResponse {
@@ -437,6 +448,7 @@ mod tests {
             retry_after: None,
             www_authenticate: None,
             repeated_after_unknown_outcome: false,
+            budget_exhausted: None,
         };
         let debug = format!("{response:?}");
         assert!(!debug.contains("SECRET-UPLOAD-TOKEN"), "{debug}");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::HeaderMap;
 
 use super::{
-    Http, HttpFailure, HttpResponse, Idempotency, SendFailure, TransportFailure,
+    Budget, Http, HttpFailure, HttpResponse, Idempotency, SendFailure, TransportFailure,
     classify_send_error, error_chain,
 };
 use crate::config::RetryPolicy;
@@ -230,11 +230,25 @@ impl Http {
             });
             let wait = match (decision, outcome) {
                 (Decision::Return, Ok(response)) => return Ok(response),
-                (Decision::OutOfBudget, Ok(response)) => {
+                (Decision::OutOfBudget, Ok(mut response)) => {
+                    let budget = if attempt >= self.retry.max_attempts {
+                        Budget::Attempts {
+                            max_attempts: self.retry.max_attempts,
+                        }
+                    } else {
+                        Budget::Wait {
+                            max_total_wait_seconds: self.retry.max_total_wait.as_secs(),
+                        }
+                    };
                     log.info(format!(
-                        "{what}: HTTP {} on attempt {attempt}; not retrying (attempt or wait budget used up)",
-                        response.status
+                        "{what}: HTTP {} on attempt {attempt}; not retrying ({})",
+                        response.status,
+                        match budget {
+                            Budget::Attempts { .. } => "attempt budget used up",
+                            Budget::Wait { .. } => "the wait would pass the wait budget",
+                        }
                     ));
+                    response.budget_exhausted = Some(budget);
                     return Ok(response);
                 }
                 (Decision::RetryAfter(wait), Ok(response)) => {
@@ -315,6 +329,7 @@ async fn send_once(
             client_request_id: client_request_id.to_owned(),
             attempts: attempt,
             repeated_after_unknown_outcome: false,
+            budget_exhausted: None,
         }),
         Err(e) => Err(SendFailure {
             maybe_delivered: true,

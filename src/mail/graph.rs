@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::config::RetryPolicy;
 use crate::error::{Error, Outcome, Result, Status};
-use crate::http::{Http, HttpFailure, HttpResponse, Idempotency};
+use crate::http::{Budget, Http, HttpFailure, HttpResponse, Idempotency};
 use crate::logging::OpLog;
 use crate::mail::message::SendResult;
 use crate::token::TokenProvider;
@@ -298,6 +298,26 @@ struct GraphErrorInner {
     message: Option<String>,
 }
 
+/// What to change after a 429 that was not retried further: the budget that ran out, by the
+/// names the config and PowerShell use.
+fn throttle_budget_advice(response: &HttpResponse) -> String {
+    let asked = response
+        .retry_after
+        .map(|d| format!(" (Graph asked to wait {} s)", d.as_secs()))
+        .unwrap_or_default();
+    match response.budget_exhausted {
+        Some(Budget::Attempts { max_attempts }) => format!(
+            "All {max_attempts} attempts were throttled{asked}: send fewer messages to this mailbox at once, or raise retry.maxAttempts."
+        ),
+        Some(Budget::Wait {
+            max_total_wait_seconds,
+        }) => format!(
+            "Waiting again{asked} would pass the wait budget of {max_total_wait_seconds} s: send fewer messages to this mailbox at once, or raise retry.maxTotalWaitSeconds."
+        ),
+        None => "Send fewer messages to this mailbox at once.".to_owned(),
+    }
+}
+
 /// Maps a non-success Graph response to an error with a remedy.
 pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) -> Error {
     let body: GraphErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
@@ -314,7 +334,8 @@ pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) ->
         (429, _) => (
             Status::Throttled,
             format!(
-                "Graph throttled the app for mailbox {mailbox} (limits: 4 concurrent requests, 10,000 requests per 10 minutes per app and mailbox). Send fewer messages in parallel or raise retry.maxTotalWaitSeconds."
+                "Graph throttled the app for mailbox {mailbox} (limits: 4 concurrent requests, 10,000 requests per 10 minutes per app and mailbox). {}",
+                throttle_budget_advice(response)
             ),
             Outcome::Failed,
         ),

@@ -230,6 +230,13 @@ fn throttling_beyond_the_attempt_budget_is_throttled() {
     assert_eq!(e.attempts, Some(2));
     assert_eq!(e.retry_after_seconds, Some(1));
     assert_eq!(e.http_status, Some(429));
+    // The remedy names the budget that ran out: the attempts, not the wait.
+    let remedy = e.remedy.as_deref().unwrap();
+    assert!(
+        remedy.contains("All 2 attempts were throttled") && remedy.contains("retry.maxAttempts"),
+        "{remedy}"
+    );
+    assert!(!remedy.contains("maxTotalWaitSeconds"), "{remedy}");
     assert!(emu.messages().is_empty());
 }
 
@@ -290,6 +297,12 @@ fn retry_after_beyond_the_wait_budget_fails_fast_as_throttled() {
             "{:?}",
             e.log
         );
+        let remedy = e.remedy.as_deref().unwrap();
+        assert!(
+            remedy.contains("wait budget of 5 s") && remedy.contains("retry.maxTotalWaitSeconds"),
+            "{remedy}"
+        );
+        assert!(!remedy.contains("maxAttempts"), "{remedy}");
     }
     assert!(emu.messages().is_empty());
     assert_eq!(emu.counters().send_mail_requests, 2);

@@ -32,6 +32,8 @@ internal static class PowerShellTerms
         // Timeouts and the retry budget (src/http/mod.rs, src/mail/graph.rs, src/config.rs).
         (Text(@"raise retry\.maxTotalWaitSeconds"), "raise -MaxRetryWaitSeconds"),
         (Text(@"retry\.maxTotalWaitSeconds"), "-MaxRetryWaitSeconds"),
+        (Text(@"raise retry\.maxAttempts"), "raise -MaxRetryAttempts"),
+        (Text(@"retry\.maxAttempts"), "-MaxRetryAttempts"),
         (Text(@"http\.timeoutSeconds"), "-TimeoutSeconds"),
         (Text(@"the proxy settings and -TimeoutSeconds"), "the proxy settings (-Proxy, -NoProxy, HTTPS_PROXY/NO_PROXY) and -TimeoutSeconds"),
         // cloud (src/entra_error.rs, src/config.rs) is -Environment, whose values are spelled as PmpMailCloud.

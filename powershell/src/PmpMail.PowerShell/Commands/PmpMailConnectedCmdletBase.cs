@@ -204,7 +204,7 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
         {
             throw new PmpMailSetupException(
                 "EndpointOverrideIgnored",
-                $"-Environment, -AuthorityHost, -GraphRoot, -TrustedCaPath, -Proxy, -NoProxy, -AssertionAlgorithm, -RetryUnknownOutcome, -TimeoutSeconds and -MaxRetryWaitSeconds apply only when credentials or a profile are given; {source} already has its settings.",
+                $"-Environment, -AuthorityHost, -GraphRoot, -TrustedCaPath, -Proxy, -NoProxy, -AssertionAlgorithm, -RetryUnknownOutcome, -TimeoutSeconds, -MaxRetryWaitSeconds and -MaxRetryAttempts apply only when credentials or a profile are given; {source} already has its settings.",
                 "Remove those parameters, or pass credentials or -ProfileName.");
         }
     }

@@ -186,6 +186,11 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [ValidateRange(0, 3600)]
     public int? MaxRetryWaitSeconds { get; set; }
 
+    /// <summary>How many times one request is tried in all, e.g. while Graph answers 429 (default 4).</summary>
+    [Parameter]
+    [ValidateRange(1, 20)]
+    public int? MaxRetryAttempts { get; set; }
+
     #endregion
 
     /// <summary>True when one of the credential parameter sets is in use.</summary>
@@ -195,7 +200,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     internal bool HasEndpointParameters =>
         MyInvocation.BoundParameters.ContainsKey(nameof(Environment)) || AuthorityHost is not null || GraphRoot is not null || TrustedCaPath is not null
         || Proxy is not null || NoProxy is not null || MyInvocation.BoundParameters.ContainsKey(nameof(AssertionAlgorithm)) || MyInvocation.BoundParameters.ContainsKey(nameof(RetryUnknownOutcome))
-        || TimeoutSeconds is not null || MaxRetryWaitSeconds is not null;
+        || TimeoutSeconds is not null || MaxRetryWaitSeconds is not null || MaxRetryAttempts is not null;
 
     /// <summary>Builds the spec for the credential parameters given (null when none were).</summary>
     internal CredentialSpec? BuildCredentialSpec(string? profileName = null)
@@ -256,7 +261,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 
     /// <summary>
     /// Applies -Environment, -AuthorityHost, -GraphRoot, -TrustedCaPath, -Proxy, -NoProxy, -AssertionAlgorithm,
-    /// -RetryUnknownOutcome, -TimeoutSeconds and -MaxRetryWaitSeconds to a spec (overriding a profile's).
+    /// -RetryUnknownOutcome, -TimeoutSeconds, -MaxRetryWaitSeconds and -MaxRetryAttempts to a spec (overriding a profile's).
     /// </summary>
     internal void ApplyEndpoints(CredentialSpec spec)
     {
@@ -282,6 +287,7 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 
         spec.TimeoutSeconds = TimeoutSeconds ?? spec.TimeoutSeconds;
         spec.MaxRetryWaitSeconds = MaxRetryWaitSeconds ?? spec.MaxRetryWaitSeconds;
+        spec.MaxRetryAttempts = MaxRetryAttempts ?? spec.MaxRetryAttempts;
     }
 
     /// <summary>Resolves a path against PowerShell's current location (not the process directory).</summary>

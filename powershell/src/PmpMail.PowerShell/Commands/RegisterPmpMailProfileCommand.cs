@@ -78,6 +78,7 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
             RetryUnknownOutcome = spec.RetryUnknownOutcome,
             TimeoutSeconds = spec.TimeoutSeconds,
             MaxRetryWaitSeconds = spec.MaxRetryWaitSeconds,
+            MaxRetryAttempts = spec.MaxRetryAttempts,
             CreatedOn = DateTimeOffset.Now,
         };
         switch (spec.Kind)

@@ -43,9 +43,9 @@ internal static class ConnectionFactory
             config.Http.TimeoutSeconds = timeout;
         }
 
-        if (spec.RetryUnknownOutcome == true || spec.MaxRetryWaitSeconds is not null)
+        if (spec.RetryUnknownOutcome == true || spec.MaxRetryWaitSeconds is not null || spec.MaxRetryAttempts is not null)
         {
-            config.Retry = new PmpMailRetryOptions { RetryUnknownOutcome = spec.RetryUnknownOutcome == true ? true : null, MaxTotalWaitSeconds = spec.MaxRetryWaitSeconds };
+            config.Retry = new PmpMailRetryOptions { RetryUnknownOutcome = spec.RetryUnknownOutcome == true ? true : null, MaxTotalWaitSeconds = spec.MaxRetryWaitSeconds, MaxAttempts = spec.MaxRetryAttempts };
             if (spec.RetryUnknownOutcome == true)
             {
                 verbose("-RetryUnknownOutcome: a send whose answer is lost is retried, so a message may arrive twice.");

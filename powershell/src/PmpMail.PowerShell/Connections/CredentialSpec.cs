@@ -47,6 +47,7 @@ internal sealed class CredentialSpec
     public bool? RetryUnknownOutcome { get; set; }
     public int? TimeoutSeconds { get; set; }
     public int? MaxRetryWaitSeconds { get; set; }
+    public int? MaxRetryAttempts { get; set; }
     public string? ProfileName { get; init; }
 
     /// <summary>True for credentials without an app registration's tenant (managed identity).</summary>
@@ -98,6 +99,7 @@ internal sealed class CredentialSpec
             RetryUnknownOutcome = RetryUnknownOutcome,
             TimeoutSeconds = TimeoutSeconds,
             MaxRetryWaitSeconds = MaxRetryWaitSeconds,
+            MaxRetryAttempts = MaxRetryAttempts,
             ProfileName = ProfileName,
         };
 }

@@ -58,6 +58,8 @@ public sealed class PmpMailProfile
     public int? TimeoutSeconds { get; set; }
     /// <summary>Cap on retry waits per call (-MaxRetryWaitSeconds).</summary>
     public int? MaxRetryWaitSeconds { get; set; }
+    /// <summary>Attempts per request (-MaxRetryAttempts).</summary>
+    public int? MaxRetryAttempts { get; set; }
     /// <summary>When it was saved.</summary>
     public DateTimeOffset CreatedOn { get; set; }
     /// <summary>DPAPI (CurrentUser) protected client secret, base64. Windows only.</summary>
@@ -106,6 +108,7 @@ public sealed class PmpMailProfile
             RetryUnknownOutcome = RetryUnknownOutcome,
             TimeoutSeconds = TimeoutSeconds,
             MaxRetryWaitSeconds = MaxRetryWaitSeconds,
+            MaxRetryAttempts = MaxRetryAttempts,
             ProfileName = Name,
         };
     }
