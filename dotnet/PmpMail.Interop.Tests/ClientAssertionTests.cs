@@ -1,82 +1,43 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-using PmpGraphEmulator.TestSupport;
 using Xunit;
 
 namespace PmpMail.Interop.Tests;
 
 /// <summary>
-/// <see cref="PmpMailClient.CreateWithClientAssertion"/> against an emulator whose app trusts an external OIDC issuer
-/// (a federated credential): the provider's token is the client assertion, asked for once per token, and a
+/// <see cref="PmpMailClient.CreateWithClientAssertion"/> against the identity emulator, whose app trusts an external
+/// OIDC issuer (a federated credential): the provider's token is the client assertion, asked for once per token, and a
 /// provider that throws fails the call with its own exception inside.
 /// </summary>
-public sealed class ClientAssertionTests : IDisposable
+[Collection(IdentityCollection.Name)]
+public sealed class ClientAssertionTests
 {
-    private const string TenantId = "11111111-1111-1111-1111-111111111111";
-    private const string FederatedApp = "44444444-4444-4444-4444-444444444444";
-    private const string Mailbox = "alerts@contoso.onmicrosoft.com";
-    private const string Issuer = "https://token.actions.githubusercontent.com";
-    private const string Subject = "repo:contoso/patches:ref:refs/heads/main";
+    private const string App = IdentityEmulatorFixture.FederatedApp;
 
-    private readonly EmulatorProcess _emulator;
-    private readonly HttpClient _control;
+    private readonly IdentityEmulatorFixture _emulator;
 
-    public ClientAssertionTests()
+    public ClientAssertionTests(IdentityEmulatorFixture emulator)
     {
-        var directory = new JsonObject
-        {
-            ["tenants"] = new JsonArray(new JsonObject { ["id"] = TenantId, ["domains"] = new JsonArray("contoso.onmicrosoft.com") }),
-            ["apps"] = new JsonArray(new JsonObject
-            {
-                ["tenant"] = TenantId,
-                ["clientId"] = FederatedApp,
-                ["displayName"] = "xunit federated app",
-                ["roles"] = new JsonArray("Mail.Send"),
-                ["federatedCredentials"] = new JsonArray(new JsonObject { ["name"] = "gh", ["issuer"] = Issuer, ["subject"] = Subject }),
-            }),
-            ["mailboxes"] = new JsonArray(new JsonObject { ["tenant"] = TenantId, ["address"] = Mailbox }),
-        };
-        _emulator = EmulatorProcess.Start(new EmulatorStartOptions
-        {
-            Binary = Environment.GetEnvironmentVariable("PMP_MAIL_EMULATOR"),
-            TempPrefix = "pmp-mail-xunit-assertion-",
-            ConfigFileName = "directory.json",
-            ConfigText = directory.ToJsonString(),
-            Strict = true,
-            StartupTimeout = TimeSpan.FromSeconds(30),
-            StopTimeout = TimeSpan.FromSeconds(5),
-        });
-        _control = new HttpClient(EmulatorTrust.CreateHandler(_emulator.Ca));
+        _emulator = emulator;
+        _emulator.Reset();
     }
 
     private static PmpMailMessage Message(string subject)
     {
-        var message = new PmpMailMessage { From = Mailbox, Subject = subject, Body = "hello" };
+        var message = new PmpMailMessage { From = IdentityEmulatorFixture.Mailbox, Subject = subject, Body = "hello" };
         message.To.Add("ops@example.com");
         return message;
     }
 
-    private PmpMailConfig Config() => new(TenantId, FederatedApp)
+    private PmpMailConfig Config()
     {
-        AuthorityHost = new Uri(_emulator.BaseUrl),
-        GraphRoot = new Uri(_emulator.BaseUrl),
-        Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = _emulator.CaPem },
-        TokenRefreshMarginSeconds = 0,
-    };
-
-    /// <summary>A token of the external issuer, minted by the emulator (what a CI system's OIDC endpoint returns).</summary>
-    private async Task<string> FederatedTokenAsync(string subject = Subject)
-    {
-        using HttpResponseMessage response = await _control.PostAsJsonAsync($"{_emulator.ControlUrl}/federation/token", new { issuer = Issuer, subject });
-        response.EnsureSuccessStatusCode();
-        JsonNode body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        return (string)body["token"]!;
+        PmpMailConfig config = _emulator.AtEmulator(new PmpMailConfig(IdentityEmulatorFixture.TenantId, App));
+        config.TokenRefreshMarginSeconds = 0;
+        return config;
     }
 
     [Fact]
-    public async Task TheProvidersTokenIsTheCredentialAndIsAskedForOncePerToken()
+    public void TheProvidersTokenIsTheCredentialAndIsAskedForOncePerToken()
     {
-        string token = await FederatedTokenAsync();
+        string token = _emulator.FederatedToken(IdentityEmulatorFixture.AppSubject);
         var requests = new List<PmpClientAssertionRequest>();
         using PmpMailClient client = PmpMailClient.CreateWithClientAssertion(Config(), request =>
         {
@@ -93,39 +54,37 @@ public sealed class ClientAssertionTests : IDisposable
         Assert.Equal("sent", client.SendMail(Message("again, with the cached token")).Status);
 
         PmpClientAssertionRequest only = Assert.Single(requests);
-        Assert.Equal(FederatedApp, only.ClientId);
-        Assert.Equal($"{_emulator.BaseUrl}/{TenantId}/oauth2/v2.0/token", only.TokenUrl);
+        Assert.Equal(App, only.ClientId);
+        Assert.Equal($"{_emulator.BaseUrl.AbsoluteUri.TrimEnd('/')}/{IdentityEmulatorFixture.TenantId}/oauth2/v2.0/token", only.TokenUrl);
         Assert.Equal(1, client.Assertion!.CallCount);
-        List<TokenRecord> tokens = await _emulator.Control.TokensAsync();
-        TokenRecord issued = Assert.Single(tokens);
+        TokenRecord issued = Assert.Single(_emulator.Tokens());
         Assert.Equal("federated", issued.Credential);
-        List<RecordedMessage> messages = await _emulator.Control.MessagesAsync();
-        Assert.Equal(2, messages.Count);
-        Assert.All(messages, m => Assert.Equal(FederatedApp, m.AppId));
+        Assert.All(_emulator.Messages(), m => Assert.Equal(App, (string?)m!["appId"]));
+        Assert.Equal(2, _emulator.Messages().Count);
     }
 
     [Fact]
-    public async Task AProviderThatThrowsFailsTheCallWithItsException()
+    public void AProviderThatThrowsFailsTheCallWithItsException()
     {
         var outage = new HttpRequestException("OIDC endpoint unreachable");
         using PmpMailClient client = PmpMailClient.CreateWithClientAssertion(Config(), _ => throw outage);
 
-        PmpMailSignerException e = Assert.Throws<PmpMailSignerException>(() =>
-            client.SendMail(Message("never")));
+        PmpMailSignerException e = Assert.Throws<PmpMailSignerException>(() => client.SendMail(Message("never")));
         Assert.Same(outage, e.InnerException);
         Assert.Contains("client-assertion callback failed", e.Message);
-        Assert.Empty(await _emulator.Control.MessagesAsync());
+        Assert.Empty(_emulator.Messages());
+        Assert.Empty(_emulator.Tokens());
     }
 
     [Fact]
-    public async Task ATokenForAnotherSubjectIsRefusedWithTheAadstsCode()
+    public void ATokenForAnotherSubjectIsRefusedWithTheAadstsCode()
     {
-        string wrong = await FederatedTokenAsync("repo:contoso/patches:pull_request");
+        string wrong = _emulator.FederatedToken(IdentityEmulatorFixture.Subject); // the user-assigned identity's subject
         using PmpMailClient client = PmpMailClient.CreateWithClientAssertion(Config(), _ => wrong);
 
         PmpPermissionReport report = client.TestPermissions();
         Assert.False(report.Authenticated);
-        Assert.Equal(700213, report.Error!.Aadsts); // no federated credential matches the subject
+        Assert.Equal(700213, report.Error!.Aadsts); // no federated credential of the app matches the subject
         Assert.DoesNotContain(wrong, report.Error.Message);
     }
 
@@ -134,11 +93,5 @@ public sealed class ClientAssertionTests : IDisposable
     {
         Assert.Throws<ArgumentNullException>(() => PmpMailClient.CreateWithClientAssertion(Config(), null!));
         Assert.Throws<ArgumentNullException>(() => PmpMailClient.CreateWithClientAssertion(null!, _ => "x.y.z"));
-    }
-
-    public void Dispose()
-    {
-        _control.Dispose();
-        _emulator.Dispose();
     }
 }
