@@ -1,5 +1,7 @@
 //! The safe Rust API: one [`Client`] per app registration and tenant. Cheap to clone and safe to
-//! share between threads: clones share the token cache and the connection pool.
+//! share between threads: clones share the token cache and the connection pool. Separate
+//! clients with the same credentials share the token too (the process-wide cache,
+//! [`crate::token_cache`]), unless the config says `"tokenCache": "client"`.
 //!
 //! Wiring only: a client puts the validated config, the credential, the HTTP client and the
 //! token cache together into a [`GraphSession`], and hands each call to the module that does it.
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
-use crate::config::{AuthConfig, Config, Identity, ValidatedConfig};
+use crate::config::{AuthConfig, Config, Identity, TokenCacheMode, ValidatedConfig};
 use crate::credential::{AssertionProvider, AssertionSigner, Credential};
 use crate::error::{Error, Outcome, Result};
 use crate::http::Http;
@@ -18,6 +20,7 @@ use crate::mail::{Message, SendResult};
 use crate::managed_identity::ManagedIdentityClient;
 use crate::permission::{self, PermissionOptions, PermissionReport};
 use crate::token::{TokenProvider, TokenSettings};
+use crate::token_cache::{self, CacheKey, KeyParts, SharedCache};
 
 #[derive(Clone)]
 pub struct Client {
@@ -96,6 +99,20 @@ impl Client {
 
     fn build(config: ValidatedConfig, credential: Credential) -> Result<Client> {
         let http = Http::new(&config.http, config.retry, config.allow_http_loopback)?;
+        let fingerprint = match config.token_cache {
+            TokenCacheMode::Process => credential.cache_fingerprint(config.assertion_algorithm),
+            TokenCacheMode::Client => None,
+        };
+        let cache = match fingerprint {
+            Some(fingerprint) => token_cache::shared(CacheKey::new(&KeyParts {
+                token_url: &config.endpoints.token_url,
+                scope: &config.endpoints.scope,
+                client_id: &config.client_id,
+                margin: config.token_refresh_margin,
+                fingerprint: &fingerprint,
+            })),
+            None => SharedCache::private(),
+        };
         let tokens = TokenProvider::new(
             http.clone(),
             credential,
@@ -106,6 +123,7 @@ impl Client {
                 algorithm: config.assertion_algorithm,
                 margin: config.token_refresh_margin,
             },
+            cache,
         );
         let session = GraphSession::new(http, tokens, config.endpoints.graph_root.clone());
         Ok(Client {

@@ -168,6 +168,18 @@ impl Cloud {
     }
 }
 
+/// Where a handle's token is cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenCacheMode {
+    /// Shared by every handle in the process with the same tenant, cloud, client id, credential
+    /// and refresh margin; kept after the handle is freed, until the token expires.
+    #[default]
+    Process,
+    /// The handle's own: freed with it, never shared.
+    Client,
+}
+
 /// Which JWS algorithm the client assertion uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 pub enum AssertionAlgorithm {
@@ -242,6 +254,10 @@ pub struct Config {
     pub retry: RetryOptions,
     /// Refresh the token this long before it expires (default 300).
     pub token_refresh_margin_seconds: Option<u64>,
+    /// `process` (default): handles with the same credentials share one token in this process,
+    /// and a token outlives the handle that fetched it until it expires. `client`: each handle
+    /// has its own token cache. A host signer or assertion callback is never shared.
+    pub token_cache: Option<TokenCacheMode>,
     /// Managed-identity endpoint overrides (tests, emulators).
     #[serde(default)]
     pub endpoints: EndpointOverrides,
@@ -354,6 +370,7 @@ pub struct ValidatedConfig {
     pub http: HttpSettings,
     pub retry: RetryPolicy,
     pub token_refresh_margin: Duration,
+    pub token_cache: TokenCacheMode,
 }
 
 impl Config {
@@ -560,6 +577,7 @@ impl Config {
             http,
             retry,
             token_refresh_margin: Duration::from_secs(margin),
+            token_cache: self.token_cache.unwrap_or_default(),
         })
     }
 }

@@ -7,10 +7,11 @@ use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair
 use base64::Engine;
 use zeroize::Zeroizing;
 
-use crate::config::AuthConfig;
+use crate::config::{AssertionAlgorithm, AuthConfig};
 use crate::error::{Error, Result, Status};
 use crate::host_file::read_host_file;
 use crate::secret::{Secret, SecretBytes};
+use crate::token_cache::{Fingerprint, KeyId};
 
 /// The JWS algorithms a signer must support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +161,9 @@ pub enum Credential {
     Certificate {
         certificate: CertificateInfo,
         signer: Arc<dyn AssertionSigner>,
+        /// The private key's identity when the library loaded it (PFX, PEM); `None` for a host
+        /// signer, whose tokens are never shared between handles.
+        key_id: Option<KeyId>,
     },
     /// The resource's managed identity: tokens come from the platform's local endpoint.
     ManagedIdentity(Arc<crate::managed_identity::ManagedIdentityClient>),
@@ -275,7 +279,34 @@ impl Credential {
         Ok(Credential::Certificate {
             certificate: CertificateInfo::from_der(cert_der)?,
             signer,
+            key_id: None,
         })
+    }
+
+    /// What identifies this credential in the process-wide token cache, or `None` when its
+    /// tokens must stay with the handle (a host signer or assertion callback: the library cannot
+    /// tell two callbacks for the same credential from two for different ones).
+    pub(crate) fn cache_fingerprint(&self, algorithm: AssertionAlgorithm) -> Option<Fingerprint> {
+        match self {
+            Credential::Secret(secret) => {
+                Some(Fingerprint::new("client secret").part(secret.expose().as_bytes()))
+            }
+            Credential::Certificate {
+                certificate,
+                key_id: Some(key_id),
+                ..
+            } => Some(
+                Fingerprint::new("certificate")
+                    .part(&key_id.0)
+                    .part(&certificate.sha256)
+                    .part(format!("{algorithm:?}").as_bytes()),
+            ),
+            Credential::Certificate { key_id: None, .. } | Credential::Assertion(_) => None,
+            Credential::ManagedIdentity(mi) => Some(mi.settings().cache_fingerprint()),
+            Credential::FederatedTokenFile(path) => {
+                Some(Fingerprint::new("workload identity token file").part(path.as_bytes()))
+            }
+        }
     }
 
     pub fn certificate(&self) -> Option<&CertificateInfo> {
@@ -433,5 +464,6 @@ fn build_certificate_credential(cert_der: &[u8], key_der: &[u8]) -> Result<Crede
     Ok(Credential::Certificate {
         certificate,
         signer: Arc::new(signer),
+        key_id: Some(KeyId::of_private_key(key_der)),
     })
 }

@@ -43,13 +43,15 @@ mod secret;
 mod time;
 /// cbindgen:ignore
 mod token;
+/// cbindgen:ignore
+mod token_cache;
 
 pub use cancel::CancelToken;
 pub use client::Client;
 pub use config::{
     AssertionAlgorithm, AuthConfig, AzureEnvironment, Cloud, Config, EndpointOverrides, Endpoints,
     HttpOptions, HttpSettings, Identity, ManagedIdentitySource, RetryOptions, RetryPolicy,
-    ValidatedConfig,
+    TokenCacheMode, ValidatedConfig,
 };
 pub use credential::{AssertionProvider, AssertionRequest, AssertionSigner, SignatureAlgorithm};
 pub use error::{Error, ErrorDocument, Outcome, Status};

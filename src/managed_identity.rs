@@ -26,6 +26,7 @@ use crate::error::{Error, Result, Status};
 use crate::http::{Http, HttpResponse, Idempotency};
 use crate::logging::OpLog;
 use crate::secret::Secret;
+use crate::token_cache::Fingerprint;
 
 /// The documented IMDS address.
 pub const DEFAULT_IMDS_BASE_URL: &str = "http://169.254.169.254";
@@ -87,6 +88,35 @@ pub struct ManagedIdentitySettings {
     pub selector: Option<Selector>,
     /// The v1 resource: the cloud's Graph root, without `/.default`.
     pub resource: String,
+}
+
+impl ManagedIdentitySettings {
+    /// What identifies this identity in the process-wide token cache: the source and its
+    /// endpoint (with App Service's identity header, or Arc's key directory), the selector and
+    /// the resource.
+    pub(crate) fn cache_fingerprint(&self) -> Fingerprint {
+        let fingerprint = Fingerprint::new("managed identity");
+        let fingerprint = match &self.source {
+            Source::AppService { endpoint, header } => fingerprint
+                .part(b"appService")
+                .part(endpoint.as_bytes())
+                .part(header.expose().as_bytes()),
+            Source::Imds { token_url } => fingerprint.part(b"imds").part(token_url.as_bytes()),
+            Source::Arc { endpoint, key_dir } => fingerprint
+                .part(b"arc")
+                .part(endpoint.as_bytes())
+                .part(key_dir.as_os_str().as_encoded_bytes()),
+        };
+        let selector = match &self.selector {
+            None => None,
+            Some(Selector::ClientId(v)) => Some(format!("clientId:{v}")),
+            Some(Selector::ObjectId(v)) => Some(format!("objectId:{v}")),
+            Some(Selector::ResourceId(v)) => Some(format!("resourceId:{v}")),
+        };
+        fingerprint
+            .optional(selector.as_deref().map(str::as_bytes))
+            .part(self.resource.as_bytes())
+    }
 }
 
 /// The `auth` fields of a managedIdentity section.

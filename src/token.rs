@@ -1,18 +1,22 @@
-//! The token endpoint client and the per-handle token cache.
+//! The token endpoint client and the token cache's rules. The cache itself is a
+//! [`SharedCache`]: shared by every handle with the same credentials in the process, or a
+//! handle's own (host signer, host assertion callback, `"tokenCache": "client"`); see
+//! [`crate::token_cache`].
 //!
 //! - A cached token is reused until `tokenRefreshMarginSeconds` before expiry (or Entra's
 //!   `refresh_in`, when earlier). The effective margin never exceeds half the token's lifetime,
 //!   so a short-lived token (lifetime at or below the margin) still serves the first half of
 //!   its life instead of being fetched again for every call. See [`timing`].
-//! - Single-flight: however many callers find the cache cold or expiring, one request goes
-//!   out; the rest wait on the same async mutex and take its result.
+//! - Single-flight: however many callers (of however many handles sharing the cache) find the
+//!   cache cold or expiring, one request goes out; the rest wait on the same async mutex and
+//!   take its result.
 //! - A failed refresh while the old token is still valid keeps serving the old token (and
 //!   waits a little before trying again, so a broken endpoint is not hammered). A token is
 //!   handed out until 30 s before expiry, or half the effective margin when that is smaller,
 //!   so any margin above zero leaves a window in which the old token covers a failed refresh.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -26,6 +30,7 @@ use crate::logging::OpLog;
 use crate::managed_identity::Issued;
 use crate::secret::Secret;
 use crate::time::{format_time, unix_now};
+use crate::token_cache::SharedCache;
 
 /// A token must stay valid at least this long to be handed out (less when the effective margin
 /// is under twice this: see [`timing`]).
@@ -41,7 +46,7 @@ pub struct AccessToken {
     pub refresh_at: SystemTime,
     /// Handed out (from the cache, or in place of a failed refresh) only before this.
     pub usable_until: SystemTime,
-    /// Increments with every token fetched by this handle.
+    /// Increments with every token fetched into its cache.
     pub generation: u64,
 }
 
@@ -95,13 +100,6 @@ impl TokenSource {
     }
 }
 
-#[derive(Default)]
-struct CacheState {
-    token: Option<Arc<AccessToken>>,
-    /// Set after a failed refresh; until then the old token is served without retrying.
-    refresh_suppressed_until: Option<SystemTime>,
-}
-
 pub struct TokenProvider {
     http: Http,
     credential: Credential,
@@ -110,9 +108,7 @@ pub struct TokenProvider {
     scope: String,
     algorithm: AssertionAlgorithm,
     margin: Duration,
-    state: parking_lot::Mutex<CacheState>,
-    refresh_lock: tokio::sync::Mutex<()>,
-    generation: AtomicU64,
+    cache: Arc<SharedCache>,
 }
 
 impl std::fmt::Debug for TokenProvider {
@@ -134,7 +130,13 @@ pub struct TokenSettings {
 }
 
 impl TokenProvider {
-    pub fn new(http: Http, credential: Credential, settings: TokenSettings) -> TokenProvider {
+    /// A provider working on `cache` (see [`crate::token_cache::shared`]).
+    pub fn new(
+        http: Http,
+        credential: Credential,
+        settings: TokenSettings,
+        cache: Arc<SharedCache>,
+    ) -> TokenProvider {
         TokenProvider {
             http,
             credential,
@@ -143,9 +145,7 @@ impl TokenProvider {
             scope: settings.scope,
             algorithm: settings.algorithm,
             margin: settings.margin,
-            state: parking_lot::Mutex::new(CacheState::default()),
-            refresh_lock: tokio::sync::Mutex::new(()),
-            generation: AtomicU64::new(0),
+            cache,
         }
     }
 
@@ -159,13 +159,13 @@ impl TokenProvider {
         force_refresh: bool,
         log: &mut OpLog,
     ) -> Result<(Arc<AccessToken>, TokenSource)> {
-        let generation_seen = self.generation.load(Ordering::Acquire);
+        let generation_seen = self.cache.generation.load(Ordering::Acquire);
         if !force_refresh && let Some(token) = self.cached_without_refresh() {
             return Ok((token, TokenSource::Cache));
         }
         let _single_flight = self.queue_for_fetch(log).await?;
         // Someone else fetched while we queued: their token is as fresh as ours would be.
-        if self.generation.load(Ordering::Acquire) != generation_seen
+        if self.cache.generation.load(Ordering::Acquire) != generation_seen
             && let Some(token) = self.current()
             && token.usable_at(SystemTime::now())
         {
@@ -176,14 +176,14 @@ impl TokenProvider {
         }
         match self.fetch(log).await {
             Ok(token) => {
-                let mut state = self.state.lock();
+                let mut state = self.cache.state.lock();
                 state.token = Some(token.clone());
                 state.refresh_suppressed_until = None;
                 Ok((token, TokenSource::Endpoint))
             }
             Err(e) => {
                 let now = SystemTime::now();
-                let mut state = self.state.lock();
+                let mut state = self.cache.state.lock();
                 match &state.token {
                     // A cancelled caller stops here; the next caller refreshes as usual.
                     Some(old)
@@ -222,7 +222,7 @@ impl TokenProvider {
             return Ok(current);
         }
         let token = self.fetch(log).await?;
-        let mut state = self.state.lock();
+        let mut state = self.cache.state.lock();
         state.token = Some(token.clone());
         state.refresh_suppressed_until = None;
         Ok(token)
@@ -233,20 +233,20 @@ impl TokenProvider {
     async fn queue_for_fetch(&self, log: &OpLog) -> Result<tokio::sync::MutexGuard<'_, ()>> {
         match log.cancel() {
             Some(cancel) => cancel
-                .run(self.refresh_lock.lock())
+                .run(self.cache.refresh_lock.lock())
                 .await
                 .map_err(|_| Error::cancelled("waiting for the token request of another call")),
-            None => Ok(self.refresh_lock.lock().await),
+            None => Ok(self.cache.refresh_lock.lock().await),
         }
     }
 
     fn current(&self) -> Option<Arc<AccessToken>> {
-        self.state.lock().token.clone()
+        self.cache.state.lock().token.clone()
     }
 
     fn cached_without_refresh(&self) -> Option<Arc<AccessToken>> {
         let now = SystemTime::now();
-        let state = self.state.lock();
+        let state = self.cache.state.lock();
         let token = state.token.as_ref()?;
         if !token.usable_at(now) {
             return None;
@@ -265,7 +265,7 @@ impl TokenProvider {
         let now = SystemTime::now();
         let timing = timing(issued.lifetime, self.margin, issued.refresh_in);
         let expires_at = now + issued.lifetime;
-        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let generation = self.cache.generation.fetch_add(1, Ordering::AcqRel) + 1;
         log.info(format!(
             "token from endpoint (client-request-id {}, {} attempt(s), expires {})",
             issued.client_request_id,
@@ -383,6 +383,7 @@ impl TokenProvider {
             Credential::Certificate {
                 certificate,
                 signer,
+                ..
             } => {
                 let (client_id, token_url, certificate, signer, algorithm) = (
                     self.client_id.clone(),

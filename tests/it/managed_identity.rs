@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const MI_SYSTEM: &str = "a0000000-0000-0000-0000-000000000001";
 const MI_SYSTEM_OID: &str = "a0000000-0000-0000-0000-0000000000a1";
 /// A user-assigned identity with Mail.Send and a federated credential.
-const MI_USER: &str = "b0000000-0000-0000-0000-000000000001";
+pub(crate) const MI_USER: &str = "b0000000-0000-0000-0000-000000000001";
 const MI_USER_OID: &str = "b0000000-0000-0000-0000-0000000000b1";
 const MI_USER_RES: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/sender";
 /// A user-assigned identity without roles.
@@ -24,7 +24,7 @@ const ISSUER: &str = "https://oidc.cluster.example.test/5f3c";
 const SUBJECT: &str = "system:serviceaccount:mail:sender";
 const AUDIENCE: &str = "api://AzureADTokenExchange";
 
-fn start() -> Emulator {
+pub(crate) fn start() -> Emulator {
     start_with(|_| {})
 }
 
@@ -48,7 +48,7 @@ fn start_with(configure: impl FnOnce(&mut EmulatorOptions)) -> Emulator {
 }
 
 /// A managed-identity config: no tenant, no clientId; Graph is the emulator.
-fn mi_config(emu: &Emulator, auth: Value, endpoints: Value) -> Value {
+pub(crate) fn mi_config(emu: &Emulator, auth: Value, endpoints: Value) -> Value {
     json!({
         "auth": auth,
         "graphRoot": emu.base_url(),
@@ -58,11 +58,11 @@ fn mi_config(emu: &Emulator, auth: Value, endpoints: Value) -> Value {
     })
 }
 
-fn app_service(emu: &Emulator) -> Value {
+pub(crate) fn app_service(emu: &Emulator) -> Value {
     json!({"identityEndpoint": emu.identity_endpoint(), "identityHeader": emu.identity_header()})
 }
 
-fn imds(emu: &Emulator) -> Value {
+pub(crate) fn imds(emu: &Emulator) -> Value {
     json!({"imdsBaseUrl": emu.base_url()})
 }
 
@@ -121,13 +121,11 @@ fn imds_system_assigned_sends_mail() {
     send(&client, "via imds").unwrap();
     assert_eq!(emu.messages()[0].app_id, MI_SYSTEM);
     assert_eq!(emu.tokens()[0].credential, "managedIdentity:imds");
-    // Auto-detection without App Service or Arc settings picks IMDS too.
-    let auto = client_from(mi_config(
-        &emu,
-        json!({"type": "managedIdentity"}),
-        imds(&emu),
-    ));
-    send(&auto, "auto").unwrap();
+    // Auto-detection without App Service or Arc settings picks IMDS too (its own token cache:
+    // the process-wide one would hand it the first client's token).
+    let mut auto = mi_config(&emu, json!({"type": "managedIdentity"}), imds(&emu));
+    auto["tokenCache"] = json!("client");
+    send(&client_from(auto), "auto").unwrap();
     assert_eq!(emu.tokens()[1].credential, "managedIdentity:imds");
 }
 
