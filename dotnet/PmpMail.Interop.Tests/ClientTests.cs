@@ -185,6 +185,44 @@ public sealed class ClientTests(EmulatorFixture emulator)
         Assert.False(signer.IsAlive, "The signer of an undisposed client was still alive after 50 rounds of GC.Collect + WaitForPendingFinalizers: its GCHandle was never freed.");
     }
 
+    // The margin makes the config's cache key one no other test of this emulator uses: the first
+    // client's token request is this test's own.
+    [Fact]
+    public void TwoClientsWithTheSameConfigShareOneToken()
+    {
+        PmpMailConfig config = emulator.SecretConfig();
+        config.TokenRefreshMarginSeconds = 271;
+        int before = (int)emulator.Counters()["tokenRequests"]!;
+        using (PmpMailClient first = PmpMailClient.Create(config))
+        {
+            Assert.Equal("endpoint", first.TestPermissions().TokenSource);
+        }
+
+        // The first client is disposed: its token stays in the process for the next one.
+        using PmpMailClient second = PmpMailClient.Create(config);
+        using PmpMailClient third = PmpMailClient.Create(config);
+        Assert.Equal("cache", second.TestPermissions().TokenSource);
+        var message = new PmpMailMessage { From = EmulatorFixture.Mailbox, Subject = "xunit shared token " + Guid.NewGuid() };
+        message.To.Add("ops@contoso.com");
+        third.SendMail(message);
+        Assert.Equal(before + 1, (int)emulator.Counters()["tokenRequests"]!);
+    }
+
+    [Fact]
+    public void TokenCacheClientKeepsATokenPerClient()
+    {
+        PmpMailConfig config = emulator.SecretConfig();
+        config.TokenRefreshMarginSeconds = 272;
+        config.TokenCache = PmpTokenCache.Client;
+        int before = (int)emulator.Counters()["tokenRequests"]!;
+        using PmpMailClient first = PmpMailClient.Create(config);
+        using PmpMailClient second = PmpMailClient.Create(config);
+        Assert.Equal("endpoint", first.TestPermissions().TokenSource);
+        Assert.Equal("endpoint", second.TestPermissions().TokenSource);
+        Assert.Equal("cache", first.TestPermissions().TokenSource);
+        Assert.Equal(before + 2, (int)emulator.Counters()["tokenRequests"]!);
+    }
+
     [Fact]
     public void ConcurrentSendsThroughOneClientShareOneToken()
     {

@@ -64,8 +64,11 @@ public sealed class IdentityTests
         Assert.Contains(report.Permissions, p => p.Name == "Mail.Send" && p.Status == "Granted" && p.Required);
         Assert.Single(_emulator.Tokens());
 
-        // Source Auto with an identity endpoint and header given detects App Service, as the Azure SDKs do.
-        using PmpMailClient detected = PmpMailClient.Create(_emulator.ManagedIdentityConfig(PmpMailCredential.FromManagedIdentity(), _emulator.AppService));
+        // Source Auto with an identity endpoint and header given detects App Service, as the Azure SDKs do
+        // (with a token cache of its own: the token request is what shows the source detected).
+        PmpMailConfig auto = _emulator.ManagedIdentityConfig(PmpMailCredential.FromManagedIdentity(), _emulator.AppService);
+        auto.TokenCache = PmpTokenCache.Client;
+        using PmpMailClient detected = PmpMailClient.Create(auto);
         Assert.True(detected.TestPermissions().Authenticated);
         Assert.Equal(["managedIdentity:appService", "managedIdentity:appService"], _emulator.Tokens().Select(t => t.Credential));
     }
@@ -269,7 +272,10 @@ public sealed class IdentityTests
             ("IMDS_ENDPOINT", null),
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", null)))
         {
-            using PmpMailClient client = PmpMailClient.Create(_emulator.ManagedIdentityConfig(PmpMailCredential.FromManagedIdentity(), null));
+            // Its own token cache: the token request is what shows the source detected.
+            PmpMailConfig config = _emulator.ManagedIdentityConfig(PmpMailCredential.FromManagedIdentity(), null);
+            config.TokenCache = PmpTokenCache.Client;
+            using PmpMailClient client = PmpMailClient.Create(config);
             string subject = "xunit app service from the environment " + Guid.NewGuid();
             client.SendMail(NewMessage(subject));
             Assert.Equal(IdentityEmulatorFixture.SystemClientId, (string?)Assert.Single(_emulator.Messages())!["appId"]);
@@ -284,8 +290,10 @@ public sealed class IdentityTests
             ("IMDS_ENDPOINT", null),
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", _emulator.Emulator.BaseUrl)))
         {
-            using PmpMailClient client = PmpMailClient.Create(_emulator.ManagedIdentityConfig(
-                PmpMailCredential.FromManagedIdentity(PmpManagedIdentityId.FromClientId(IdentityEmulatorFixture.UserClientId)), null));
+            PmpMailConfig config = _emulator.ManagedIdentityConfig(
+                PmpMailCredential.FromManagedIdentity(PmpManagedIdentityId.FromClientId(IdentityEmulatorFixture.UserClientId)), null);
+            config.TokenCache = PmpTokenCache.Client;
+            using PmpMailClient client = PmpMailClient.Create(config);
             PmpPermissionReport report = client.TestPermissions();
             Assert.True(report.Authenticated, report.Error?.Message);
             Assert.Equal(IdentityEmulatorFixture.UserClientId, report.AppId);

@@ -26,6 +26,15 @@ public enum PmpAssertionAlgorithm
     RS256,
 }
 
+/// <summary>Where a client's token is cached (config document "tokenCache").</summary>
+public enum PmpTokenCache
+{
+    /// <summary>Shared by every client in the process with the same tenant, cloud, client id, credential and refresh margin; kept after the client is disposed, until the token expires (the default). A .NET certificate signer or an assertion callback is never shared.</summary>
+    Process,
+    /// <summary>The client's own: disposed with it, never shared.</summary>
+    Client,
+}
+
 /// <summary>HTTP options (config document "http").</summary>
 public sealed class PmpMailHttpOptions
 {
@@ -121,4 +130,7 @@ public sealed class PmpMailConfig
 
     /// <summary>Refresh a cached token this long before it expires.</summary>
     public int? TokenRefreshMarginSeconds { get; set; }
+
+    /// <summary>Where the token is cached; null means the library default (<see cref="PmpTokenCache.Process"/>).</summary>
+    public PmpTokenCache? TokenCache { get; set; }
 }

@@ -102,6 +102,15 @@ internal static class DocumentWriter
         }
 
         WriteIfSet(writer, "tokenRefreshMarginSeconds", config.TokenRefreshMarginSeconds);
+        if (config.TokenCache is PmpTokenCache tokenCache)
+        {
+            writer.WriteString("tokenCache", tokenCache switch
+            {
+                PmpTokenCache.Client => "client",
+                _ => "process",
+            });
+        }
+
         PmpManagedIdentityEndpoints? endpoints = config.ManagedIdentityEndpoints;
         if (endpoints is not null || managed)
         {
