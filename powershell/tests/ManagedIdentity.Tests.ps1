@@ -193,6 +193,8 @@ Describe 'Managed identity, workload identity and -EnvironmentVariable' -Tag 'CI
             $connection.CredentialType | Should -Be 'WorkloadIdentity'
             $connection.FederatedTokenFile | Should -Be $TokenFile
             "$connection" | Should -Be "$MiUser @ $TenantId (WorkloadIdentity)"
+            # Connect-PmpMail's token may be the process's already (an earlier test used this file).
+            $tokensBefore = @(Invoke-Emulator 'tokens').Count
 
             Set-Content -LiteralPath $TokenFile -Value (New-FederatedToken -LifetimeSeconds -3600) -NoNewline
             Test-PmpMailPermission -Quiet | Should -BeTrue -Because 'the cached token is still valid'
@@ -201,7 +203,7 @@ Describe 'Managed identity, workload identity and -EnvironmentVariable' -Tag 'CI
 
             Set-Content -LiteralPath $TokenFile -Value (New-FederatedToken) -NoNewline
             Test-PmpMailPermission -ForceRefresh -Quiet | Should -BeTrue
-            @(Invoke-Emulator 'tokens').Count | Should -Be 2 -Because 'Connect-PmpMail and the last refresh got tokens; the expired assertion got none'
+            @(Invoke-Emulator 'tokens').Count | Should -Be ($tokensBefore + 1) -Because 'the last refresh got a token; the expired assertion got none'
         }
 
         It 'names the variable when neither -TenantId nor AZURE_TENANT_ID (or -ClientId nor AZURE_CLIENT_ID) is given' {
@@ -313,8 +315,11 @@ Describe 'Managed identity, workload identity and -EnvironmentVariable' -Tag 'CI
 
             Set-ProcessVariable 'AZURE_CLIENT_CERTIFICATE_PATH' $null
             Set-ProcessVariable 'AZURE_CLIENT_ID' $MiUser
-            Set-Content -LiteralPath $TokenFile -Value (New-FederatedToken) -NoNewline
-            Set-ProcessVariable 'AZURE_FEDERATED_TOKEN_FILE' $TokenFile
+            # A token file of its own: a token fetched with $TokenFile is cached by the process, and this
+            # send must make its own token request (the record shows which credential it used).
+            $envTokenFile = Join-Path $Emulator.StateDir 'env-federated-token'
+            Set-Content -LiteralPath $envTokenFile -Value (New-FederatedToken) -NoNewline
+            Set-ProcessVariable 'AZURE_FEDERATED_TOKEN_FILE' $envTokenFile
             Send-PmpMail -EnvironmentVariable @ep -To 'ops@contoso.com' -Subject 'env federated' -From $Mailbox
 
             $messages = Get-EmulatorMessages

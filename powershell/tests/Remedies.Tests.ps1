@@ -46,7 +46,7 @@ Describe 'Remedies name PowerShell parameters' -Tag 'CI' {
 
     It 'a TLS failure recommends -TrustedCaPath' {
         $noCa = @{ AuthorityHost = $Emulator.BaseUrl; GraphRoot = $Emulator.BaseUrl }
-        $err = Get-FailureOf { param($ErrorAction) Test-PmpMailPermission -TenantId $TenantId -ClientId $AppFull -ClientSecret $sp.ClientSecret @noCa -ErrorAction $ErrorAction }
+        $err = Get-FailureOf { param($ErrorAction) Test-PmpMailPermission -TenantId $TenantId -ClientId $AppFull -ClientSecret $sp.ClientSecret @noCa -ForceRefresh -ErrorAction $ErrorAction }
         "$err" | Should -Match '-TrustedCaPath'
         "$err" | Should -Not -CMatch $JsonSettings
         $err.Exception.Remedy | Should -Match '-TrustedCaPath'

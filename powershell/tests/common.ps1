@@ -21,6 +21,9 @@ $script:AppNoRoles = '44444444-4444-4444-4444-444444444444'    # no roles
 $script:AppExpired = '55555555-5555-5555-5555-555555555555'    # expired secret only
 $script:OtherApp = '66666666-6666-6666-6666-666666666666'      # only named in an access policy
 $script:GoodSecret = 'good-secret-Ä€-value'
+# More secrets of the full app, for tests that must make their own token request although the process
+# already caches the full app's token for GoodSecret (the token cache is shared by the process).
+$script:IsolatedSecrets = @('isolated-secret-1~x', 'isolated-secret-2~y', 'isolated-secret-3~z')
 $script:ExpiredSecret = 'expired-secret-value'
 $script:Mailbox = 'alerts@contoso.onmicrosoft.com'
 $script:RestrictedMailbox = 'restricted@contoso.onmicrosoft.com'
@@ -49,7 +52,7 @@ function Get-TestDirectory {
             @{
                 tenant = $TenantId; clientId = $AppFull; displayName = 'Patch notifications — Überwachung'
                 roles = @('Mail.Send', 'Mail.ReadWrite')
-                secrets = @(@{ value = $GoodSecret; expires = '2099-01-01T00:00:00Z' })
+                secrets = @(@($GoodSecret) + $IsolatedSecrets | ForEach-Object { @{ value = $_; expires = '2099-01-01T00:00:00Z' } })
                 certificates = @($CertificatePem | ForEach-Object { @{ pem = $_ } })
             }
             @{
