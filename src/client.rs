@@ -125,7 +125,12 @@ impl Client {
             },
             cache,
         );
-        let session = GraphSession::new(http, tokens, config.endpoints.graph_root.clone());
+        let session = GraphSession::new(
+            http,
+            tokens,
+            config.endpoints.graph_root.clone(),
+            config.sending,
+        );
         Ok(Client {
             inner: Arc::new(ClientInner { config, session }),
         })

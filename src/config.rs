@@ -222,6 +222,24 @@ pub struct RetryOptions {
     pub retry_unknown_outcome: Option<bool>,
 }
 
+/// How many sends one client runs at once (Graph allows 4 concurrent requests per app and
+/// mailbox; more are refused with 429 MailboxConcurrency).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendingOptions {
+    /// Sends in flight per sending mailbox (1..16, default 4); more wait their turn.
+    pub max_concurrent_per_mailbox: Option<u32>,
+    /// Sends in flight in all (1..64, default 16).
+    pub max_concurrent: Option<u32>,
+}
+
+/// The send limits after defaults are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendingLimits {
+    pub per_mailbox: usize,
+    pub overall: usize,
+}
+
 /// The config document of `pmp_client_new` / [`crate::Client::new`].
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -252,6 +270,9 @@ pub struct Config {
     pub http: HttpOptions,
     #[serde(default)]
     pub retry: RetryOptions,
+    /// Send concurrency of this client (per mailbox and overall).
+    #[serde(default)]
+    pub sending: SendingOptions,
     /// Refresh the token this long before it expires (default 300).
     pub token_refresh_margin_seconds: Option<u64>,
     /// `process` (default): handles with the same credentials share one token in this process,
@@ -369,6 +390,7 @@ pub struct ValidatedConfig {
     pub assertion_algorithm: AssertionAlgorithm,
     pub http: HttpSettings,
     pub retry: RetryPolicy,
+    pub sending: SendingLimits,
     pub token_refresh_margin: Duration,
     pub token_cache: TokenCacheMode,
 }
@@ -562,6 +584,7 @@ impl Config {
 
         let http = validate_http(&self.http)?;
         let retry = validate_retry(&self.retry)?;
+        let sending = validate_sending(&self.sending)?;
         let margin = self.token_refresh_margin_seconds.unwrap_or(300);
         if margin > 3000 {
             return Err(Error::config(
@@ -576,6 +599,7 @@ impl Config {
             assertion_algorithm: self.assertion_algorithm.unwrap_or_default(),
             http,
             retry,
+            sending,
             token_refresh_margin: Duration::from_secs(margin),
             token_cache: self.token_cache.unwrap_or_default(),
         })
@@ -691,6 +715,25 @@ fn validate_http(options: &HttpOptions) -> Result<HttpSettings> {
         use_system_proxy: options.use_system_proxy.unwrap_or(true),
         extra_roots,
         user_agent,
+    })
+}
+
+fn validate_sending(options: &SendingOptions) -> Result<SendingLimits> {
+    let range = |field: &str, value: Option<u32>, default: u32, max: u32| match value {
+        None => Ok(default as usize),
+        Some(v) if (1..=max).contains(&v) => Ok(v as usize),
+        Some(v) => Err(Error::config(format!(
+            "sending.{field} must be 1 to {max} (got {v})"
+        ))),
+    };
+    Ok(SendingLimits {
+        per_mailbox: range(
+            "maxConcurrentPerMailbox",
+            options.max_concurrent_per_mailbox,
+            4,
+            16,
+        )?,
+        overall: range("maxConcurrent", options.max_concurrent, 16, 64)?,
     })
 }
 
@@ -1245,6 +1288,34 @@ mod tests {
         assert!(
             matches!(&c.identity, Identity::WorkloadIdentity { token_file } if token_file == "/tmp/t")
         );
+    }
+
+    #[test]
+    fn sending_limits_default_to_graphs_and_are_bounded() {
+        let c = config("").unwrap();
+        assert_eq!(
+            c.sending,
+            SendingLimits {
+                per_mailbox: 4,
+                overall: 16
+            }
+        );
+        let c = config(r#","sending":{"maxConcurrentPerMailbox":1,"maxConcurrent":64}"#).unwrap();
+        assert_eq!(
+            c.sending,
+            SendingLimits {
+                per_mailbox: 1,
+                overall: 64
+            }
+        );
+        for bad in [
+            r#","sending":{"maxConcurrentPerMailbox":0}"#,
+            r#","sending":{"maxConcurrentPerMailbox":17}"#,
+            r#","sending":{"maxConcurrent":65}"#,
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.message.contains("sending."), "{}", e.message);
+        }
     }
 
     #[test]

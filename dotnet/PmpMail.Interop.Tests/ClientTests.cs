@@ -10,6 +10,19 @@ namespace PmpMail.Interop.Tests;
 public sealed class ClientTests(EmulatorFixture emulator)
 {
     [Fact]
+    public void SendingLimitsReachTheNativeLibrary()
+    {
+        PmpMailConfig config = emulator.SecretConfig();
+        config.Sending = new PmpMailSendingOptions { MaxConcurrentPerMailbox = 17 };
+        PmpMailException e = Assert.ThrowsAny<PmpMailException>(() => PmpMailClient.Create(config));
+        Assert.Contains("sending.maxConcurrentPerMailbox must be 1 to 16", e.Message);
+
+        config.Sending = new PmpMailSendingOptions { MaxConcurrentPerMailbox = 2, MaxConcurrent = 8 };
+        using PmpMailClient client = PmpMailClient.Create(config);
+        Assert.True(client.TestPermissions().Authenticated);
+    }
+
+    [Fact]
     public void NativeVersionIsSemver() =>
         Assert.Matches(@"^\d+\.\d+\.\d+", PmpMailClient.NativeVersion);
 

@@ -65,6 +65,16 @@ public sealed class PmpMailRetryOptions
     public bool? RetryUnknownOutcome { get; set; }
 }
 
+/// <summary>How many sends one client runs at once (contracts §2, <c>sending</c>).</summary>
+public sealed class PmpMailSendingOptions
+{
+    /// <summary>Sends in flight per sending mailbox (1 to 16; default 4, Graph's limit per app and mailbox); more wait their turn.</summary>
+    public int? MaxConcurrentPerMailbox { get; set; }
+
+    /// <summary>Sends in flight in all (1 to 64; default 16).</summary>
+    public int? MaxConcurrent { get; set; }
+}
+
 /// <summary>
 /// Everything needed to create a <see cref="PmpMailClient"/> (contracts §2). The credential is
 /// <see cref="Credential"/>, or a certificate given to <see cref="PmpMailClient.CreateWithCertificate"/>.
@@ -127,6 +137,9 @@ public sealed class PmpMailConfig
 
     /// <summary>Retry options.</summary>
     public PmpMailRetryOptions? Retry { get; set; }
+
+    /// <summary>Send concurrency: per mailbox and overall.</summary>
+    public PmpMailSendingOptions? Sending { get; set; }
 
     /// <summary>Refresh a cached token this long before it expires.</summary>
     public int? TokenRefreshMarginSeconds { get; set; }

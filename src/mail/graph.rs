@@ -9,10 +9,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde::Deserialize;
 
-use crate::config::RetryPolicy;
+use crate::config::{RetryPolicy, SendingLimits};
 use crate::error::{Error, Outcome, Result, Status};
 use crate::http::{Budget, Http, HttpFailure, HttpResponse, Idempotency};
 use crate::logging::OpLog;
+use crate::mail::gate::SendGates;
 use crate::mail::message::SendResult;
 use crate::token::TokenProvider;
 
@@ -104,15 +105,27 @@ pub(crate) struct GraphSession {
     tokens: TokenProvider,
     /// `https://graph.microsoft.com` or the configured override, without a trailing slash.
     graph_root: String,
+    gates: SendGates,
 }
 
 impl GraphSession {
-    pub(crate) fn new(http: Http, tokens: TokenProvider, graph_root: String) -> GraphSession {
+    pub(crate) fn new(
+        http: Http,
+        tokens: TokenProvider,
+        graph_root: String,
+        sending: SendingLimits,
+    ) -> GraphSession {
         GraphSession {
             http,
             tokens,
             graph_root,
+            gates: SendGates::new(sending),
         }
+    }
+
+    /// The client's send slots (per mailbox and overall).
+    pub(crate) fn gates(&self) -> &SendGates {
+        &self.gates
     }
 
     pub(crate) fn tokens(&self) -> &TokenProvider {

@@ -3,6 +3,7 @@
 //! request ([`send`]) or a draft with upload sessions ([`upload`]) — both on the Graph-call
 //! floor ([`graph`]).
 
+pub(crate) mod gate;
 pub(crate) mod graph;
 pub(crate) mod message;
 pub(crate) mod prepare;
@@ -17,13 +18,16 @@ use crate::logging::OpLog;
 use graph::GraphSession;
 use prepare::PreparedMessage;
 
-/// Sends a prepared message the way the size policy ([`send::route`]) picks.
+/// Sends a prepared message the way the size policy ([`send::route`]) picks, in one of the
+/// client's send slots for its mailbox ([`gate`]).
 pub(crate) async fn send(
     session: &GraphSession,
     message: &PreparedMessage,
     log: &mut OpLog,
 ) -> Result<SendResult> {
-    match send::route(message, log)? {
+    let route = send::route(message, log)?;
+    let _slot = session.gates().acquire(&message.from.address, log).await?;
+    match route {
         send::Route::SendMail(body) => send::send_mail(session, message, body, log).await,
         send::Route::Draft => upload::send_via_draft(session, message, log).await,
     }

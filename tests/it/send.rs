@@ -990,3 +990,78 @@ fn fault_run_of_large_sends() {
     assert!(messages.len() >= sent, "a send reported as sent was lost");
     assert!(messages.len() <= sent + unknown, "a failed send went out");
 }
+
+/// 16 threads sending as one mailbox through one client: the client keeps 4 sends in flight
+/// (Graph's per-mailbox limit), so none is refused with 429 MailboxConcurrency; a client
+/// allowed 16 at once, with no retry, loses sends to exactly that 429.
+#[test]
+fn sends_as_one_mailbox_stay_within_its_four_concurrent_requests() {
+    let emu = start_emulator();
+    let run = |client: &pmp_mail::Client,
+               subject: &str|
+     -> Vec<Result<pmp_mail::SendResult, pmp_mail::Error>> {
+        emu.set_faults(faults(json!({"rules": [{"path": "sendMail", "action": "delay", "delayMs": 200, "count": 1000}]})));
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16)
+                .map(|i| {
+                    scope.spawn(move || {
+                        (0..2)
+                            .map(|j| {
+                                client.send_mail(&message(json!({
+                                    "from": MAILBOX, "to": ["a@contoso.com"],
+                                    "subject": format!("{subject} {i}.{j}"),
+                                })))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        })
+    };
+    let throttled = |emu: &pmp_graph_emulator::Emulator| {
+        emu.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/sendMail") && r.status == 429)
+            .count()
+    };
+
+    let gated = client_for(&emu, APP, secret_auth());
+    let results = run(&gated, "gated");
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    assert_eq!(emu.messages().len(), 32);
+    assert_eq!(
+        throttled(&emu),
+        0,
+        "the client let more than 4 sends reach one mailbox"
+    );
+    assert!(
+        results
+            .iter()
+            .flatten()
+            .any(|r| r.log.iter().any(|l| l.contains("for a send slot"))),
+        "some sends waited for a slot and said so"
+    );
+
+    emu.reset();
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["sending"] = json!({"maxConcurrentPerMailbox": 16});
+    config["retry"]["maxAttempts"] = json!(1);
+    let ungated = client_from(config);
+    let results = run(&ungated, "ungated");
+    let refused = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| e.status == Status::Throttled))
+        .count();
+    assert!(
+        refused > 0 && throttled(&emu) > 0,
+        "16 at once must meet MailboxConcurrency"
+    );
+}

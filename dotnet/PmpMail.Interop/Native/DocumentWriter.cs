@@ -101,6 +101,14 @@ internal static class DocumentWriter
             writer.WriteEndObject();
         }
 
+        if (config.Sending is PmpMailSendingOptions sending)
+        {
+            writer.WriteStartObject("sending");
+            WriteIfSet(writer, "maxConcurrentPerMailbox", sending.MaxConcurrentPerMailbox);
+            WriteIfSet(writer, "maxConcurrent", sending.MaxConcurrent);
+            writer.WriteEndObject();
+        }
+
         WriteIfSet(writer, "tokenRefreshMarginSeconds", config.TokenRefreshMarginSeconds);
         if (config.TokenCache is PmpTokenCache tokenCache)
         {
