@@ -103,6 +103,25 @@ fn resource_not_found(resource: &str, tenant: &Tenant) -> String {
 }
 
 /// The identity the selectors name; none = the system-assigned one.
+/// A query parameter that names a user-assigned identity, with the kind of id it carries.
+type SelectorParam<'q> = (&'static str, fn(&'q str) -> MiSelector<'q>);
+
+/// The identity a token request names: the one selector among `params` (each query parameter
+/// with the kind of id it carries) that is present, or the system-assigned identity when none
+/// is; `None` when the request names more than one.
+fn requested_identity<'q>(
+    q: &'q [(String, String)],
+    params: &[SelectorParam<'q>],
+) -> Option<MiSelector<'q>> {
+    let mut named = params
+        .iter()
+        .filter_map(|&(name, kind)| param(q, name).map(kind));
+    match (named.next(), named.next()) {
+        (first, None) => Some(first.unwrap_or(MiSelector::System)),
+        (Some(_), Some(_)) | (None, Some(_)) => None,
+    }
+}
+
 fn select<'a>(st: &'a AppState, sel: MiSelector<'_>) -> Option<(&'a ManagedIdentity, &'a Tenant)> {
     let mi = st.dir.find_managed_identity(sel)?;
     let tenant = st.dir.find_tenant(&mi.tenant)?;
@@ -172,23 +191,21 @@ pub(crate) async fn app_service(
         );
     };
     // B1: client_id, principal_id (doc alias object_id), mi_res_id; at most one.
-    let selectors: Vec<MiSelector<'_>> = [
-        param(&q, "client_id").map(MiSelector::ClientId),
-        param(&q, "principal_id").map(MiSelector::ObjectId),
-        param(&q, "object_id").map(MiSelector::ObjectId),
-        param(&q, "mi_res_id").map(MiSelector::ResourceId),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if selectors.len() > 1 {
+    let Some(sel) = requested_identity(
+        &q,
+        &[
+            ("client_id", MiSelector::ClientId),
+            ("principal_id", MiSelector::ObjectId),
+            ("object_id", MiSelector::ObjectId),
+            ("mi_res_id", MiSelector::ResourceId),
+        ],
+    ) else {
         // [UNCONFIRMED] text.
         return app_service_error(
             StatusCode::BAD_REQUEST,
             "Only one of client_id, principal_id, object_id and mi_res_id may be given.",
         );
-    }
-    let sel = selectors.first().copied().unwrap_or(MiSelector::System);
+    };
     let Some((mi, tenant)) = select(&st, sel) else {
         // Observed for an unknown user-assigned id (azure-sdk-for-net#43691).
         return app_service_error(
@@ -285,24 +302,22 @@ pub(crate) async fn imds(
         );
     };
     // B6.1: client_id, object_id, msi_res_id (and the probe's msi-res-id, B6.1 note).
-    let selectors: Vec<MiSelector<'_>> = [
-        param(&q, "client_id").map(MiSelector::ClientId),
-        param(&q, "object_id").map(MiSelector::ObjectId),
-        param(&q, "msi_res_id").map(MiSelector::ResourceId),
-        param(&q, "msi-res-id").map(MiSelector::ResourceId),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if selectors.len() > 1 {
+    let Some(sel) = requested_identity(
+        &q,
+        &[
+            ("client_id", MiSelector::ClientId),
+            ("object_id", MiSelector::ObjectId),
+            ("msi_res_id", MiSelector::ResourceId),
+            ("msi-res-id", MiSelector::ResourceId),
+        ],
+    ) else {
         // [UNCONFIRMED] text.
         return imds_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Only one of client_id, object_id and msi_res_id may be given",
         );
-    }
-    let sel = selectors.first().copied().unwrap_or(MiSelector::System);
+    };
     let Some((mi, tenant)) = select(&st, sel) else {
         // B6.3 (observed azure-sdk-for-net#46709).
         return imds_error(
