@@ -258,37 +258,10 @@ public sealed class PmpMailClient : IDisposable
 
     /// <summary>Gets a token (from the cache unless <paramref name="forceRefresh"/>) and reports which permissions it holds.</summary>
     /// <returns>The report; <see cref="PmpPermissionReport.Authenticated"/> is false when Entra ID rejected the credentials.</returns>
-    public unsafe PmpPermissionReport TestPermissions(bool forceRefresh = false)
-    {
-        using var buffer = new SensitiveBufferWriter(64);
-        DocumentWriter.WriteTestOptions(buffer, forceRefresh);
-        uint status;
-        byte* report;
-        fixed (byte* json = buffer.WrittenSpan)
-        {
-            status = NativeMethods.TestPermissions(_handle, json, (nuint)buffer.WrittenSpan.Length, out report);
-        }
-
-        ThrowIfFailed(status, _callback);
-        return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
-    }
+    public PmpPermissionReport TestPermissions(bool forceRefresh = false) => TestPermissions(forceRefresh, CancellationToken.None);
 
     /// <summary>Sends one message. Throws a <see cref="PmpMailException"/> subclass on failure.</summary>
-    public unsafe PmpSendResult SendMail(PmpMailMessage message)
-    {
-        Guard.NotNull(message, nameof(message));
-        using var buffer = new SensitiveBufferWriter(4096);
-        DocumentWriter.WriteMessage(buffer, message);
-        uint status;
-        byte* result;
-        fixed (byte* json = buffer.WrittenSpan)
-        {
-            status = NativeMethods.SendMail(_handle, json, (nuint)buffer.WrittenSpan.Length, out result);
-        }
-
-        ThrowIfFailed(status, _callback);
-        return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
-    }
+    public PmpSendResult SendMail(PmpMailMessage message) => SendMail(message, CancellationToken.None);
 
     /// <summary>
     /// <see cref="TestPermissions(bool)"/> that <paramref name="cancellationToken"/> can stop while it waits (e.g. out a
@@ -297,27 +270,9 @@ public sealed class PmpMailClient : IDisposable
     /// </summary>
     public unsafe PmpPermissionReport TestPermissions(bool forceRefresh, CancellationToken cancellationToken)
     {
-        if (!cancellationToken.CanBeCanceled)
-        {
-            return TestPermissions(forceRefresh);
-        }
-
         using var buffer = new SensitiveBufferWriter(64);
         DocumentWriter.WriteTestOptions(buffer, forceRefresh);
-        uint status;
-        byte* report;
-        using (var cancel = PmpCancelHandle.Create())
-        {
-            using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
-            {
-                fixed (byte* json = buffer.WrittenSpan)
-                {
-                    status = NativeMethods.TestPermissionsCancellable(_handle, json, (nuint)buffer.WrittenSpan.Length, cancel, out report);
-                }
-            }
-        }
-
-        ThrowIfFailed(status, _callback);
+        byte* report = Call(buffer, cancellationToken, &NativeMethods.TestPermissions, &NativeMethods.TestPermissionsCancellable);
         return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
     }
 
@@ -329,30 +284,46 @@ public sealed class PmpMailClient : IDisposable
     /// </summary>
     public unsafe PmpSendResult SendMail(PmpMailMessage message, CancellationToken cancellationToken)
     {
-        if (!cancellationToken.CanBeCanceled)
-        {
-            return SendMail(message);
-        }
-
         Guard.NotNull(message, nameof(message));
         using var buffer = new SensitiveBufferWriter(4096);
         DocumentWriter.WriteMessage(buffer, message);
+        byte* result = Call(buffer, cancellationToken, &NativeMethods.SendMail, &NativeMethods.SendMailCancellable);
+        return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
+    }
+
+    /// <summary>
+    /// The frame of the calls that take a document and hand one back: the plain native call, or, when
+    /// <paramref name="cancellationToken"/> can be cancelled, its cancellable twin with a cancel handle the token requests.
+    /// Throws on failure; returns the native document for <see cref="TakeDocument"/>.
+    /// </summary>
+    private unsafe byte* Call(
+        SensitiveBufferWriter document,
+        CancellationToken cancellationToken,
+        delegate*<PmpClientHandle, byte*, nuint, out byte*, uint> plain,
+        delegate*<PmpClientHandle, byte*, nuint, PmpCancelHandle, out byte*, uint> cancellable)
+    {
         uint status;
-        byte* result;
-        using (var cancel = PmpCancelHandle.Create())
+        byte* output;
+        fixed (byte* json = document.WrittenSpan)
         {
-            // The registration is disposed (waiting for a running callback) before the handle is freed.
-            using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
+            var length = (nuint)document.WrittenSpan.Length;
+            if (!cancellationToken.CanBeCanceled)
             {
-                fixed (byte* json = buffer.WrittenSpan)
+                status = plain(_handle, json, length, out output);
+            }
+            else
+            {
+                using var cancel = PmpCancelHandle.Create();
+                // The registration is disposed (waiting for a running callback) before the handle is freed.
+                using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
                 {
-                    status = NativeMethods.SendMailCancellable(_handle, json, (nuint)buffer.WrittenSpan.Length, cancel, out result);
+                    status = cancellable(_handle, json, length, cancel, out output);
                 }
             }
         }
 
         ThrowIfFailed(status, _callback);
-        return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
+        return output;
     }
 
     /// <summary>Frees the native client (safe to call twice).</summary>
