@@ -149,6 +149,42 @@ typedef struct pmp_cancel pmp_cancel;
 typedef struct pmp_client pmp_client;
 
 /*
+ Where a batch stands, passed to a `pmp_batch_progress_callback`.
+ */
+typedef struct pmp_batch_progress {
+  /*
+   Messages in the batch.
+   */
+  size_t total;
+  /*
+   Messages with a final status (`sent + failed + unknown + cancelled`).
+   */
+  size_t done;
+  size_t sent;
+  size_t failed;
+  size_t unknown;
+  size_t cancelled;
+  /*
+   Messages not done whose sending mailbox is paused because Graph throttled it.
+   */
+  size_t waiting_for_throttle;
+  /*
+   How long the longest such pause still lasts, in milliseconds (0: none).
+   */
+  uint64_t throttled_for_ms;
+} pmp_batch_progress;
+
+/*
+ Called by `pmp_send_batch` on the thread that called it, one call at a time: once before
+ the first message is sent, after every finished message, and every 250 ms while a mailbox is
+ throttled. `progress` is valid only during the call. The callback may call
+ `pmp_cancel_request`; it must not make calls on a client (they fail with
+ `PMP_STATUS_INVALID_ARGUMENT`) and should return quickly: results are not collected while it
+ runs.
+ */
+typedef void (*pmp_batch_progress_callback)(void *userdata, const struct pmp_batch_progress *progress);
+
+/*
  Input of one signing request. Valid only during the callback.
  */
 typedef struct pmp_sign_params {
@@ -223,6 +259,33 @@ typedef void (*pmp_log_callback)(void *userdata, const struct pmp_log_params *pa
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Sends a batch: `messages_json` is a JSON array of message documents (docs/contracts.md
+ section 4b; UTF-8, at most 256 MiB, at most 100,000 messages), `options_json` a batch options
+ document (NULL with 0 for defaults: the client's `sending` limits).
+
+ Messages go out concurrently, at most `maxConcurrentPerMailbox` per sending mailbox and
+ `maxConcurrent` in all; a mailbox Graph throttles waits out its Retry-After while the others
+ keep going. `PMP_STATUS_OK` means the batch ran: `*results_out` receives the batch result
+ JSON (free with `pmp_string_free`) with one item per message in input order, each `sent`,
+ `failed`, `unknown` (may have been sent; never sent again) or `cancelled` (never sent). A
+ message document that does not parse is that message's `failed` item. A non-OK status means
+ the batch did not run (not a JSON array, bad options, a NULL argument); nothing was sent.
+
+ `progress` may be NULL. `cancel` may be NULL; `pmp_cancel_request` on it (from any thread,
+ or from the progress callback) stops the batch within about a second: messages not yet sent
+ are `cancelled`, a request in flight runs to its answer, an incomplete draft is deleted.
+ Blocks the calling thread; safe to call concurrently on one client (batches share the
+ client's send slots).
+
+ # Safety
+ `client` must be a live handle; `messages_json` valid for `messages_len` bytes;
+ `options_json` valid for `options_len` bytes (or NULL with 0); `cancel` NULL or a live
+ handle until the call returns; `progress` NULL or a function safe to call with `userdata`
+ from this thread; `results_out` writable.
+ */
+pmp_status pmp_send_batch(const struct pmp_client *client, const uint8_t *messages_json, size_t messages_len, const uint8_t *options_json, size_t options_len, pmp_batch_progress_callback progress, void *userdata, const struct pmp_cancel *cancel, char **results_out);
 
 /*
  Creates a cancel handle (not cancelled). On success `*cancel_out` receives a handle the

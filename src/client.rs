@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::batch::{self, BatchOptions, BatchProgress, BatchResult};
 use crate::cancel::CancelToken;
 use crate::config::{AuthConfig, Config, Identity, TokenCacheMode, ValidatedConfig};
 use crate::credential::{AssertionProvider, AssertionSigner, Credential};
@@ -219,18 +220,25 @@ impl Client {
         message: &Message,
         cancel: Option<&CancelToken>,
     ) -> Result<SendResult> {
+        self.send_one(message, cancel).await.0
+    }
+
+    /// One send, and how long it waited on purpose. The message is prepared (attachment files
+    /// read) once it has its send slot, so sends queued behind a busy mailbox hold no
+    /// attachments in memory.
+    pub(crate) async fn send_one(
+        &self,
+        message: &Message,
+        cancel: Option<&CancelToken>,
+    ) -> (Result<SendResult>, std::time::Duration) {
         let started = Instant::now();
         let mut log = OpLog::with_cancel(cancel.cloned());
-        let result = match message.prepare() {
-            Ok(_) if cancel.is_some_and(CancelToken::is_cancelled) => {
-                Err(Error::cancelled("send mail"))
-            }
-            Ok(prepared) => crate::mail::send(&self.inner.session, &prepared, &mut log).await,
-            Err(e) => Err(e),
-        };
-        match result {
+        let result = self.send_in_turn(message, cancel, &mut log).await;
+        let waited = log.waited();
+        let result = match result {
             Ok(mut sent) => {
                 sent.duration_ms = started.elapsed().as_millis() as u64;
+                sent.waited_ms = waited.as_millis() as u64;
                 sent.log = log.into_lines();
                 Ok(sent)
             }
@@ -242,7 +250,79 @@ impl Client {
                 e.outcome.get_or_insert(Outcome::Failed);
                 Err(e)
             }
+        };
+        (result, waited)
+    }
+
+    async fn send_in_turn(
+        &self,
+        message: &Message,
+        cancel: Option<&CancelToken>,
+        log: &mut OpLog,
+    ) -> Result<SendResult> {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::cancelled("send mail"));
         }
+        let from = message.sending_mailbox()?;
+        let session = &self.inner.session;
+        let slot = session.gates().acquire(&from.address, log).await?;
+        let prepared = message.prepare()?;
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::cancelled("send mail"));
+        }
+        crate::mail::send_in_slot(session, &prepared, &slot, log).await
+    }
+
+    /// Sends many messages at once (docs/contracts.md section 4b) and returns one result per
+    /// message, in input order. `progress` is called on the calling thread after every
+    /// finished message and while a mailbox is throttled. `cancel` stops the batch: messages
+    /// not yet sent are `cancelled`; a request in flight runs to its answer. Blocking; do not
+    /// call from async code.
+    pub fn send_batch(
+        &self,
+        messages: Vec<Result<Message>>,
+        options: &BatchOptions,
+        cancel: Option<&CancelToken>,
+        progress: &mut dyn FnMut(&BatchProgress),
+    ) -> Result<BatchResult> {
+        crate::runtime::block_on(self.send_batch_async(messages, options, cancel, progress))?
+    }
+
+    /// [`Client::send_batch`] for async callers (the workers run on the caller's runtime).
+    pub async fn send_batch_async(
+        &self,
+        messages: Vec<Result<Message>>,
+        options: &BatchOptions,
+        cancel: Option<&CancelToken>,
+        progress: &mut dyn FnMut(&BatchProgress),
+    ) -> Result<BatchResult> {
+        batch::run(self, messages, options, cancel, progress).await
+    }
+
+    /// Parses a batch document (a JSON array of message documents) and an options document
+    /// (`None` for the defaults) and sends the batch.
+    pub fn send_batch_json(
+        &self,
+        messages_json: &str,
+        options_json: Option<&str>,
+        cancel: Option<&CancelToken>,
+        progress: &mut dyn FnMut(&BatchProgress),
+    ) -> Result<BatchResult> {
+        let options = match options_json {
+            Some(text) => BatchOptions::from_json(text)?,
+            None => BatchOptions::default(),
+        };
+        let messages = batch::parse_messages(messages_json)?;
+        self.send_batch(messages, &options, cancel, progress)
+    }
+
+    pub(crate) fn sending_limits(&self) -> crate::config::SendingLimits {
+        self.inner.session.gates().limits()
+    }
+
+    /// How long `mailbox`'s throttling pause still lasts.
+    pub(crate) fn paused_for(&self, mailbox: &str) -> Option<std::time::Duration> {
+        self.inner.session.gates().paused_for(mailbox)
     }
 
     /// Parses a message document (docs/contracts.md section 4) and sends it; a document that

@@ -231,6 +231,11 @@ pub struct SendingOptions {
     pub max_concurrent_per_mailbox: Option<u32>,
     /// Sends in flight in all (1..64, default 16).
     pub max_concurrent: Option<u32>,
+    /// Messages one mailbox may send per window (1..1000000, default 10000: Exchange Online's
+    /// 10,000 requests per 10 minutes per app and mailbox); more wait for the window to move.
+    pub max_messages_per_mailbox: Option<u32>,
+    /// The window of `maxMessagesPerMailbox` in seconds (1..3600, default 600).
+    pub window_seconds: Option<u32>,
 }
 
 /// The send limits after defaults are applied.
@@ -238,6 +243,20 @@ pub struct SendingOptions {
 pub struct SendingLimits {
     pub per_mailbox: usize,
     pub overall: usize,
+    /// Messages per mailbox per `window`.
+    pub mailbox_budget: usize,
+    pub window: Duration,
+}
+
+impl Default for SendingLimits {
+    fn default() -> SendingLimits {
+        SendingLimits {
+            per_mailbox: 4,
+            overall: 16,
+            mailbox_budget: 10_000,
+            window: Duration::from_secs(600),
+        }
+    }
 }
 
 /// The config document of `pmp_client_new` / [`crate::Client::new`].
@@ -734,6 +753,15 @@ fn validate_sending(options: &SendingOptions) -> Result<SendingLimits> {
             16,
         )?,
         overall: range("maxConcurrent", options.max_concurrent, 16, 64)?,
+        mailbox_budget: range(
+            "maxMessagesPerMailbox",
+            options.max_messages_per_mailbox,
+            10_000,
+            1_000_000,
+        )?,
+        window: Duration::from_secs(
+            range("windowSeconds", options.window_seconds, 600, 3600)? as u64
+        ),
     })
 }
 
@@ -1293,25 +1321,28 @@ mod tests {
     #[test]
     fn sending_limits_default_to_graphs_and_are_bounded() {
         let c = config("").unwrap();
-        assert_eq!(
-            c.sending,
-            SendingLimits {
-                per_mailbox: 4,
-                overall: 16
-            }
-        );
-        let c = config(r#","sending":{"maxConcurrentPerMailbox":1,"maxConcurrent":64}"#).unwrap();
+        assert_eq!(c.sending, SendingLimits::default());
+        assert_eq!(c.sending.mailbox_budget, 10_000);
+        assert_eq!(c.sending.window, Duration::from_secs(600));
+        let c = config(
+            r#","sending":{"maxConcurrentPerMailbox":1,"maxConcurrent":64,"maxMessagesPerMailbox":30,"windowSeconds":60}"#,
+        )
+        .unwrap();
         assert_eq!(
             c.sending,
             SendingLimits {
                 per_mailbox: 1,
-                overall: 64
+                overall: 64,
+                mailbox_budget: 30,
+                window: Duration::from_secs(60),
             }
         );
         for bad in [
             r#","sending":{"maxConcurrentPerMailbox":0}"#,
             r#","sending":{"maxConcurrentPerMailbox":17}"#,
             r#","sending":{"maxConcurrent":65}"#,
+            r#","sending":{"maxMessagesPerMailbox":0}"#,
+            r#","sending":{"windowSeconds":3601}"#,
         ] {
             let e = config(bad).unwrap_err();
             assert!(e.message.contains("sending."), "{}", e.message);

@@ -7,6 +7,8 @@
 /// cbindgen:ignore
 mod assertion;
 /// cbindgen:ignore
+pub mod batch;
+/// cbindgen:ignore
 mod cancel;
 /// cbindgen:ignore
 mod client;

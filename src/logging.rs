@@ -2,10 +2,12 @@
 //! that goes into result and error documents. Never give it secrets, tokens or assertions.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::RwLock;
 
 use crate::cancel::CancelToken;
+use crate::mail::gate::MailboxState;
 
 /// Log levels, as the C ABI numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,10 +39,24 @@ pub fn emit(level: Level, message: &str) {
 
 /// The log of one operation: kept for the result document and forwarded to the sink. It also
 /// carries the operation's context that every layer needs: the caller's cancel token.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct OpLog {
     lines: Vec<String>,
     cancel: Option<CancelToken>,
+    /// The sending mailbox, once the send has its slot: throttling answers pause it.
+    mailbox: Option<Arc<MailboxState>>,
+    /// Time spent waiting on purpose (slots, throttling, backoff) rather than on the network.
+    waited: Duration,
+}
+
+impl std::fmt::Debug for OpLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpLog")
+            .field("lines", &self.lines)
+            .field("cancel", &self.cancel)
+            .field("waited", &self.waited)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpLog {
@@ -49,7 +65,32 @@ impl OpLog {
         OpLog {
             lines: Vec::new(),
             cancel,
+            mailbox: None,
+            waited: Duration::ZERO,
         }
+    }
+
+    /// From now on the operation sends as this mailbox (see [`OpLog::server_asked_to_wait`]).
+    pub(crate) fn set_mailbox(&mut self, mailbox: Arc<MailboxState>) {
+        self.mailbox = Some(mailbox);
+    }
+
+    /// Graph answered 429 (or 503 with Retry-After) and asked to wait `wait`: the operation's
+    /// mailbox, if it has one, holds its other sends that long too.
+    pub(crate) fn server_asked_to_wait(&mut self, wait: Duration) {
+        if let Some(mailbox) = &self.mailbox {
+            mailbox.server_asked_to_wait(wait);
+        }
+    }
+
+    /// Counts a deliberate wait (a slot, a pause, a retry's backoff).
+    pub(crate) fn add_waited(&mut self, wait: Duration) {
+        self.waited += wait;
+    }
+
+    /// How long the operation waited on purpose so far.
+    pub fn waited(&self) -> Duration {
+        self.waited
     }
 
     /// The operation's cancel token, if its caller can cancel it.

@@ -20,6 +20,14 @@ pub fn all() -> Vec<(&'static str, String)> {
             "permission-report.schema.json",
             render::<crate::permission::PermissionReport>(),
         ),
+        (
+            "batch-options.schema.json",
+            render::<crate::batch::BatchOptions>(),
+        ),
+        (
+            "batch-result.schema.json",
+            render::<crate::batch::BatchResult>(),
+        ),
         ("error.schema.json", render::<crate::error::ErrorDocument>()),
     ]
 }

@@ -10,7 +10,7 @@
     stderr is shown and kept, and the suite fails if any of it holds the client secret or an
     access token ("eyJ"). Other checks: test_abi runs exactly $TestAbiChecks checks and prints the
     wrong-secret error document; the example fails with a wrong secret and shows AADSTS7000215;
-    the emulator's control API (over TLS validated against its CA) shows exactly 4 messages.
+    the emulator's control API (over TLS validated against its CA) shows exactly 8 messages.
     Prints "N passed, M failed" last and throws when anything failed.
 
     Needs a C compiler (gcc or cc; $env:CC overrides) and valgrind. Windows is not supported yet
@@ -29,7 +29,7 @@ Import-Module (Join-Path $PSScriptRoot 'PmpBuild.psm1')
 
 $repo = Get-PmpRepositoryRoot
 # How many checks test_abi runs ("checks run: N"): a block removed or skipped is a failure.
-$TestAbiChecks = 64
+$TestAbiChecks = 73
 
 function Get-CCompiler {
     <#
@@ -186,14 +186,15 @@ restEnabled = true
         Test-Succeeded (Invoke-Program 'send_mail.valgrind' ($valgrind + $exe.send_mail + (& $sendArguments $config 'C example (valgrind)')))
     }
 
-    Step 'emulator recorded exactly 4 messages' {
+    Step 'emulator recorded exactly 8 messages' {
         # Over HTTPS trusting only the emulator's CA (Invoke-PmpEmulatorControl).
         $messages = @(Invoke-PmpEmulatorControl $emulator 'messages')
         $counters = Invoke-PmpEmulatorControl $emulator 'counters'
         $viaCount = @($messages | Where-Object { $_.PSObject.Properties['via'] -and $_.via }).Count
         Write-Host "messages recorded: $($messages.Count) ($viaCount with 'via'); counters: $($counters | ConvertTo-Json -Compress)"
-        # test_abi sends 1, send_mail sends 1, each run twice (native + valgrind); nothing else sends.
-        $messages.Count -eq 4 -and $viaCount -eq 4 -and $counters.messagesAccepted -eq 4
+        # test_abi sends 1 alone and 2 in a batch, send_mail sends 1, each run twice (native +
+        # valgrind); nothing else sends.
+        $messages.Count -eq 8 -and $viaCount -eq 8 -and $counters.messagesAccepted -eq 8
     }
 
     Step "no secret or access token in the C programs' output" {

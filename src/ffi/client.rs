@@ -83,6 +83,14 @@ pub(super) unsafe fn client_call(
                 "Return from the log callback first; queue the work and make the call after the logging call has returned (without making the callback wait for it).",
             ));
         }
+        if super::batch::inside_progress_callback() {
+            return Err(Error::invalid_argument(
+                "calls on a client cannot be made from inside a batch's progress callback: the batch is still running on this thread",
+            )
+            .with_remedy(
+                "Return from the progress callback first; to stop the batch, call pmp_cancel_request from the callback.",
+            ));
+        }
         // SAFETY: the caller passes a live handle or NULL (checked).
         let client = unsafe { borrow(client) }?;
         require_out(out, out_name)?;

@@ -7,7 +7,7 @@
 //! clears it first.
 //!
 //! One file per concept, as rustls-ffi does: `client` (the handle, its constructors and free),
-//! `mail` (the calls on a client: send, test permissions), `error` (the last-error document,
+//! `mail` (the calls on a client: send, test permissions), `batch` (many sends in one call), `error` (the last-error document,
 //! status names), `log` (the log callback), `signer` (the host signer callback), `assertion` (the host's
 //! client-assertion callback), `strings`
 //! (UTF-8 in and out), `version`; `panic`, `call`, `last_error` and `status` are the boundary's
@@ -15,6 +15,7 @@
 #![allow(non_camel_case_types)]
 
 mod assertion;
+mod batch;
 mod call;
 mod cancel;
 mod client;
@@ -29,6 +30,7 @@ mod strings;
 mod version;
 
 pub use assertion::{pmp_assertion_callback, pmp_assertion_params};
+pub use batch::{pmp_batch_progress, pmp_batch_progress_callback, pmp_send_batch};
 pub use cancel::{pmp_cancel, pmp_cancel_free, pmp_cancel_new, pmp_cancel_request};
 pub use client::{
     pmp_client, pmp_client_free, pmp_client_new, pmp_client_new_with_assertion_callback,

@@ -252,6 +252,10 @@ impl Http {
                     return Ok(response);
                 }
                 (Decision::RetryAfter(wait), Ok(response)) => {
+                    if response.status == 429 || response.retry_after.is_some() {
+                        // Graph's wait holds for the mailbox, not just this request.
+                        log.server_asked_to_wait(wait);
+                    }
                     log.info(format!(
                         "{what}: HTTP {} (client-request-id {client_request_id}); retrying in {} ms",
                         response.status,
@@ -283,6 +287,7 @@ impl Http {
                 }
             };
             waited += wait;
+            log.add_waited(wait);
             if crate::cancel::cancellable_sleep(log.cancel(), wait)
                 .await
                 .is_err()

@@ -240,6 +240,7 @@ impl SendResult {
             status: "sent".into(),
             attempts: response.attempts,
             duration_ms: 0,
+            waited_ms: 0,
             upload_session,
             client_request_id: response.client_request_id.clone(),
             request_id: response.request_id.clone(),

@@ -122,6 +122,9 @@ pub struct SendResult {
     /// HTTP attempts of the final send request (sendMail or send).
     pub attempts: u32,
     pub duration_ms: u64,
+    /// Time spent waiting on purpose rather than on Graph: for a send slot, out a throttled
+    /// mailbox's pause or its send budget, and between retries.
+    pub waited_ms: u64,
     /// True when the draft + upload-session path was used.
     pub upload_session: bool,
     /// The `client-request-id` of the final send request.

@@ -18,15 +18,16 @@ use crate::logging::OpLog;
 use graph::GraphSession;
 use prepare::PreparedMessage;
 
-/// Sends a prepared message the way the size policy ([`send::route`]) picks, in one of the
-/// client's send slots for its mailbox ([`gate`]).
-pub(crate) async fn send(
+/// Sends a prepared message the way the size policy ([`send::route`]) picks, in its send slot
+/// ([`gate`]): the slot's mailbox hears about any throttling on the way.
+pub(crate) async fn send_in_slot(
     session: &GraphSession,
     message: &PreparedMessage,
+    slot: &gate::SendSlot,
     log: &mut OpLog,
 ) -> Result<SendResult> {
+    log.set_mailbox(slot.mailbox());
     let route = send::route(message, log)?;
-    let _slot = session.gates().acquire(&message.from.address, log).await?;
     match route {
         send::Route::SendMail(body) => send::send_mail(session, message, body, log).await,
         send::Route::Draft => upload::send_via_draft(session, message, log).await,

@@ -73,11 +73,16 @@ pub struct PreparedMessage {
 
 impl Message {
     /// Validates everything and loads the attachments.
-    pub(crate) fn prepare(&self) -> Result<PreparedMessage> {
-        let from = parse_mailbox(&self.from).map_err(|why| {
+    /// The sending mailbox, parsed from `from`.
+    pub(crate) fn sending_mailbox(&self) -> Result<EmailAddress> {
+        parse_mailbox(&self.from).map_err(|why| {
             Error::invalid_argument(format!("from: {why}"))
                 .with_remedy("from must be the sending mailbox's address, e.g. alerts@contoso.com")
-        })?;
+        })
+    }
+
+    pub(crate) fn prepare(&self) -> Result<PreparedMessage> {
+        let from = self.sending_mailbox()?;
         let to = parse_list("to", &self.to)?;
         let cc = parse_list("cc", &self.cc)?;
         let bcc = parse_list("bcc", &self.bcc)?;

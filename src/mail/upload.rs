@@ -101,6 +101,17 @@ pub(crate) async fn send_via_draft(
     }
 }
 
+/// Between the draft's steps (nothing in flight, nothing sent yet) a cancel stops the send; the
+/// caller then deletes the draft.
+fn stop_if_cancelled(log: &OpLog, what: &str) -> Result<()> {
+    match log.cancel() {
+        Some(cancel) if cancel.is_cancelled() => {
+            Err(Error::cancelled(what).with_outcome(Outcome::Failed))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `POST …/messages` with the marked draft; the draft's id. When the answer is lost (or Graph
 /// answers 5xx, which may come after the draft was saved), the draft is looked up by its marker:
 /// found, it is used; not found, nothing was created.
@@ -264,6 +275,7 @@ async fn fill_and_send(
 ) -> Result<SendResult> {
     let mailbox = &message.from.address;
     for attachment in small {
+        stop_if_cancelled(log, "adding the attachments")?;
         let body = to_body(&FileAttachment::new(attachment), "an attachment")?;
         if body.len() >= MAX_REQUEST_BYTES {
             // prepare() refuses these sizes before any request (the ~3 MiB seam); reaching this
@@ -298,8 +310,10 @@ async fn fill_and_send(
             .iter()
             .filter(|a| a.name == attachment.name && a.bytes.len() == attachment.bytes.len())
             .count();
+        stop_if_cancelled(log, "uploading the attachments")?;
         upload_attachment(session, mailbox, draft_url, attachment, twins_before, log).await?;
     }
+    stop_if_cancelled(log, "sending the draft")?;
     let response = session
         .graph_call(
             Step::SendDraft,
@@ -357,6 +371,9 @@ async fn upload_attachment(
     let mut chunks = 0;
     let mut stalls = 0u32;
     loop {
+        if offset > 0 {
+            stop_if_cancelled(log, "uploading an attachment")?;
+        }
         let end = (offset + UPLOAD_CHUNK_BYTES).min(total);
         let chunk = bytes::Bytes::copy_from_slice(&attachment.bytes[offset..end]);
         let range = format!("bytes {offset}-{}/{total}", end - 1);

@@ -11,6 +11,7 @@
  * the suite can grep this output for a leaked secret or token), the library's log on stderr, and
  * finally "checks run: N" and "N passed, M failed"; exits non-zero on failure.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,27 @@ static uint32_t host_assertion(void *userdata, const pmp_assertion_params *param
     return 0;
 }
 
+/* Progress of a batch, as the callback saw it. */
+typedef struct batch_watch {
+    pthread_t caller;
+    int calls, other_thread, first_done, last_done, total;
+    int refused_inside; /* a client call from inside the callback was refused */
+    const pmp_client *client;
+} batch_watch;
+
+static void watch_batch(void *userdata, const pmp_batch_progress *p) {
+    batch_watch *w = userdata;
+    if (!pthread_equal(w->caller, pthread_self())) w->other_thread++;
+    if (w->calls == 0) w->first_done = (int)p->done;
+    w->calls++;
+    w->last_done = (int)p->done;
+    w->total = (int)p->total;
+    if (w->calls == 1) {
+        char *out = NULL;
+        w->refused_inside = pmp_test_permissions(w->client, NULL, 0, &out) == PMP_STATUS_INVALID_ARGUMENT && out == NULL;
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s CONFIG.json MAILBOX CA.pem\n", argv[0]);
@@ -301,6 +323,51 @@ int main(int argc, char **argv) {
     CHECK(pmp_test_permissions_cancellable(client, NULL, 0, NULL, &report) == PMP_STATUS_OK, "NULL cancel");
     pmp_string_free(report);
     pmp_cancel_free(cancel);
+
+    /* pmp_send_batch: results in input order, progress on the calling thread, bad input. */
+    char batch[1024];
+    snprintf(batch, sizeof batch,
+             "[{\"from\":\"%s\",\"to\":[\"a@contoso.com\"],\"subject\":\"C batch 0\"},"
+             "{\"from\":\"%s\",\"to\":[\"not-an-address\"],\"subject\":\"C batch 1\"},"
+             "{\"from\":\"%s\",\"to\":[\"b@contoso.com\"],\"subject\":\"C batch 2\"}]",
+             mailbox, mailbox, mailbox);
+    batch_watch watch = {.caller = pthread_self(), .client = client};
+    char *batch_result = NULL;
+    CHECK(pmp_send_batch(client, (const uint8_t *)batch, strlen(batch), NULL, 0, watch_batch, &watch, NULL,
+                         &batch_result) == PMP_STATUS_OK && batch_result != NULL,
+          "pmp_send_batch");
+    print_document("batch result", batch_result);
+    CHECK(batch_result != NULL && strstr(batch_result, "\"total\":3,\"sent\":2,\"failed\":1") != NULL,
+          "batch: counts");
+    CHECK(batch_result != NULL && strstr(batch_result, "{\"index\":1,\"status\":\"failed\"") != NULL &&
+              strstr(batch_result, "{\"index\":0,\"status\":\"sent\"") < strstr(batch_result, "{\"index\":2,"),
+          "batch: items in input order, the bad one failed");
+    CHECK(watch.calls >= 2 && watch.other_thread == 0 && watch.first_done == 0 && watch.last_done == 3 &&
+              watch.total == 3,
+          "batch: progress on the calling thread, first before any result, last at the end");
+    CHECK(watch.refused_inside, "batch: a client call inside the progress callback is refused");
+    pmp_string_free(batch_result);
+    batch_result = (char *)0x1;
+    CHECK(pmp_send_batch(client, (const uint8_t *)"{}", 2, NULL, 0, NULL, NULL, NULL, &batch_result) ==
+                  PMP_STATUS_INVALID_ARGUMENT &&
+              batch_result == (char *)0x1 && last_error_contains("JSON array"),
+          "batch: not an array");
+    const char *bad_options = "{\"maxConcurrent\":0}";
+    CHECK(pmp_send_batch(client, (const uint8_t *)"[]", 2, (const uint8_t *)bad_options, strlen(bad_options), NULL,
+                         NULL, NULL, &batch_result) == PMP_STATUS_INVALID_ARGUMENT &&
+              last_error_contains("maxConcurrent"),
+          "batch: bad options named");
+    pmp_cancel *batch_cancel = NULL;
+    CHECK(pmp_cancel_new(&batch_cancel) == PMP_STATUS_OK, "batch: cancel handle");
+    pmp_cancel_request(batch_cancel);
+    batch_result = NULL;
+    CHECK(pmp_send_batch(client, (const uint8_t *)batch, strlen(batch), NULL, 0, NULL, NULL, batch_cancel,
+                         &batch_result) == PMP_STATUS_OK &&
+              batch_result != NULL && strstr(batch_result, "\"sent\":0") != NULL &&
+              strstr(batch_result, "\"cancelled\":3") != NULL,
+          "batch: cancelled before the call, nothing sent, each message reported");
+    pmp_string_free(batch_result);
+    pmp_cancel_free(batch_cancel);
     pmp_client_free(client);
 
     /*

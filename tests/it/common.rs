@@ -29,6 +29,9 @@ pub const MAILBOX: &str = "alerts@contoso.onmicrosoft.com";
 pub const MAILBOX_MISSING: &str = "ghost@contoso.onmicrosoft.com";
 pub const MAILBOX_NO_REST: &str = "onprem@contoso.onmicrosoft.com";
 pub const MAILBOX_POLICY: &str = "scoped@contoso.onmicrosoft.com";
+/// Two more ordinary mailboxes, for sends as several mailboxes at once.
+pub const MAILBOX_SITE_A: &str = "site-a@contoso.onmicrosoft.com";
+pub const MAILBOX_SITE_B: &str = "site-b@contoso.onmicrosoft.com";
 
 /// An RSA certificate and its key in every form the tests need.
 pub struct TestCert {
@@ -132,7 +135,7 @@ pub fn directory_json(token_lifetime: Option<u64>) -> Value {
     let mut dir = json!({
         "tenants": [{"id": TENANT, "domains": [DOMAIN], "cloud": "global"}],
         "apps": [full, send_only, app(APP_NO_ROLES, "No roles", json!([])), disabled, blocked, expired],
-        "mailboxes": [mailbox(MAILBOX), ghost, onprem, scoped],
+        "mailboxes": [mailbox(MAILBOX), ghost, onprem, scoped, mailbox(MAILBOX_SITE_A), mailbox(MAILBOX_SITE_B)],
     });
     if let Some(lifetime) = token_lifetime {
         dir["tokenLifetimeSeconds"] = json!(lifetime);

@@ -5,6 +5,7 @@
 
 mod abi;
 mod auth;
+mod batch;
 mod cancel;
 mod common;
 mod generated;
