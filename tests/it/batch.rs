@@ -272,9 +272,10 @@ fn cancelling_a_batch_stops_it_and_reports_the_rest_cancelled() {
 fn a_cancelled_batch_leaves_no_draft() {
     let emu = start_emulator();
     let client = client_for(&emu, APP, secret_auth());
-    // Upload chunks are slow, so the cancel lands while drafts are half built.
+    // Uploads take 1.5 s, so the cancel (at 1.2 s) lands while the first drafts upload: they
+    // stop before their send, the rest before their draft.
     emu.set_faults(faults(json!({"rules": [
-        {"path": "upload", "action": "delay", "delayMs": 400, "count": 1000},
+        {"path": "upload", "action": "delay", "delayMs": 1500, "count": 1000},
     ]})));
     let big = b64(&pseudo_random_bytes(3 * 1024 * 1024 + 10, 7));
     let messages = (0..6)
@@ -289,27 +290,29 @@ fn a_cancelled_batch_leaves_no_draft() {
     let canceller = {
         let token = token.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(900));
+            std::thread::sleep(Duration::from_millis(1200));
             token.cancel();
         })
     };
     let (result, _) = run(&client, messages, &BatchOptions::default(), Some(&token));
     canceller.join().unwrap();
-    assert!(result.cancelled > 0, "{result:#?}");
-    assert_eq!(emu.messages().len(), result.sent);
+    assert_eq!((result.sent, result.unknown), (0, 0), "{result:#?}");
+    assert_eq!(result.cancelled, 6, "{result:#?}");
+    assert!(emu.messages().is_empty());
     assert!(
         emu.draft_ids().is_empty(),
         "drafts left: {:?}",
         emu.draft_ids()
     );
-    // The drafts under way when the cancel came were stopped before their send and deleted.
     let deleted = emu
         .requests()
         .iter()
         .filter(|r| r.method == "DELETE")
         .count();
-    assert!(deleted >= 1, "{result:#?}");
-    assert_eq!(result.unknown, 0);
+    assert!(
+        deleted >= 1,
+        "the drafts under way were deleted: {result:#?}"
+    );
 }
 
 #[test]
