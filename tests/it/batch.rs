@@ -272,8 +272,8 @@ fn cancelling_a_batch_stops_it_and_reports_the_rest_cancelled() {
 fn a_cancelled_batch_leaves_no_draft() {
     let emu = start_emulator();
     let client = client_for(&emu, APP, secret_auth());
-    // Uploads take 1.5 s, so the cancel (at 1.2 s) lands while the first drafts upload: they
-    // stop before their send, the rest before their draft.
+    // Uploads take 1.5 s, and the cancel comes once a draft exists, so it lands while the first
+    // drafts upload: they stop before their send, the rest before their draft.
     emu.set_faults(faults(json!({"rules": [
         {"path": "upload", "action": "delay", "delayMs": 1500, "count": 1000},
     ]})));
@@ -287,15 +287,19 @@ fn a_cancelled_batch_leaves_no_draft() {
         })
         .collect();
     let token = CancelToken::new();
-    let canceller = {
-        let token = token.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(1200));
-            token.cancel();
-        })
-    };
-    let (result, _) = run(&client, messages, &BatchOptions::default(), Some(&token));
-    canceller.join().unwrap();
+    let (result, _) = std::thread::scope(|scope| {
+        let token_for_cancel = token.clone();
+        let emu = &emu;
+        scope.spawn(move || {
+            let started = Instant::now();
+            while emu.draft_ids().is_empty() && started.elapsed() < QUICKLY {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            token_for_cancel.cancel();
+        });
+        run(&client, messages, &BatchOptions::default(), Some(&token))
+    });
     assert_eq!((result.sent, result.unknown), (0, 0), "{result:#?}");
     assert_eq!(result.cancelled, 6, "{result:#?}");
     assert!(emu.messages().is_empty());
