@@ -40,7 +40,8 @@
               SHA256SUMS. Takes the staged libraries of $env:PMP_NATIVE_DIR (CI: all six runtimes),
               else builds this machine's. $env:PMP_RELEASE_TAG (v<version>) makes it a release.
       demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived
-      bench   benchmarks that print numbers: client creation (bench/client-create-bench.rs), send
+      bench   benchmarks that print numbers: client creation (bench/client-create-bench.rs), unknown
+              outcomes per dropped connection under 16 concurrent sends (bench/send-fault-soak.rs), send
               throughput/latency vs the Graph .NET SDK (bench/PmpMail.Bench), the module's import
               time/size/memory (powershell/bench/Measure-PmpMail.ps1). PMP_BENCH_PROFILE=release for
               optimized native code; further arguments go to PmpMail.Bench (`bench --seq 200`).
@@ -375,7 +376,7 @@ function Invoke-Bench {
         Invoke-Native cargo @('build', '--workspace', '--all-targets')
     }
     else {
-        Invoke-Native cargo @('build', '--release', '-p', 'pmp-mail', '-p', 'pmp-graph-emulator', '--lib', '--bins', '--example', 'client-create-bench')
+        Invoke-Native cargo @('build', '--release', '-p', 'pmp-mail', '-p', 'pmp-graph-emulator', '--lib', '--bins', '--example', 'client-create-bench', '--example', 'send-fault-soak')
     }
     $native = (Get-PmpNativeLibrary -CargoProfile $cargoProfile).Path
     $emulator = Get-PmpEmulatorPath -CargoProfile $cargoProfile -IgnoreEnvironment
@@ -385,6 +386,8 @@ function Invoke-Bench {
 
     Write-Host '==> bench: client creation (bench/client-create-bench.rs)' -ForegroundColor Cyan
     Invoke-Native (Join-Path (Get-PmpTargetDirectory) $cargoProfile 'examples' ($IsWindows ? 'client-create-bench.exe' : 'client-create-bench'))
+    Write-Host '==> bench: dropped connections under 16 concurrent sends (bench/send-fault-soak.rs)' -ForegroundColor Cyan
+    Invoke-Native (Join-Path (Get-PmpTargetDirectory) $cargoProfile 'examples' ($IsWindows ? 'send-fault-soak.exe' : 'send-fault-soak'))
 
     Write-Host '==> bench: building bench/PmpMail.Bench (Release)' -ForegroundColor Cyan
     $project = Join-Path $Root 'bench/PmpMail.Bench'

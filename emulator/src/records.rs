@@ -147,6 +147,12 @@ pub struct Counters {
     pub send_mail_requests: u64,
     pub messages_accepted: u64,
     pub requests: u64,
+    /// Connections closed by a `dropBeforeAccept` / `dropAfterAccept` fault. Other requests on
+    /// the same connection die with it and are not counted here.
+    #[serde(default)]
+    pub dropped_before_accept: u64,
+    #[serde(default)]
+    pub dropped_after_accept: u64,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +162,8 @@ pub(crate) struct AtomicCounters {
     pub send_mail_requests: AtomicU64,
     pub messages_accepted: AtomicU64,
     pub requests: AtomicU64,
+    pub dropped_before_accept: AtomicU64,
+    pub dropped_after_accept: AtomicU64,
 }
 
 impl AtomicCounters {
@@ -169,6 +177,8 @@ impl AtomicCounters {
             send_mail_requests: self.send_mail_requests.load(Ordering::Relaxed),
             messages_accepted: self.messages_accepted.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
+            dropped_before_accept: self.dropped_before_accept.load(Ordering::Relaxed),
+            dropped_after_accept: self.dropped_after_accept.load(Ordering::Relaxed),
         }
     }
     fn clear(&self) {
@@ -178,6 +188,8 @@ impl AtomicCounters {
             &self.send_mail_requests,
             &self.messages_accepted,
             &self.requests,
+            &self.dropped_before_accept,
+            &self.dropped_after_accept,
         ] {
             c.store(0, Ordering::Relaxed);
         }

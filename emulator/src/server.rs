@@ -102,6 +102,15 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
     count(&st.records.counters, &path);
     let conn = req.extensions().get::<ConnHandle>().cloned();
     let fault = st.faults.lock().decide(req.method().as_str(), &path);
+    match fault {
+        Some(FaultAction::DropBefore) => {
+            AtomicCounters::bump(&st.records.counters.dropped_before_accept)
+        }
+        Some(FaultAction::DropAfter) => {
+            AtomicCounters::bump(&st.records.counters.dropped_after_accept)
+        }
+        _ => {}
+    }
     let mut resp = match handle_with_fault(fault, &path, &ids, req, next).await {
         Handled::Answer(resp) => resp,
         Handled::Drop => return drop_connection(conn).await,

@@ -233,6 +233,14 @@ async fn drop_before_and_after_accept() {
     // The next request works again.
     assert_eq!(send(&emu, &client(&emu), &tok).await.unwrap().status(), 202);
     assert_eq!(emu.messages().len(), 2);
+    let counters = emu.counters();
+    assert_eq!(
+        (
+            counters.dropped_before_accept,
+            counters.dropped_after_accept
+        ),
+        (1, 1)
+    );
 }
 
 #[tokio::test]
