@@ -1,5 +1,17 @@
-//! One reqwest client per handle (TLS, proxy, timeouts, connection reuse, HTTP/2 via ALPN) and
-//! the retry policy every request goes through.
+//! The HTTP clients of one handle (TLS, proxy, timeouts, connection reuse) and the retry policy
+//! every request goes through.
+//!
+//! Transport: a network failure kills a TCP connection and every request on it, and a request
+//! whose body was fully written may have been accepted, so a lost answer to a send is an
+//! unknown outcome. On one shared HTTP/2 connection one drop made every send in flight unknown
+//! (8 per drop at 16 threads in `bench/send-fault-soak.rs`). So requests that are not
+//! idempotent ([`Idempotency::NonIdempotent`]: sendMail, draft create and `send`, attachment
+//! and upload-session POSTs) go over a second client that speaks HTTP/1.1 only (ALPN
+//! `http/1.1`): one request per connection at a time, connections pooled and reused, so a
+//! drop costs the one send it carried. Token requests and idempotent Graph calls (GET, PUT,
+//! DELETE) keep HTTP/2 on one connection; a drop there is retried. HTTP/2's own signals cannot
+//! do this: an abrupt drop has no GOAWAY, and after a GOAWAY hyper hands the streams below its
+//! last-stream-id the same error as those above it.
 //!
 //! Retry rules (see docs/contracts.md and reference/performance-reliability.md §4), decided in
 //! one place, [`retry::decide`]:
@@ -161,10 +173,15 @@ impl TransportFailure {
     }
 }
 
-/// The HTTP client of one handle.
+/// The HTTP clients of one handle (see the module doc, "Transport").
 #[derive(Debug, Clone)]
 pub struct Http {
+    /// HTTP/2 when the server offers it: token requests and idempotent Graph calls share one
+    /// connection.
     client: reqwest::Client,
+    /// HTTP/1.1 only: every request whose lost answer is an unknown outcome has a connection of
+    /// its own while it is in flight.
+    send_client: reqwest::Client,
     retry: RetryPolicy,
     allow_http_loopback: bool,
 }
@@ -175,34 +192,23 @@ impl Http {
         retry: RetryPolicy,
         allow_http_loopback: bool,
     ) -> Result<Http> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tls_backend_preconfigured(tls::client_config(&settings.extra_roots)?);
-        if let Some(proxy_url) = &settings.proxy {
-            let mut proxy = reqwest::Proxy::all(proxy_url.expose())
-                .map_err(|_| Error::config("http.proxy is not a usable proxy URL"))?;
-            if !settings.no_proxy.is_empty() {
-                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&settings.no_proxy.join(",")));
-            }
-            builder = builder.proxy(proxy);
-        } else if !settings.use_system_proxy {
-            builder = builder.no_proxy();
-        }
-        let client = builder.build().map_err(|e| {
-            Error::config(format!(
-                "cannot build the HTTP client ({})",
-                error_chain(&e)
-            ))
-        })?;
         Ok(Http {
-            client,
+            client: build_client(settings, tls::ALPN)?,
+            send_client: build_client(settings, tls::ALPN_HTTP1)?,
             retry,
             allow_http_loopback,
         })
+    }
+
+    /// The client for a request: a dropped connection costs every request on it, so requests
+    /// that must not be repeated blindly never share one.
+    pub(crate) fn client_for(&self, idempotency: Idempotency) -> reqwest::Client {
+        match idempotency {
+            Idempotency::NonIdempotent => self.send_client.clone(),
+            Idempotency::Idempotent | Idempotency::ResumeFirst | Idempotency::ManagedIdentity => {
+                self.client.clone()
+            }
+        }
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
@@ -226,6 +232,37 @@ impl Http {
         }
         Ok(())
     }
+}
+
+/// One reqwest client with the handle's settings, offering `alpn` (HTTP/1.1 only when that is
+/// all it offers).
+fn build_client(settings: &HttpSettings, alpn: &[&[u8]]) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(settings.user_agent.clone())
+        .timeout(settings.timeout)
+        .connect_timeout(settings.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tls_backend_preconfigured(tls::client_config(&settings.extra_roots, alpn)?);
+    if !alpn.contains(&b"h2".as_slice()) {
+        builder = builder.http1_only();
+    }
+    if let Some(proxy_url) = &settings.proxy {
+        let mut proxy = reqwest::Proxy::all(proxy_url.expose())
+            .map_err(|_| Error::config("http.proxy is not a usable proxy URL"))?;
+        if !settings.no_proxy.is_empty() {
+            proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&settings.no_proxy.join(",")));
+        }
+        builder = builder.proxy(proxy);
+    } else if !settings.use_system_proxy {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| {
+        Error::config(format!(
+            "cannot build the HTTP client ({})",
+            error_chain(&e)
+        ))
+    })
 }
 
 /// Why no response came back, and what that means for retrying.

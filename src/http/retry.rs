@@ -190,7 +190,7 @@ impl Http {
         loop {
             attempt += 1;
             let client_request_id = uuid::Uuid::new_v4().to_string();
-            let request = build(self.client.clone())
+            let request = build(self.client_for(idempotency))
                 .await
                 .map_err(HttpFailure::Build)?
                 .header("client-request-id", &client_request_id)

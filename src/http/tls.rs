@@ -1,6 +1,6 @@
 //! The TLS settings of every client: the OS trust store (through rustls-platform-verifier) plus
 //! `http.extraCaCertificatesPem`, TLS 1.2 or later, hostname verification, ALPN `h2` then
-//! `http/1.1`. The same checks reqwest's own rustls setup makes, but the verifier (whose
+//! `http/1.1` (only `http/1.1` for the client that sends mail, see [`super`]). The same checks reqwest's own rustls setup makes, but the verifier (whose
 //! construction reads the OS store) is built once per process for each set of extra roots
 //! instead of once per client. The OS store is therefore read when the first client is created;
 //! later changes to it apply to processes started afterwards.
@@ -22,7 +22,9 @@ pub(crate) static VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// ALPN in preference order: HTTP/2, then HTTP/1.1.
-pub(crate) const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+pub(crate) const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+/// ALPN of the client that sends mail: HTTP/1.1 only, one request per connection at a time.
+pub(crate) const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
 
 /// Distinct sets of extra roots kept; beyond this the cache starts over (hosts use one or
 /// two, so this only bounds memory for a host that generates them).
@@ -75,8 +77,8 @@ pub(crate) fn verifier(extra_roots: &[Vec<u8>]) -> Result<Arc<Verifier>> {
     Ok(built)
 }
 
-/// A fresh client config (own session cache) on the shared verifier.
-pub(crate) fn client_config(extra_roots: &[Vec<u8>]) -> Result<ClientConfig> {
+/// A fresh client config (own session cache) on the shared verifier, offering `alpn`.
+pub(crate) fn client_config(extra_roots: &[Vec<u8>], alpn: &[&[u8]]) -> Result<ClientConfig> {
     let verifier: Arc<dyn ServerCertVerifier> = verifier(extra_roots)?;
     let mut config = ClientConfig::builder_with_provider(PROVIDER.clone())
         .with_protocol_versions(VERSIONS)
@@ -84,7 +86,7 @@ pub(crate) fn client_config(extra_roots: &[Vec<u8>]) -> Result<ClientConfig> {
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }
 
@@ -94,7 +96,7 @@ mod tests {
 
     #[test]
     fn tls_config_keeps_the_security_settings() {
-        let config = client_config(&[]).unwrap();
+        let config = client_config(&[], ALPN).unwrap();
         assert_eq!(
             config.alpn_protocols,
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]

@@ -308,3 +308,72 @@ fn untrusted_graph_certificate_is_failed_not_unknown() {
     assert_eq!(untrusted.counters().requests, 0);
     assert!(emu.messages().is_empty() && untrusted.messages().is_empty());
 }
+
+/// A network drop kills a TCP connection and every request on it. Sends each go over their own
+/// HTTP/1.1 connection, so a drop while N sends are in flight costs at most the one send it
+/// carried: that one is `unknown` (recorded once when the drop came after acceptance, not at
+/// all before), the others are `sent` and recorded exactly once. On one shared HTTP/2
+/// connection every send in flight became `unknown`.
+#[test]
+fn one_dropped_connection_makes_at_most_one_send_unknown() {
+    const N: usize = 8;
+    let emu = start_configured(|options| {
+        let mut dir = directory_json(None);
+        dir["throttling"] = json!({"maxConcurrent": 16});
+        options.directory = pmp_graph_emulator::Directory::from_json_str(&dir.to_string()).unwrap();
+    });
+    let mut config = config_json(&emu, APP, secret_auth());
+    config["sending"] = json!({"maxConcurrentPerMailbox": N});
+    let client = client_from(config);
+    let send = |subject: String| {
+        client.send_mail(&message(json!({
+            "from": MAILBOX, "to": ["a@contoso.com"], "subject": subject,
+        })))
+    };
+    for (round, drop) in ["dropAfterAccept", "dropBeforeAccept"]
+        .into_iter()
+        .enumerate()
+    {
+        // The token and a first connection exist, so the N sends below start together.
+        send(format!("warm-up {round}")).unwrap();
+        emu.reset();
+        // The first N-1 sends are held for a while; the N-th arrives while they are in
+        // flight and its connection is dropped.
+        let plan = json!({"rules": [
+            {"path": "sendMail", "action": drop, "count": 1, "skip": N - 1},
+            {"path": "sendMail", "action": "delay", "delayMs": 1500},
+        ]});
+        emu.set_faults(serde_json::from_value(plan).unwrap());
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..N)
+                .map(|i| {
+                    let subject = format!("{drop} {i}");
+                    scope.spawn(move || (subject.clone(), send(subject)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let recorded: Vec<String> = emu.messages().into_iter().map(|m| m.subject).collect();
+        let times = |subject: &str| recorded.iter().filter(|s| *s == subject).count();
+        let mut unknown = 0;
+        for (subject, result) in &results {
+            match result {
+                Ok(_) => assert_eq!(times(subject), 1, "{drop}: sent {subject}"),
+                Err(e) if e.outcome == Some(Outcome::Unknown) => {
+                    unknown += 1;
+                    assert!(times(subject) <= 1, "{drop}: unknown {subject} went twice");
+                }
+                Err(e) => panic!("{drop}: {subject} failed: {e:?}"),
+            }
+        }
+        assert_eq!(
+            unknown, 1,
+            "{drop}: one dropped connection made {unknown} of {N} sends unknown"
+        );
+        assert_eq!(
+            recorded.len(),
+            N - usize::from(drop == "dropBeforeAccept"),
+            "{drop}"
+        );
+    }
+}
