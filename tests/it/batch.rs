@@ -117,6 +117,8 @@ fn results_come_back_in_input_order_with_every_outcome_under_mixed_faults() {
         result.results[7].error
     );
     assert!(result.unknown >= 1, "the drop after accept is unknown");
+    // Each drop costs its own message only (one connection per send in flight).
+    assert!(result.unknown <= 2, "{result:#?}");
     assert_eq!(result.sent + result.unknown, 30, "{result:#?}");
     // Progress: the total first, then one report per finished message at least.
     assert_eq!(progress.first().map(|p| (p.total, p.done)), Some((31, 0)));
