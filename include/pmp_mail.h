@@ -185,6 +185,16 @@ typedef struct pmp_batch_progress {
 typedef void (*pmp_batch_progress_callback)(void *userdata, const struct pmp_batch_progress *progress);
 
 /*
+ A borrowed byte buffer: `len` bytes at `data`. `data` may be NULL when `len` is 0 (an empty
+ buffer). The library reads it only during the call it is passed to and never writes or
+ frees it.
+ */
+typedef struct pmp_buffer {
+  const uint8_t *data;
+  size_t len;
+} pmp_buffer;
+
+/*
  Input of one signing request. Valid only during the callback.
  */
 typedef struct pmp_sign_params {
@@ -286,6 +296,32 @@ extern "C" {
  from this thread; `results_out` writable.
  */
 pmp_status pmp_send_batch(const struct pmp_client *client, const uint8_t *messages_json, size_t messages_len, const uint8_t *options_json, size_t options_len, pmp_batch_progress_callback progress, void *userdata, const struct pmp_cancel *cancel, char **results_out);
+
+/*
+ Sends one message (docs/contracts.md section 4) whose attachments may take their bytes from
+ `buffers`: an attachment `{"name": "report.pdf", "buffer": 2}` is the bytes of `buffers[2]`,
+ sent as they are (no base64 in the document). `path` and `contentBase64` attachments work as
+ in `pmp_send_mail`; buffers no attachment names are ignored. An index outside
+ `0..buffer_count` fails with `PMP_STATUS_INVALID_ARGUMENT` before any request.
+
+ The buffers are borrowed for the duration of the call only: the library copies the bytes
+ it needs before the first request and keeps no pointer after returning, so the host may
+ unpin or free them then. `buffers` may be NULL when `buffer_count` is 0; an entry may have
+ NULL `data` when its `len` is 0. `cancel` may be NULL; otherwise as
+ `pmp_send_mail_cancellable`.
+
+ On success `*result_out` receives the result JSON (free with `pmp_string_free`). On failure
+ nothing is written; `pmp_last_error` holds the error document with its `outcome`.
+ Blocks the calling thread; safe to call concurrently on one client (also with the same
+ buffers, which are only read).
+
+ # Safety
+ `client` must be a live handle; `message_json` valid for `message_len` bytes; `buffers` NULL
+ with `buffer_count` 0 or valid for `buffer_count` entries, each `data` readable for `len`
+ bytes (or NULL with `len` 0), unchanged until the call returns; `cancel` NULL or a live
+ handle that stays live until the call returns; `result_out` writable.
+ */
+pmp_status pmp_send_mail_with_buffers(const struct pmp_client *client, const uint8_t *message_json, size_t message_len, const struct pmp_buffer *buffers, size_t buffer_count, const struct pmp_cancel *cancel, char **result_out);
 
 /*
  Creates a cancel handle (not cancelled). On success `*cancel_out` receives a handle the

@@ -282,7 +282,7 @@ pub(crate) async fn run(
                                 Ok(Ok(_permit)) => {
                                     let queued = turn_started.elapsed();
                                     let (result, waited) =
-                                        client.send_one(&message, Some(&cancel)).await;
+                                        client.send_one(&message, &[], Some(&cancel)).await;
                                     (result, waited + queued)
                                 }
                                 _ => (

@@ -220,20 +220,45 @@ impl Client {
         message: &Message,
         cancel: Option<&CancelToken>,
     ) -> Result<SendResult> {
-        self.send_one(message, cancel).await.0
+        self.send_mail_with_buffers_async(message, &[], cancel)
+            .await
+    }
+
+    /// Blocking [`Client::send_mail_with_buffers_async`]. Do not call from async code.
+    pub fn send_mail_with_buffers(
+        &self,
+        message: &Message,
+        buffers: &[&[u8]],
+        cancel: Option<&CancelToken>,
+    ) -> Result<SendResult> {
+        crate::runtime::block_on(self.send_mail_with_buffers_async(message, buffers, cancel))?
+    }
+
+    /// Sends one message whose `"buffer": n` attachments take their bytes from `buffers[n]`
+    /// (docs/contracts.md section 4). The buffers are read (copied once) before any request, so
+    /// they are borrowed for the call only; buffers no attachment names are ignored. Otherwise
+    /// as [`Client::send_mail_with`].
+    pub async fn send_mail_with_buffers_async(
+        &self,
+        message: &Message,
+        buffers: &[&[u8]],
+        cancel: Option<&CancelToken>,
+    ) -> Result<SendResult> {
+        self.send_one(message, buffers, cancel).await.0
     }
 
     /// One send, and how long it waited on purpose. The message is prepared (attachment files
-    /// read) once it has its send slot, so sends queued behind a busy mailbox hold no
-    /// attachments in memory.
+    /// read, buffers copied) once it has its send slot, so sends queued behind a busy mailbox
+    /// hold no attachments in memory.
     pub(crate) async fn send_one(
         &self,
         message: &Message,
+        buffers: &[&[u8]],
         cancel: Option<&CancelToken>,
     ) -> (Result<SendResult>, std::time::Duration) {
         let started = Instant::now();
         let mut log = OpLog::with_cancel(cancel.cloned());
-        let result = self.send_in_turn(message, cancel, &mut log).await;
+        let result = self.send_in_turn(message, buffers, cancel, &mut log).await;
         let waited = log.waited();
         let result = match result {
             Ok(mut sent) => {
@@ -257,6 +282,7 @@ impl Client {
     async fn send_in_turn(
         &self,
         message: &Message,
+        buffers: &[&[u8]],
         cancel: Option<&CancelToken>,
         log: &mut OpLog,
     ) -> Result<SendResult> {
@@ -266,7 +292,7 @@ impl Client {
         let from = message.sending_mailbox()?;
         let session = &self.inner.session;
         let slot = session.gates().acquire(&from.address, log).await?;
-        let prepared = message.prepare()?;
+        let prepared = message.prepare_with_buffers(buffers)?;
         if cancel.is_some_and(CancelToken::is_cancelled) {
             return Err(Error::cancelled("send mail"));
         }
@@ -337,9 +363,20 @@ impl Client {
         message_json: &str,
         cancel: Option<&CancelToken>,
     ) -> Result<SendResult> {
+        self.send_mail_json_with_buffers(message_json, &[], cancel)
+    }
+
+    /// [`Client::send_mail_json_cancellable`] with the buffers that `"buffer": n` attachments
+    /// name (see [`Client::send_mail_with_buffers`]).
+    pub fn send_mail_json_with_buffers(
+        &self,
+        message_json: &str,
+        buffers: &[&[u8]],
+        cancel: Option<&CancelToken>,
+    ) -> Result<SendResult> {
         let message =
             Message::from_json(message_json).map_err(|e| e.with_outcome(Outcome::Failed))?;
-        self.send_mail_cancellable(&message, cancel)
+        self.send_mail_with_buffers(&message, buffers, cancel)
     }
 
     /// Parses an options document (docs/contracts.md section 3; `None` for the defaults) and

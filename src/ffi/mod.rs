@@ -7,8 +7,9 @@
 //! clears it first.
 //!
 //! One file per concept, as rustls-ffi does: `client` (the handle, its constructors and free),
-//! `mail` (the calls on a client: send, test permissions), `batch` (many sends in one call), `error` (the last-error document,
-//! status names), `log` (the log callback), `signer` (the host signer callback), `assertion` (the host's
+//! `mail` (the calls on a client: send, test permissions), `buffers` (attachment bytes passed
+//! beside the message: `pmp_buffer`, `pmp_send_mail_with_buffers`), `batch` (many sends in one
+//! call), `error` (the last-error document, status names), `log` (the log callback), `signer` (the host signer callback), `assertion` (the host's
 //! client-assertion callback), `strings`
 //! (UTF-8 in and out), `version`; `panic`, `call`, `last_error` and `status` are the boundary's
 //! plumbing. This file only declares and re-exports.
@@ -16,6 +17,7 @@
 
 mod assertion;
 mod batch;
+mod buffers;
 mod call;
 mod cancel;
 mod client;
@@ -31,6 +33,7 @@ mod version;
 
 pub use assertion::{pmp_assertion_callback, pmp_assertion_params};
 pub use batch::{pmp_batch_progress, pmp_batch_progress_callback, pmp_send_batch};
+pub use buffers::{pmp_buffer, pmp_send_mail_with_buffers};
 pub use cancel::{pmp_cancel, pmp_cancel_free, pmp_cancel_new, pmp_cancel_request};
 pub use client::{
     pmp_client, pmp_client_free, pmp_client_new, pmp_client_new_with_assertion_callback,

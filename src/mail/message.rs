@@ -60,14 +60,20 @@ pub struct HeaderInput {
     pub value: String,
 }
 
-/// An attachment from a file (`path`) or from bytes (`name` + `contentBase64`).
+/// An attachment from a file (`path`), from bytes in the document (`name` + `contentBase64`),
+/// or from a buffer the host passes beside the document (`name` + `buffer`). Exactly one of
+/// `path`, `contentBase64` and `buffer`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttachmentInput {
     pub path: Option<String>,
-    /// The file name shown to recipients (default: the file name of `path`).
+    /// The file name shown to recipients (default: the file name of `path`; required with
+    /// `contentBase64` and `buffer`).
     pub name: Option<String>,
     pub content_base64: Option<String>,
+    /// The index of a buffer in the call's buffer list (`pmp_send_mail_with_buffers`,
+    /// `Client::send_mail_with_buffers`): the attachment's bytes, passed without base64.
+    pub buffer: Option<usize>,
     /// Default: guessed from the name, else application/octet-stream.
     pub content_type: Option<String>,
     /// Makes the attachment inline, referenced from HTML as `cid:<contentId>`.

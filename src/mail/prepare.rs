@@ -1,6 +1,7 @@
 //! From the message document to a [`PreparedMessage`]: addresses parsed and checked, header
 //! rules applied, attachments loaded. The only file I/O of the mail code (attachment paths) is
-//! here, so everything after this step works on bytes in memory.
+//! here, so everything after this step works on bytes in memory. Host buffers (`"buffer": n`)
+//! are copied here too, once: the prepared message owns its bytes and outlives the borrow.
 //!
 //! Every refusal that needs only sizes is made here too, before any token or Graph request: a
 //! message too large for any request below 4 MiB (in practice, its body), and an attachment in the seam
@@ -72,7 +73,6 @@ pub struct PreparedMessage {
 }
 
 impl Message {
-    /// Validates everything and loads the attachments.
     /// The sending mailbox, parsed from `from`.
     pub(crate) fn sending_mailbox(&self) -> Result<EmailAddress> {
         parse_mailbox(&self.from).map_err(|why| {
@@ -81,7 +81,17 @@ impl Message {
         })
     }
 
+    /// Validates everything and loads the attachments; a `buffer` attachment is an error (no
+    /// buffers given).
+    #[cfg(test)]
     pub(crate) fn prepare(&self) -> Result<PreparedMessage> {
+        self.prepare_with_buffers(&[])
+    }
+
+    /// Validates everything and loads the attachments; `"buffer": n` attachments take their
+    /// bytes from `buffers[n]` (copied: the result borrows nothing). Buffers no attachment names
+    /// are ignored. The one place a send (single or batched) turns a document into bytes.
+    pub(crate) fn prepare_with_buffers(&self, buffers: &[&[u8]]) -> Result<PreparedMessage> {
         let from = self.sending_mailbox()?;
         let to = parse_list("to", &self.to)?;
         let cc = parse_list("cc", &self.cc)?;
@@ -119,7 +129,7 @@ impl Message {
             .attachments
             .iter()
             .enumerate()
-            .map(|(i, a)| load_attachment(i, a))
+            .map(|(i, a)| load_attachment(i, a, buffers))
             .collect::<Result<Vec<_>>>()?;
         for (i, attachment) in prepared.attachments.iter().enumerate() {
             check_seam(i, attachment)?;
@@ -417,7 +427,11 @@ fn validate_headers(headers: &[HeaderInput]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAttachment> {
+fn load_attachment(
+    index: usize,
+    input: &AttachmentInput,
+    buffers: &[&[u8]],
+) -> Result<PreparedAttachment> {
     let field = format!("attachments[{index}]");
     let given_name = input
         .name
@@ -431,8 +445,8 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
         ))
         .with_remedy("Compress or split it, or send a link to it (e.g. OneDrive or SharePoint) instead.")
     };
-    let (bytes, name) = match (&input.path, &input.content_base64) {
-        (Some(path), None) => {
+    let (bytes, name) = match (&input.path, &input.content_base64, input.buffer) {
+        (Some(path), None, None) => {
             let name = given_name
                 .or_else(|| {
                     std::path::Path::new(path)
@@ -449,7 +463,7 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
             )?;
             (bytes, name)
         }
-        (None, Some(b64)) => {
+        (None, Some(b64), None) => {
             let name = given_name.ok_or_else(|| {
                 Error::invalid_argument(format!("{field}: name is required with contentBase64"))
             })?;
@@ -466,9 +480,22 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
             }
             (bytes, name)
         }
+        (None, None, Some(buffer)) => {
+            let name = given_name.ok_or_else(|| {
+                Error::invalid_argument(format!("{field}: name is required with buffer"))
+            })?;
+            let Some(bytes) = buffers.get(buffer) else {
+                return Err(buffer_out_of_range(&field, buffer, buffers.len()));
+            };
+            // Checked before the copy, so an oversized buffer costs nothing.
+            if bytes.len() > MAX_ATTACHMENT_BYTES {
+                return Err(too_large(&name, &format!("{} bytes", bytes.len())));
+            }
+            (bytes.to_vec(), name)
+        }
         _ => {
             return Err(Error::invalid_argument(format!(
-                "{field}: give exactly one of path or contentBase64"
+                "{field}: give exactly one of path, contentBase64 or buffer"
             )));
         }
     };
@@ -496,6 +523,21 @@ fn load_attachment(index: usize, input: &AttachmentInput) -> Result<PreparedAtta
         content_id,
         bytes,
     })
+}
+
+/// A `buffer` index that names no buffer of the call.
+fn buffer_out_of_range(field: &str, index: usize, given: usize) -> Error {
+    let error = Error::invalid_argument(format!(
+        "{field}.buffer is {index}, but the call has {given} buffer{}",
+        if given == 1 { "" } else { "s" }
+    ));
+    if given == 0 {
+        error.with_remedy(
+            "Pass the attachment's bytes with pmp_send_mail_with_buffers (Client::send_mail_with_buffers), or give path or contentBase64 instead.",
+        )
+    } else {
+        error.with_remedy("buffer is a 0-based index into the buffers passed with the message.")
+    }
 }
 
 #[cfg(test)]
@@ -560,6 +602,90 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `"buffer": n` takes the bytes of the call's n-th buffer, exactly; every other shape is
+    /// refused naming the attachment and what is wrong.
+    #[test]
+    fn buffer_attachments() {
+        let doc = |attachments: serde_json::Value| {
+            Message::from_json(
+                &serde_json::json!({"from": "a@b.com", "to": ["c@d.com"], "attachments": attachments})
+                    .to_string(),
+            )
+            .unwrap()
+        };
+        let first = [1u8, 2, 3];
+        let second = [0u8; 0];
+        let prepared = doc(serde_json::json!([
+            {"name": "b.bin", "buffer": 1},
+            {"name": "a.txt", "buffer": 0, "contentId": "x"},
+            {"name": "c.bin", "contentBase64": "AA=="},
+        ]))
+        .prepare_with_buffers(&[&first, &second, b"unused"])
+        .unwrap();
+        let a = &prepared.attachments;
+        assert_eq!(
+            (a[0].name.as_str(), a[0].bytes.as_slice()),
+            ("b.bin", &[][..])
+        );
+        assert_eq!(
+            (a[1].name.as_str(), a[1].bytes.as_slice()),
+            ("a.txt", &first[..])
+        );
+        assert_eq!(a[1].content_type, "text/plain");
+        assert_eq!(a[2].bytes, [0]);
+
+        let refused = [
+            (
+                serde_json::json!([{"name": "a", "buffer": 0}]),
+                0,
+                "attachments[0].buffer is 0, but the call has 0 buffers",
+            ),
+            (
+                serde_json::json!([{"name": "a", "buffer": 2}]),
+                2,
+                "attachments[0].buffer is 2, but the call has 2 buffers",
+            ),
+            (
+                serde_json::json!([{"name": "a", "buffer": 1}]),
+                1,
+                "attachments[0].buffer is 1, but the call has 1 buffer",
+            ),
+            (
+                serde_json::json!([{"buffer": 0}]),
+                1,
+                "attachments[0]: name is required with buffer",
+            ),
+            (
+                serde_json::json!([{"name": "a", "buffer": 0, "contentBase64": "AA=="}]),
+                1,
+                "exactly one of path, contentBase64 or buffer",
+            ),
+            (
+                serde_json::json!([{"path": "/x", "buffer": 0}]),
+                1,
+                "exactly one of path, contentBase64 or buffer",
+            ),
+            (
+                serde_json::json!([{"name": "a"}]),
+                1,
+                "exactly one of path, contentBase64 or buffer",
+            ),
+        ];
+        for (attachments, given, expected) in refused {
+            let buffers = vec![&first[..]; given];
+            let e = doc(attachments.clone())
+                .prepare_with_buffers(&buffers)
+                .unwrap_err();
+            assert_eq!(e.status, crate::Status::InvalidArgument, "{attachments}");
+            assert!(e.message.contains(expected), "{attachments}: {}", e.message);
+        }
+        let e = Message::from_json(
+            r#"{"from":"a@b.com","to":["c@d.com"],"attachments":[{"name":"a","buffer":-1}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, crate::Status::InvalidArgument);
     }
 
     #[test]

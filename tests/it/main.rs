@@ -6,6 +6,7 @@
 mod abi;
 mod auth;
 mod batch;
+mod buffers;
 mod cancel;
 mod common;
 mod generated;
