@@ -1,4 +1,6 @@
 using System;
+using System.Buffers;
+using System.Collections.Generic;
 using System.Threading;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
@@ -282,12 +284,50 @@ public sealed class PmpMailClient : IDisposable
     /// <see cref="PmpMailCancelledException.Outcome"/> is <c>failed</c>, or <c>unknown</c> when an earlier attempt may
     /// have been delivered. A request in flight is never abandoned; a token cancelled before the call sends nothing.
     /// </summary>
+    /// <remarks>
+    /// In-memory attachments (<see cref="PmpMailAttachment.FromBytes"/>) are pinned and passed to the native library as
+    /// buffers (<c>pmp_send_mail_with_buffers</c>), not as base64 in the message document: they cost no managed copy.
+    /// They are pinned until this call returns and must not change meanwhile.
+    /// </remarks>
     public unsafe PmpSendResult SendMail(PmpMailMessage message, CancellationToken cancellationToken)
     {
         Guard.NotNull(message, nameof(message));
         using var buffer = new SensitiveBufferWriter(4096);
         DocumentWriter.WriteMessage(buffer, message);
-        byte* result = Call(buffer, cancellationToken, &NativeMethods.SendMail, &NativeMethods.SendMailCancellable);
+        List<ReadOnlyMemory<byte>> contents = DocumentWriter.InMemory(message);
+        var pins = new MemoryHandle[contents.Count];
+        var buffers = new PmpBuffer[contents.Count];
+        uint status;
+        byte* result;
+        try
+        {
+            for (int i = 0; i < contents.Count; i++)
+            {
+                pins[i] = contents[i].Pin();
+                buffers[i] = new PmpBuffer { Data = (byte*)pins[i].Pointer, Length = (nuint)contents[i].Length };
+            }
+
+            fixed (byte* json = buffer.WrittenSpan)
+            fixed (PmpBuffer* list = buffers)
+            {
+                var length = (nuint)buffer.WrittenSpan.Length;
+                var count = (nuint)buffers.Length;
+                using var cancel = CancelScope.For(cancellationToken);
+                status = cancel.Handle is null
+                    ? NativeMethods.SendMailWithBuffers(_handle, json, length, list, count, IntPtr.Zero, out result)
+                    : NativeMethods.SendMailWithBuffersCancellable(_handle, json, length, list, count, cancel.Handle, out result);
+            }
+        }
+        finally
+        {
+            // The native call has returned and keeps no pointer: the contents may move again.
+            foreach (MemoryHandle pin in pins)
+            {
+                pin.Dispose();
+            }
+        }
+
+        ThrowIfFailed(status, _callback);
         return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
     }
 
@@ -307,19 +347,10 @@ public sealed class PmpMailClient : IDisposable
         fixed (byte* json = document.WrittenSpan)
         {
             var length = (nuint)document.WrittenSpan.Length;
-            if (!cancellationToken.CanBeCanceled)
-            {
-                status = plain(_handle, json, length, out output);
-            }
-            else
-            {
-                using var cancel = PmpCancelHandle.Create();
-                // The registration is disposed (waiting for a running callback) before the handle is freed.
-                using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
-                {
-                    status = cancellable(_handle, json, length, cancel, out output);
-                }
-            }
+            using var cancel = CancelScope.For(cancellationToken);
+            status = cancel.Handle is null
+                ? plain(_handle, json, length, out output)
+                : cancellable(_handle, json, length, cancel.Handle, out output);
         }
 
         ThrowIfFailed(status, _callback);

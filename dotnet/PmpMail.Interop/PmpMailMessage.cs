@@ -27,7 +27,10 @@ public sealed class PmpMailAttachment
     /// <summary>File name shown to the recipient; defaults to the file's name.</summary>
     public string? Name { get; private init; }
 
-    /// <summary>In-memory content.</summary>
+    /// <summary>
+    /// In-memory content. Sent as a buffer the native library reads in place (pinned for the send, copied once in
+    /// native memory, never base64-encoded in managed memory): it must not change while a send runs.
+    /// </summary>
     public ReadOnlyMemory<byte>? Content { get; private init; }
 
     /// <summary>MIME type; guessed from the name when null.</summary>
@@ -44,7 +47,11 @@ public sealed class PmpMailAttachment
         Name = name,
     };
 
-    /// <summary>An in-memory attachment.</summary>
+    /// <summary>
+    /// An in-memory attachment: a byte array, a slice of one (<c>new ReadOnlyMemory&lt;byte&gt;(array, offset, length)</c>),
+    /// or any other <see cref="ReadOnlyMemory{T}"/>. It costs no managed copy: the send pins it and passes it to the native
+    /// library as a buffer.
+    /// </summary>
     public static PmpMailAttachment FromBytes(string name, ReadOnlyMemory<byte> content, string? contentType = null, string? contentId = null) => new()
     {
         Name = string.IsNullOrWhiteSpace(name) ? throw new ArgumentException("The attachment name is required.", nameof(name)) : name,

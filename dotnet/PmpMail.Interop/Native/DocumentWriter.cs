@@ -156,6 +156,10 @@ internal static class DocumentWriter
         writer.WriteEndObject();
     }
 
+    /// <summary>
+    /// Writes the message document. In-memory attachments are written as <c>"buffer": n</c>, n counting them in
+    /// order from 0: the caller passes their bytes as the call's buffers in that order (<see cref="InMemory"/>).
+    /// </summary>
     public static void WriteMessage(SensitiveBufferWriter buffer, PmpMailMessage message)
     {
         Guard.NotEmpty(message.From, "message", "The message has no From address (the mailbox to send as).");
@@ -197,14 +201,16 @@ internal static class DocumentWriter
         if (message.Attachments.Count > 0)
         {
             writer.WriteStartArray("attachments");
+            int buffers = 0;
             foreach (PmpMailAttachment attachment in message.Attachments)
             {
                 writer.WriteStartObject();
                 WriteIfSet(writer, "path", attachment.Path);
                 WriteIfSet(writer, "name", attachment.Name);
-                if (attachment.Content is ReadOnlyMemory<byte> content)
+                if (attachment.Content is not null)
                 {
-                    writer.WriteBase64String("contentBase64", content.Span);
+                    // The bytes go beside the document as a pinned buffer, not as base64 inside it.
+                    writer.WriteNumber("buffer", buffers++);
                 }
 
                 WriteIfSet(writer, "contentType", attachment.ContentType);
@@ -216,6 +222,21 @@ internal static class DocumentWriter
         }
 
         writer.WriteEndObject();
+    }
+
+    /// <summary>The in-memory attachments' contents, in the order of their <c>"buffer"</c> indexes.</summary>
+    public static List<ReadOnlyMemory<byte>> InMemory(PmpMailMessage message)
+    {
+        var contents = new List<ReadOnlyMemory<byte>>();
+        foreach (PmpMailAttachment attachment in message.Attachments)
+        {
+            if (attachment.Content is ReadOnlyMemory<byte> content)
+            {
+                contents.Add(content);
+            }
+        }
+
+        return contents;
     }
 
     private static void WriteAddresses(Utf8JsonWriter writer, string name, IList<string> addresses)

@@ -48,17 +48,18 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint TestPermissions(PmpClientHandle client, byte* optionsJson, nuint optionsLength, out byte* reportOut);
 
-    [LibraryImport(Lib, EntryPoint = "pmp_send_mail")]
-    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    internal static partial uint SendMail(PmpClientHandle client, byte* messageJson, nuint messageLength, out byte* resultOut);
-
     [LibraryImport(Lib, EntryPoint = "pmp_test_permissions_cancellable")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint TestPermissionsCancellable(PmpClientHandle client, byte* optionsJson, nuint optionsLength, PmpCancelHandle cancel, out byte* reportOut);
 
-    [LibraryImport(Lib, EntryPoint = "pmp_send_mail_cancellable")]
+    /// <summary><c>pmp_send_mail_with_buffers</c> without a cancel handle: <paramref name="noCancel"/> is always zero (NULL).</summary>
+    [LibraryImport(Lib, EntryPoint = "pmp_send_mail_with_buffers")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    internal static partial uint SendMailCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpCancelHandle cancel, out byte* resultOut);
+    internal static partial uint SendMailWithBuffers(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, IntPtr noCancel, out byte* resultOut);
+
+    [LibraryImport(Lib, EntryPoint = "pmp_send_mail_with_buffers")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint SendMailWithBuffersCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, PmpCancelHandle cancel, out byte* resultOut);
 
     [LibraryImport(Lib, EntryPoint = "pmp_cancel_new")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -96,14 +96,15 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib, EntryPoint = "pmp_test_permissions", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint TestPermissions(PmpClientHandle client, byte* optionsJson, nuint optionsLength, out byte* reportOut);
 
-    [DllImport(Lib, EntryPoint = "pmp_send_mail", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern uint SendMail(PmpClientHandle client, byte* messageJson, nuint messageLength, out byte* resultOut);
-
     [DllImport(Lib, EntryPoint = "pmp_test_permissions_cancellable", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint TestPermissionsCancellable(PmpClientHandle client, byte* optionsJson, nuint optionsLength, PmpCancelHandle cancel, out byte* reportOut);
 
-    [DllImport(Lib, EntryPoint = "pmp_send_mail_cancellable", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern uint SendMailCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpCancelHandle cancel, out byte* resultOut);
+    /// <summary><c>pmp_send_mail_with_buffers</c> without a cancel handle: <paramref name="noCancel"/> is always zero (NULL).</summary>
+    [DllImport(Lib, EntryPoint = "pmp_send_mail_with_buffers", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint SendMailWithBuffers(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, IntPtr noCancel, out byte* resultOut);
+
+    [DllImport(Lib, EntryPoint = "pmp_send_mail_with_buffers", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint SendMailWithBuffersCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, PmpCancelHandle cancel, out byte* resultOut);
 
     [DllImport(Lib, EntryPoint = "pmp_cancel_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint CancelNew(out PmpCancelHandle cancelOut);
