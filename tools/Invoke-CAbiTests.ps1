@@ -10,7 +10,8 @@
     stderr is shown and kept, and the suite fails if any of it holds the client secret or an
     access token ("eyJ"). Other checks: test_abi runs exactly $TestAbiChecks checks and prints the
     wrong-secret error document; the example fails with a wrong secret and shows AADSTS7000215;
-    the emulator's control API (over TLS validated against its CA) shows exactly 8 messages.
+    the emulator's control API (over TLS validated against its CA) shows exactly 12 messages, and
+    the ones test_abi sent through pmp_send_mail_with_buffers carry its buffer byte for byte.
     Prints "N passed, M failed" last and throws when anything failed.
 
     Needs a C compiler (gcc or cc; $env:CC overrides) and valgrind. Windows is not supported yet
@@ -29,7 +30,7 @@ Import-Module (Join-Path $PSScriptRoot 'PmpBuild.psm1')
 
 $repo = Get-PmpRepositoryRoot
 # How many checks test_abi runs ("checks run: N"): a block removed or skipped is a failure.
-$TestAbiChecks = 73
+$TestAbiChecks = 81
 
 function Get-CCompiler {
     <#
@@ -186,15 +187,26 @@ restEnabled = true
         Test-Succeeded (Invoke-Program 'send_mail.valgrind' ($valgrind + $exe.send_mail + (& $sendArguments $config 'C example (valgrind)')))
     }
 
-    Step 'emulator recorded exactly 8 messages' {
+    Step 'emulator recorded exactly 12 messages' {
         # Over HTTPS trusting only the emulator's CA (Invoke-PmpEmulatorControl).
         $messages = @(Invoke-PmpEmulatorControl $emulator 'messages')
         $counters = Invoke-PmpEmulatorControl $emulator 'counters'
         $viaCount = @($messages | Where-Object { $_.PSObject.Properties['via'] -and $_.via }).Count
         Write-Host "messages recorded: $($messages.Count) ($viaCount with 'via'); counters: $($counters | ConvertTo-Json -Compress)"
-        # test_abi sends 1 alone and 2 in a batch, send_mail sends 1, each run twice (native +
-        # valgrind); nothing else sends.
-        $messages.Count -eq 8 -and $viaCount -eq 8 -and $counters.messagesAccepted -eq 8
+        # test_abi sends 3 alone (pmp_send_mail, pmp_send_mail_with_buffers with and without
+        # buffers) and 2 in a batch, send_mail 1, each run twice (native + valgrind); nothing else
+        # sends.
+        $messages.Count -eq 12 -and $viaCount -eq 12 -and $counters.messagesAccepted -eq 12
+    }
+
+    Step 'the buffer test_abi passed arrived byte for byte' {
+        # SHA-256 of test_abi.c's payload[] (8 bytes: 00 ff 'p' 'm' 'p' '\n' 80 7f).
+        $expected = '1fb50c9b6be17d67381c01e93bc91cc60d4d4820a9a253de13899bdab764dea3'
+        $sent = @(@(Invoke-PmpEmulatorControl $emulator 'messages') | Where-Object { $_.subject -eq 'C buffers' })
+        $exact = @($sent | Where-Object { @($_.attachments).Count -eq 1 -and $_.attachments[0].name -eq 'payload.bin' -and
+                $_.attachments[0].size -eq 8 -and $_.attachments[0].sha256 -eq $expected })
+        Write-Host "'C buffers' messages: $($sent.Count), with the exact payload: $($exact.Count)"
+        $sent.Count -eq 2 -and $exact.Count -eq 2
     }
 
     Step "no secret or access token in the C programs' output" {
