@@ -43,6 +43,9 @@ internal static class Fmt
 
     public static string MiB(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("F1", Inv) + " MiB";
 
+    /// <summary>MiB, or KiB below 1 MiB (so a small allocation does not print as 0.0 MiB).</summary>
+    public static string Size(long bytes) => bytes >= 1024 * 1024 ? MiB(bytes) : (bytes / 1024.0).ToString("F1", Inv) + " KiB";
+
     public static double ElapsedMs(long startTimestamp) =>
         (System.Diagnostics.Stopwatch.GetTimestamp() - startTimestamp) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
 

@@ -62,6 +62,8 @@ internal sealed class PmpSide : IMailSide
             : throw new InvalidOperationException($"pmp-mail returned status '{r.Status}'");
     }
 
+    // PmpMail.Interop pins the array and hands it over as a buffer (pmp_send_mail_with_buffers): no managed copy,
+    // no base64; the native library copies it once.
     public ValueTask SendLargeAsync(string subject, byte[] payload) =>
         SendLarge(subject, PmpMailAttachment.FromBytes(Mail.LargeName, payload, Mail.ContentType));
 
