@@ -21,6 +21,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/tokens", get(tokens))
         .route("/requests", get(requests))
         .route("/drafts", get(drafts))
+        .route("/throttling", get(throttling).delete(clear_throttling))
         .route(
             "/faults",
             get(get_faults).put(put_faults).delete(delete_faults),
@@ -64,6 +65,16 @@ async fn drafts(State(st): State<Arc<AppState>>) -> Response {
     let mut ids: Vec<String> = st.drafts.lock().keys().cloned().collect();
     ids.sort();
     Json(ids).into_response()
+}
+
+/// Per app + mailbox: Graph requests in flight, their peak, and the 429s returned.
+async fn throttling(State(st): State<Arc<AppState>>) -> Response {
+    Json(st.throttle.stats()).into_response()
+}
+
+async fn clear_throttling(State(st): State<Arc<AppState>>) -> Response {
+    st.throttle.clear_stats();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn requests(State(st): State<Arc<AppState>>) -> Response {

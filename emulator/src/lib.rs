@@ -44,6 +44,7 @@ pub use faults::{FaultKind, FaultPlan, FaultRule};
 pub use records::{
     Counters, Header, Recipient, RecordedAttachment, RecordedMessage, RequestRecord, TokenRecord,
 };
+pub use throttle::ThrottleStats;
 pub use tls::{CaMaterial, DemoCertificate, demo_certificate};
 
 use crate::state::AppState;
@@ -335,13 +336,24 @@ impl Emulator {
         ids.sort();
         ids
     }
+    /// Per app + mailbox: Graph requests in flight, their peak, and the 429s the throttle
+    /// returned, since the start or the last reset.
+    pub fn throttling(&self) -> Vec<ThrottleStats> {
+        self.state.throttle.stats()
+    }
+    /// Restarts the throttling statistics (peaks from what is in flight now; the windows are
+    /// kept).
+    pub fn clear_throttling_stats(&self) {
+        self.state.throttle.clear_stats();
+    }
     pub fn set_faults(&self, plan: FaultPlan) {
         self.state.set_faults(plan);
     }
     pub fn clear_faults(&self) {
         self.state.set_faults(FaultPlan::default());
     }
-    /// Clears records, counters, faults, throttling windows, drafts and upload sessions.
+    /// Clears records, counters, faults, throttling windows and statistics, drafts and upload
+    /// sessions.
     pub fn reset(&self) {
         self.state.reset();
     }
