@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 
 use crate::faults::FaultPlan;
+use crate::latency::Latency;
 use crate::util::{b64url, hex, is_guid, parse_rfc3339, stable_guid};
 
 /// Error loading or validating a directory file. The message names the line (syntax errors)
@@ -236,6 +237,9 @@ pub struct Directory {
     pub strict: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttling: Option<Throttling>,
+    /// Simulated service time per endpoint; none unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
     #[serde(default)]
     pub tenants: Vec<Tenant>,
     #[serde(default)]
@@ -437,6 +441,9 @@ impl Directory {
                 "throttling: values must be greater than 0".to_string(),
                 "throttling",
             ));
+        }
+        if let Some(l) = &self.latency {
+            l.validate().map_err(|m| err(m, "latency"))?;
         }
         if let Some(f) = &self.faults {
             f.validate()

@@ -16,6 +16,7 @@ mod faults;
 mod graph;
 mod inbox;
 mod keys;
+mod latency;
 mod records;
 mod server;
 mod state;
@@ -41,6 +42,7 @@ pub use directory::{
     ManagedIdentity, ManagedIdentityKind, Secret, TOKEN_EXCHANGE_AUDIENCE, Tenant, Throttling,
 };
 pub use faults::{FaultKind, FaultPlan, FaultRule};
+pub use latency::{EndpointLatency, Latency, MAX_LATENCY_MS};
 pub use records::{
     Counters, Header, Recipient, RecordedAttachment, RecordedMessage, RequestRecord, TokenRecord,
 };
@@ -201,6 +203,7 @@ impl Emulator {
             .map_err(io(format!("create {}", arc_key_dir.display())))?;
         let throttling = opts.directory.throttling.clone().unwrap_or_default();
         let faults = opts.directory.faults.clone().unwrap_or_default();
+        let latency = opts.directory.latency.clone().unwrap_or_default();
         let state = Arc::new(AppState {
             token_lifetime: opts
                 .token_lifetime_seconds
@@ -223,6 +226,7 @@ impl Emulator {
             records: records::Records::default(),
             faults: Mutex::new(faults::FaultEngine::new(faults)),
             throttle: Arc::new(throttle::Throttle::new(throttling)),
+            latency: latency::LatencyModel::new(latency),
             jti_seen: Mutex::new(HashMap::new()),
             drafts: Mutex::new(HashMap::new()),
             uploads: Mutex::new(HashMap::new()),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pmp_graph_emulator::{Directory, Emulator, EmulatorOptions, add_demo};
+use pmp_graph_emulator::{Directory, Emulator, EmulatorOptions, EndpointLatency, add_demo};
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +42,22 @@ enum Command {
         /// JSON POSTs must carry Content-Type: application/json.
         #[arg(long)]
         strict: bool,
+        /// Simulated sendMail service time in ms, held inside the throttling slot (overrides
+        /// the directory's latency.sendMail).
+        #[arg(long, value_name = "MS")]
+        send_mail_latency_ms: Option<u64>,
+        /// Spread of that time: uniform within ± this many ms (at most the latency).
+        #[arg(long, value_name = "MS", requires = "send_mail_latency_ms")]
+        send_mail_jitter_ms: Option<u64>,
     },
+}
+
+/// The knobs of `serve` other than where and what to serve.
+struct Knobs {
+    demo: bool,
+    exit_on_stdin_eof: bool,
+    strict: bool,
+    send_mail_latency: Option<EndpointLatency>,
 }
 
 fn main() -> ExitCode {
@@ -54,8 +69,19 @@ fn main() -> ExitCode {
         demo,
         exit_on_stdin_eof,
         strict,
+        send_mail_latency_ms,
+        send_mail_jitter_ms,
     } = cli.command;
-    match serve(config, listen, state_dir, demo, exit_on_stdin_eof, strict) {
+    let knobs = Knobs {
+        demo,
+        exit_on_stdin_eof,
+        strict,
+        send_mail_latency: send_mail_latency_ms.map(|fixed_ms| EndpointLatency {
+            fixed_ms,
+            jitter_ms: send_mail_jitter_ms.unwrap_or(0),
+        }),
+    };
+    match serve(config, listen, state_dir, knobs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pmp-graph-emulator: {e}");
@@ -68,15 +94,26 @@ fn serve(
     config: Option<PathBuf>,
     listen: SocketAddr,
     state_dir: Option<PathBuf>,
-    demo: bool,
-    exit_on_stdin_eof: bool,
-    strict: bool,
+    knobs: Knobs,
 ) -> Result<(), String> {
+    let Knobs {
+        demo,
+        exit_on_stdin_eof,
+        strict,
+        send_mail_latency,
+    } = knobs;
     let mut directory = match &config {
         Some(p) => Directory::load(p).map_err(|e| e.to_string())?,
         None if demo => Directory::default(),
         None => return Err("serve needs --config FILE or --demo".to_string()),
     };
+    if let Some(l) = send_mail_latency {
+        directory.latency.get_or_insert_default().send_mail = Some(l);
+        // Checked here, so the message names the flags rather than the directory entry.
+        directory
+            .check()
+            .map_err(|e| format!("--send-mail-latency-ms/--send-mail-jitter-ms: {e}"))?;
+    }
     let state_dir = match state_dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("pmp-graph-emulator-{}", std::process::id())),

@@ -22,6 +22,7 @@ use tower::ServiceExt;
 use crate::errors::{EntraError, GraphError, RequestIds};
 use crate::faults::FaultAction;
 use crate::graph::{self, FaultDelay};
+use crate::latency::Endpoint;
 use crate::records::{AtomicCounters, Header, RequestRecord};
 use crate::state::AppState;
 use crate::util::{new_guid, now, rfc3339};
@@ -111,13 +112,28 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
         }
         _ => {}
     }
-    let mut resp = match handle_with_fault(fault, &path, &ids, req, next).await {
+    let latency = front_latency(req.method(), &path).and_then(|e| st.latency.delay(e));
+    let mut resp = match handle_with_fault(fault, latency, &path, &ids, req, next).await {
         Handled::Answer(resp) => resp,
         Handled::Drop => return drop_connection(conn).await,
     };
     add_response_headers(&mut resp, &path, &ids);
     st.records.add_request(arrival.record(resp.status(), &ids));
     resp
+}
+
+/// The `[latency]` entry of a request that holds no throttling slot: Graph requests spend
+/// theirs inside the slot (`graph::run`).
+fn front_latency(method: &axum::http::Method, path: &str) -> Option<Endpoint> {
+    if is_token_path(path) {
+        Some(Endpoint::Token)
+    } else if crate::util::is_managed_identity_path(path) {
+        Some(Endpoint::ManagedIdentity)
+    } else if path.starts_with("/_upload/") && method == axum::http::Method::PUT {
+        Some(Endpoint::UploadChunk)
+    } else {
+        None
+    }
 }
 
 /// A fresh `request-id`, and the client's `client-request-id` (or a fresh one), put into the
@@ -183,16 +199,24 @@ enum Handled {
 }
 
 /// Runs the handler as the fault plan decided: not at all (an injected status, or a dropped
-/// connection), after a delay, or before dropping the connection.
+/// connection), after a delay, or before dropping the connection. `latency` (the configured
+/// service time of a request outside Graph) is spent whenever the handler runs.
 async fn handle_with_fault(
     fault: Option<FaultAction>,
+    latency: Option<Duration>,
     path: &str,
     ids: &RequestIds,
     mut req: Request,
     next: Next,
 ) -> Handled {
+    let run = |req: Request| async move {
+        if let Some(d) = latency {
+            tokio::time::sleep(d).await;
+        }
+        next.run(req).await
+    };
     match fault {
-        None => Handled::Answer(next.run(req).await),
+        None => Handled::Answer(run(req).await),
         Some(FaultAction::Status {
             status,
             retry_after,
@@ -217,10 +241,10 @@ async fn handle_with_fault(
             } else {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            Handled::Answer(next.run(req).await)
+            Handled::Answer(run(req).await)
         }
         Some(FaultAction::DropAfter) => {
-            let _handled = next.run(req).await;
+            let _handled = run(req).await;
             Handled::Drop
         }
     }

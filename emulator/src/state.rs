@@ -13,6 +13,7 @@ use crate::directory::{CertInfo, Directory};
 use crate::eml;
 use crate::faults::{FaultEngine, FaultPlan};
 use crate::keys::SigningKey;
+use crate::latency::LatencyModel;
 use crate::records::{ParsedMessage, RecordedMessage, Records};
 use crate::throttle::Throttle;
 
@@ -42,6 +43,8 @@ pub(crate) struct AppState {
     pub records: Records,
     pub faults: Mutex<FaultEngine>,
     pub throttle: Arc<Throttle>,
+    /// The directory's `[latency]`.
+    pub latency: LatencyModel,
     pub jti_seen: Mutex<HashMap<String, i64>>,
     pub drafts: Mutex<HashMap<String, Draft>>,
     pub uploads: Mutex<HashMap<String, UploadSession>>,

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 
 use crate::errors::{GraphError, RequestIds};
+use crate::latency::Endpoint;
 use crate::state::AppState;
 use crate::throttle::{Limit, Permit};
 use ctx::{Caller, Ctx, MAX_REQUEST, authenticate, read_body, read_json_body, too_large};
@@ -48,7 +49,8 @@ pub(crate) async fn entry(
 }
 
 /// One Graph request, checked in Graph's order: declared size, bearer token, resource path,
-/// throttling slot (where an injected delay is spent); then the endpoint.
+/// throttling slot (where an injected delay and the configured latency are spent); then the
+/// endpoint.
 async fn run(
     st: Arc<AppState>,
     ids: RequestIds,
@@ -65,6 +67,9 @@ async fn run(
     let _permit = throttle_slot(&st, &caller, &user)?;
     if let Some(FaultDelay(ms)) = delay {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if let Some(d) = latency_endpoint(&action, &parts.method).and_then(|e| st.latency.delay(e)) {
+        tokio::time::sleep(d).await;
     }
     let content_type = parts
         .headers
@@ -176,6 +181,26 @@ fn throttle_slot(st: &AppState, caller: &Caller, user: &str) -> Result<Permit, G
             .without_inner()
             .with_retry_after(Some(wait))
         })
+}
+
+/// Which `[latency]` entry a Graph request spends, if any.
+fn latency_endpoint(action: &[&str], method: &Method) -> Option<Endpoint> {
+    if *method == Method::DELETE {
+        return matches!(action, ["messages", _]).then_some(Endpoint::DeleteDraft);
+    }
+    if *method != Method::POST {
+        return None;
+    }
+    match action {
+        ["sendmail"] => Some(Endpoint::SendMail),
+        ["messages"] => Some(Endpoint::CreateDraft),
+        ["messages", _, "attachments"] => Some(Endpoint::AddAttachment),
+        ["messages", _, "attachments", "createuploadsession"] => {
+            Some(Endpoint::CreateUploadSession)
+        }
+        ["messages", _, "send"] => Some(Endpoint::SendDraft),
+        _ => None,
+    }
 }
 
 /// The endpoint for `action` (lower-cased segments after `/users/{user}`) and the method;

@@ -3,6 +3,7 @@
 mod common;
 mod federated;
 mod graph;
+mod latency;
 mod managed;
 mod ops;
 mod token;

@@ -317,12 +317,12 @@ impl Drop for Child {
     }
 }
 
-#[tokio::test]
-async fn cli_demo() {
-    let dir = tempfile::tempdir().unwrap();
+/// `serve --demo --exit-on-stdin-eof --state-dir <dir> <extra>`, and the line it printed.
+fn serve_demo(dir: &std::path::Path, extra: &[&str]) -> (Child, Value) {
     let child = Command::new(env!("CARGO_BIN_EXE_pmp-graph-emulator"))
         .args(["serve", "--demo", "--exit-on-stdin-eof", "--state-dir"])
-        .arg(dir.path())
+        .arg(dir)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -332,13 +332,11 @@ async fn cli_demo() {
     BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let info: Value = serde_json::from_str(&line).unwrap();
-    let base = info["baseUrl"].as_str().unwrap();
-    assert_eq!(info["graphRoot"], base);
-    assert_eq!(info["controlUrl"], format!("{base}/_emulator/api"));
-    for f in ["ca.pem", "demo-app.pfx", "demo-app.crt", "demo-app.key"] {
-        assert!(dir.path().join(f).exists(), "{f}");
-    }
+    (child, serde_json::from_str(&line).unwrap())
+}
+
+/// A token for the demo app from the emulator `info` describes, and a client trusting its CA.
+async fn demo_token(info: &Value) -> (reqwest::Client, String) {
     let ca = std::fs::read(info["caPath"].as_str().unwrap()).unwrap();
     let c = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
@@ -346,7 +344,8 @@ async fn cli_demo() {
         .unwrap();
     let v: Value = c
         .post(format!(
-            "{base}/{}/oauth2/v2.0/token",
+            "{}/{}/oauth2/v2.0/token",
+            info["baseUrl"].as_str().unwrap(),
             pmp_graph_emulator::DEMO_TENANT_DOMAIN
         ))
         .form(&secret_form(
@@ -360,7 +359,21 @@ async fn cli_demo() {
         .json()
         .await
         .unwrap();
-    let tok = v["access_token"].as_str().expect("token");
+    let tok = v["access_token"].as_str().expect("token").to_string();
+    (c, tok)
+}
+
+#[tokio::test]
+async fn cli_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, info) = serve_demo(dir.path(), &[]);
+    let base = info["baseUrl"].as_str().unwrap();
+    assert_eq!(info["graphRoot"], base);
+    assert_eq!(info["controlUrl"], format!("{base}/_emulator/api"));
+    for f in ["ca.pem", "demo-app.pfx", "demo-app.crt", "demo-app.key"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let (c, tok) = demo_token(&info).await;
     let r = c
         .post(format!(
             "{base}/v1.0/users/{}/sendMail",
@@ -382,6 +395,51 @@ async fn cli_demo() {
     .unwrap()
     .unwrap();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn cli_send_mail_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, info) = serve_demo(dir.path(), &["--send-mail-latency-ms", "300"]);
+    let (c, tok) = demo_token(&info).await;
+    let t = std::time::Instant::now();
+    let r = c
+        .post(format!(
+            "{}/v1.0/users/{}/sendMail",
+            info["baseUrl"].as_str().unwrap(),
+            pmp_graph_emulator::DEMO_MAILBOX
+        ))
+        .bearer_auth(&tok)
+        .json(&simple_message("a@b.c"))
+        .send()
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    assert_eq!(r.status(), 202);
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    // A jitter over the latency is refused at start, naming the flags.
+    let out = Command::new(env!("CARGO_BIN_EXE_pmp-graph-emulator"))
+        // Should it start after all, stdin at EOF stops it rather than hanging the test.
+        .args(["serve", "--demo", "--exit-on-stdin-eof", "--state-dir"])
+        .arg(dir.path())
+        .args([
+            "--send-mail-latency-ms",
+            "10",
+            "--send-mail-jitter-ms",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--send-mail-latency-ms")
+            && stderr.contains("jitterMs (20) must not exceed fixedMs (10)"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
