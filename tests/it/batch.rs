@@ -153,6 +153,16 @@ fn a_throttled_mailbox_waits_while_the_others_keep_going() {
         .filter(|r| r.path.ends_with("/sendMail") && r.status == 429)
         .count();
     assert_eq!(refused, 1, "only the injected 429");
+    // The emulator's own count: never more than 4 in flight per mailbox, none refused.
+    for stats in emu.throttling() {
+        assert!(stats.peak_in_flight <= 4, "{stats:?}");
+        assert_eq!(stats.throttled_concurrency, 0, "{stats:?}");
+    }
+    assert!(
+        emu.throttling().iter().any(|s| s.peak_in_flight == 4),
+        "the batch used the 4 slots of a mailbox: {:?}",
+        emu.throttling()
+    );
     let throttled_log = |from: &str| {
         result
             .results
