@@ -1,10 +1,12 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
-using System.Threading;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
 using PmpMail.Interop.Native;
 
 namespace PmpMail.Interop;
@@ -329,6 +331,242 @@ public sealed class PmpMailClient : IDisposable
 
         ThrowIfFailed(status, _callback);
         return TakeDocument(result, PmpJsonContext.Default.PmpSendResult) ?? throw EmptyDocument();
+    }
+
+    /// <summary>
+    /// <see cref="SendMail(PmpMailMessage, CancellationToken)"/> on a dedicated thread. The task completes only after the
+    /// native call has returned, so a cancellation never leaves a send running behind a completed task; a cancelled token
+    /// faults the task with <see cref="PmpMailCancelledException"/> (not <see cref="OperationCanceledException"/>: check
+    /// its <see cref="PmpMailCancelledException.Outcome"/>).
+    /// </summary>
+    public Task<PmpSendResult> SendMailAsync(PmpMailMessage message, CancellationToken cancellationToken = default)
+    {
+        Guard.NotNull(message, nameof(message));
+        return OnDedicatedThread(() => SendMail(message, cancellationToken));
+    }
+
+    /// <summary>
+    /// <see cref="TestPermissions(bool, CancellationToken)"/> on a dedicated thread. The task completes only after the
+    /// native call has returned; a cancelled token faults it with <see cref="PmpMailCancelledException"/>.
+    /// </summary>
+    public Task<PmpPermissionReport> TestPermissionsAsync(bool forceRefresh = false, CancellationToken cancellationToken = default) =>
+        OnDedicatedThread(() => TestPermissions(forceRefresh, cancellationToken));
+
+    /// <summary>
+    /// Sends many messages at once (contracts §4b) and blocks until every one has a result: at most
+    /// <see cref="PmpBatchOptions.MaxConcurrentPerMailbox"/> per sending mailbox and <see cref="PmpBatchOptions.MaxConcurrent"/>
+    /// in all, in input order within a mailbox; a mailbox Graph throttles waits out its Retry-After while the others keep
+    /// going. A failed message does not stop the others and is not thrown: it is its item's
+    /// <see cref="PmpBatchItem.Error"/>. A message the library rejects (no From, a bad address) is a
+    /// <see cref="PmpBatchItemStatus.Failed"/> item too.
+    /// </summary>
+    /// <param name="messages">The messages, written into one document before anything is sent (the sequence is enumerated once, on this thread).</param>
+    /// <param name="options">Limits below the client's; null for the client's <see cref="PmpMailConfig.Sending"/>.</param>
+    /// <param name="progress">
+    /// Called on this thread, one call at a time, during the call: once before the first message goes out, after every
+    /// finished message, and every 250 ms while a mailbox is throttled. Keep it quick (results are not collected while it
+    /// runs) and make no call on a client inside it (it fails with <see cref="PmpMailInvalidArgumentException"/>). If it
+    /// throws, the batch is cancelled (messages not yet sent are never sent), it is not called again, and once the native
+    /// call has returned its exception is rethrown as it was thrown, instead of the result: the messages already sent
+    /// stay sent.
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Stops the batch within about a second: messages not yet sent become <see cref="PmpBatchItemStatus.Cancelled"/>
+    /// items, a request in flight runs to its answer, an incomplete upload-session draft is deleted. The result is returned
+    /// all the same (no <see cref="OperationCanceledException"/>), since some messages may have been sent.
+    /// </param>
+    /// <returns>One item per message, in input order.</returns>
+    /// <exception cref="ArgumentException">An element of <paramref name="messages"/> is null.</exception>
+    /// <exception cref="PmpMailInvalidArgumentException">The options were rejected, or the batch is too large (more than 100,000 messages or 256 MiB); nothing was sent.</exception>
+    public unsafe PmpBatchResult SendMailBatch(
+        IEnumerable<PmpMailMessage> messages,
+        PmpBatchOptions? options = null,
+        Action<PmpBatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        Guard.NotNull(messages, nameof(messages));
+        using BatchDocuments documents = BatchDocuments.Write(messages, options);
+        return SendBatch(documents, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="SendMailBatch"/> on a dedicated thread (<see cref="TaskCreationOptions.LongRunning"/>). The messages are
+    /// written into the batch document on the calling thread first. <paramref name="progress"/> gets the reports through
+    /// <see cref="IProgress{T}.Report"/> (a <see cref="Progress{T}"/> posts them to the caller's
+    /// <see cref="SynchronizationContext"/>, if any). The task completes only after the native call has returned: a
+    /// cancellation never leaves a batch running behind a completed task. A cancelled token makes the messages not yet
+    /// sent <see cref="PmpBatchItemStatus.Cancelled"/> items, and the task still completes with the result (it is not
+    /// cancelled), since some messages may have been sent.
+    /// </summary>
+    /// <exception cref="ArgumentException">An element of <paramref name="messages"/> is null (thrown before the task starts).</exception>
+    public Task<PmpBatchResult> SendMailBatchAsync(
+        IEnumerable<PmpMailMessage> messages,
+        PmpBatchOptions? options = null,
+        IProgress<PmpBatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        Guard.NotNull(messages, nameof(messages));
+        BatchDocuments documents = BatchDocuments.Write(messages, options);
+        try
+        {
+            Action<PmpBatchProgress>? report = progress is null ? null : progress.Report;
+            return OnDedicatedThread(() =>
+            {
+                using (documents)
+                {
+                    return SendBatch(documents, report, cancellationToken);
+                }
+            });
+        }
+        catch
+        {
+            documents.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs a blocking call on a thread of its own, so that the task completes exactly when the native call has
+    /// returned. Not cancellable as a task: a cancellation reaches the native call through the token it was given.
+    /// </summary>
+    private static Task<T> OnDedicatedThread<T>(Func<T> call) =>
+        Task.Factory.StartNew(call, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>
+    /// The frame of <c>pmp_send_batch</c>: always with a cancel handle (the token requests it, and so does a throwing
+    /// progress handler), the progress sink's GCHandle for the length of the call, then the result document.
+    /// </summary>
+    private unsafe PmpBatchResult SendBatch(BatchDocuments documents, Action<PmpBatchProgress>? progress, CancellationToken cancellationToken)
+    {
+        uint status;
+        byte* output;
+        using (PmpCancelHandle cancel = PmpCancelHandle.Create())
+        {
+            BatchProgressSink? sink = progress is null ? null : new BatchProgressSink(progress, cancel);
+            GCHandle sinkHandle = sink is null ? default : GCHandle.Alloc(sink);
+            try
+            {
+                fixed (byte* messagesJson = documents.Messages.WrittenSpan)
+                fixed (byte* optionsJson = documents.Options is null ? default : documents.Options.WrittenSpan)
+                {
+                    // The registration is disposed (waiting for a running callback) before the handle is freed.
+                    using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
+                    {
+                        status = NativeMethods.SendBatch(
+                            _handle,
+                            messagesJson,
+                            (nuint)documents.Messages.WrittenSpan.Length,
+                            optionsJson, // NULL with 0 without options: the client's limits
+                            (nuint)(documents.Options?.WrittenSpan.Length ?? 0),
+                            sink is null ? default : BatchProgressSink.Callback,
+                            sink is null ? null : (void*)GCHandle.ToIntPtr(sinkHandle),
+                            cancel,
+                            out output);
+                    }
+                }
+            }
+            finally
+            {
+                if (sinkHandle.IsAllocated)
+                {
+                    sinkHandle.Free();
+                }
+            }
+
+            if (sink?.Failure is ExceptionDispatchInfo failure)
+            {
+                // The handler's exception instead of the result (the document is freed unread).
+                if (status == 0)
+                {
+                    NativeMethods.StringFree(output);
+                }
+
+                failure.Throw();
+            }
+        }
+
+        ThrowIfFailed(status, _callback);
+        BatchResultDocument document = TakeDocument(output, PmpJsonContext.Default.BatchResultDocument) ?? throw EmptyDocument();
+        return ToBatchResult(document);
+    }
+
+    /// <summary>The host's view of the batch document: item statuses as the enum, error documents as the exceptions SendMail throws.</summary>
+    private PmpBatchResult ToBatchResult(BatchResultDocument document)
+    {
+        var items = new PmpBatchItem[document.Results.Count];
+        for (int i = 0; i < items.Length; i++)
+        {
+            BatchItemDocument item = document.Results[i];
+            PmpMailException? error = null;
+            if (item.Error is PmpErrorDetail detail)
+            {
+                var code = (PmpStatus)detail.Status;
+                error = PmpMailException.Create(code, detail, code == PmpStatus.Signer ? _callback?.FailureFor(detail) : null);
+            }
+
+            items[i] = new PmpBatchItem(item.Index, ItemStatus(item.Status), TimeSpan.FromMilliseconds(item.WaitedMs), item.Result, error);
+        }
+
+        return new PmpBatchResult(
+            document.Total,
+            document.Sent,
+            document.Failed,
+            document.Unknown,
+            document.Cancelled,
+            TimeSpan.FromMilliseconds(document.DurationMs),
+            items);
+    }
+
+    // A status this version does not know is taken as the one that promises least: the message may have been sent.
+    private static PmpBatchItemStatus ItemStatus(string status) => status switch
+    {
+        "sent" => PmpBatchItemStatus.Sent,
+        "failed" => PmpBatchItemStatus.Failed,
+        "cancelled" => PmpBatchItemStatus.Cancelled,
+        _ => PmpBatchItemStatus.Unknown,
+    };
+
+    /// <summary>The two documents of a batch, written before the call (and, for the async call, on the caller's thread).</summary>
+    private sealed class BatchDocuments : IDisposable
+    {
+        private BatchDocuments(SensitiveBufferWriter messages, SensitiveBufferWriter? options)
+        {
+            Messages = messages;
+            Options = options;
+        }
+
+        public SensitiveBufferWriter Messages { get; }
+
+        public SensitiveBufferWriter? Options { get; }
+
+        public static BatchDocuments Write(IEnumerable<PmpMailMessage> messages, PmpBatchOptions? options)
+        {
+            var messagesBuffer = new SensitiveBufferWriter(16 * 1024);
+            SensitiveBufferWriter? optionsBuffer = null;
+            try
+            {
+                DocumentWriter.WriteMessages(messagesBuffer, messages);
+                if (options is not null)
+                {
+                    optionsBuffer = new SensitiveBufferWriter(256);
+                    DocumentWriter.WriteBatchOptions(optionsBuffer, options);
+                }
+
+                return new BatchDocuments(messagesBuffer, optionsBuffer);
+            }
+            catch
+            {
+                messagesBuffer.Dispose();
+                optionsBuffer?.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            Messages.Dispose();
+            Options?.Dispose();
+        }
     }
 
     /// <summary>

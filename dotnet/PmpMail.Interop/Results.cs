@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace PmpMail.Interop;
@@ -13,6 +14,13 @@ public sealed record PmpSendResult
     public int Attempts { get; init; }
     /// <summary>Wall time of the whole send.</summary>
     public long DurationMs { get; init; }
+    /// <summary>
+    /// The part of <see cref="DurationMs"/> spent waiting on purpose: for a send slot, out a throttled mailbox's pause or
+    /// its send budget, and between retries (JSON <c>waitedMs</c>).
+    /// </summary>
+    [JsonPropertyName("waitedMs")]
+    [JsonConverter(typeof(MillisecondsConverter))]
+    public TimeSpan Waited { get; init; }
     /// <summary>True when a draft and upload session carried attachments of 3 MB or more.</summary>
     public bool UploadSession { get; init; }
     /// <summary>The client-request-id sent to Graph.</summary>
@@ -111,9 +119,42 @@ public sealed record PmpErrorDetail
     public IReadOnlyList<string> Log { get; init; } = Array.Empty<string>();
 }
 
+/// <summary>The batch result document as the library writes it (contracts §4b); <see cref="PmpBatchResult"/> is what hosts get.</summary>
+internal sealed class BatchResultDocument
+{
+    public int Total { get; set; }
+    public int Sent { get; set; }
+    public int Failed { get; set; }
+    public int Unknown { get; set; }
+    public int Cancelled { get; set; }
+    public long DurationMs { get; set; }
+    public List<BatchItemDocument> Results { get; set; } = new();
+}
+
+/// <summary>One item of <see cref="BatchResultDocument"/>.</summary>
+internal sealed class BatchItemDocument
+{
+    public int Index { get; set; }
+    public string Status { get; set; } = string.Empty;
+    public long WaitedMs { get; set; }
+    public PmpSendResult? Result { get; set; }
+    public PmpErrorDetail? Error { get; set; }
+}
+
+/// <summary>A whole number of milliseconds in JSON as a <see cref="TimeSpan"/>.</summary>
+internal sealed class MillisecondsConverter : JsonConverter<TimeSpan>
+{
+    public override TimeSpan Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        TimeSpan.FromMilliseconds(reader.GetInt64());
+
+    public override void Write(Utf8JsonWriter writer, TimeSpan value, JsonSerializerOptions options) =>
+        writer.WriteNumberValue((long)value.TotalMilliseconds);
+}
+
 /// <summary>Source-generated (reflection-free) JSON metadata for the documents the library returns.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowReadingFromString)]
 [JsonSerializable(typeof(PmpSendResult))]
+[JsonSerializable(typeof(BatchResultDocument))]
 [JsonSerializable(typeof(PmpPermissionReport))]
 [JsonSerializable(typeof(PmpErrorDetail))]
 internal sealed partial class PmpJsonContext : JsonSerializerContext

@@ -164,6 +164,44 @@ internal static class DocumentWriter
     {
         Guard.NotEmpty(message.From, "message", "The message has no From address (the mailbox to send as).");
         using var writer = new Utf8JsonWriter(buffer, Options);
+        WriteMessage(writer, message);
+    }
+
+    /// <summary>
+    /// Writes the batch's messages as one JSON array. A null element throws; a message without a
+    /// From address is written as it is, so that it becomes its own failed item instead of failing the batch.
+    /// </summary>
+    public static void WriteMessages(SensitiveBufferWriter buffer, IEnumerable<PmpMailMessage> messages)
+    {
+        using var writer = new Utf8JsonWriter(buffer, Options);
+        writer.WriteStartArray();
+        int count = 0;
+        foreach (PmpMailMessage message in messages)
+        {
+            if (message is null)
+            {
+                throw new ArgumentException($"Message {count} of the batch is null.", nameof(messages));
+            }
+
+            WriteMessage(writer, message);
+            count++;
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Writes the batch options document; only the limits that are set.</summary>
+    public static void WriteBatchOptions(SensitiveBufferWriter buffer, PmpBatchOptions options)
+    {
+        using var writer = new Utf8JsonWriter(buffer, Options);
+        writer.WriteStartObject();
+        WriteIfSet(writer, "maxConcurrentPerMailbox", options.MaxConcurrentPerMailbox);
+        WriteIfSet(writer, "maxConcurrent", options.MaxConcurrent);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteMessage(Utf8JsonWriter writer, PmpMailMessage message)
+    {
         writer.WriteStartObject();
         writer.WriteString("from", message.From);
         WriteAddresses(writer, "to", message.To);

@@ -61,6 +61,19 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint SendMailWithBuffersCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, PmpCancelHandle cancel, out byte* resultOut);
 
+    [LibraryImport(Lib, EntryPoint = "pmp_send_batch")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial uint SendBatch(
+        PmpClientHandle client,
+        byte* messagesJson,
+        nuint messagesLength,
+        byte* optionsJson,
+        nuint optionsLength,
+        delegate* unmanaged[Cdecl]<void*, PmpBatchProgressNative*, void> progress,
+        void* userdata,
+        PmpCancelHandle cancel,
+        out byte* resultsOut);
+
     [LibraryImport(Lib, EntryPoint = "pmp_cancel_new")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint CancelNew(out PmpCancelHandle cancelOut);

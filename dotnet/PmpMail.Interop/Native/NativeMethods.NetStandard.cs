@@ -106,6 +106,18 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib, EntryPoint = "pmp_send_mail_with_buffers", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint SendMailWithBuffersCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, PmpCancelHandle cancel, out byte* resultOut);
 
+    [DllImport(Lib, EntryPoint = "pmp_send_batch", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint SendBatch(
+        PmpClientHandle client,
+        byte* messagesJson,
+        nuint messagesLength,
+        byte* optionsJson,
+        nuint optionsLength,
+        IntPtr progress,
+        void* userdata,
+        PmpCancelHandle cancel,
+        out byte* resultsOut);
+
     [DllImport(Lib, EntryPoint = "pmp_cancel_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint CancelNew(out PmpCancelHandle cancelOut);
 
