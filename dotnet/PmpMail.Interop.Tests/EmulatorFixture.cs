@@ -18,6 +18,9 @@ public sealed class EmulatorFixture : IDisposable
     public const string Secret = "xunit-secret-Ω";
     public const string Mailbox = "alerts@contoso.onmicrosoft.com";
     public const string MissingMailbox = "ghost@contoso.onmicrosoft.com";
+    /// <summary>Two more ordinary mailboxes, for batches across several mailboxes (as tests/it/common.rs).</summary>
+    public const string SiteAMailbox = "site-a@contoso.onmicrosoft.com";
+    public const string SiteBMailbox = "site-b@contoso.onmicrosoft.com";
 
     private readonly EmulatorProcess _emulator;
 
@@ -50,6 +53,8 @@ public sealed class EmulatorFixture : IDisposable
                 }),
             ["mailboxes"] = new JsonArray(
                 new JsonObject { ["tenant"] = TenantId, ["address"] = Mailbox },
+                new JsonObject { ["tenant"] = TenantId, ["address"] = SiteAMailbox },
+                new JsonObject { ["tenant"] = TenantId, ["address"] = SiteBMailbox },
                 new JsonObject { ["tenant"] = TenantId, ["address"] = MissingMailbox, ["exists"] = false }),
         };
         try

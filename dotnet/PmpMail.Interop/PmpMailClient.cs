@@ -363,7 +363,7 @@ public sealed class PmpMailClient : IDisposable
     /// <param name="messages">The messages, written into one document before anything is sent (the sequence is enumerated once, on this thread).</param>
     /// <param name="options">Limits below the client's; null for the client's <see cref="PmpMailConfig.Sending"/>.</param>
     /// <param name="progress">
-    /// Called on this thread, one call at a time, during the call: once before the first message goes out, after every
+    /// Called on this thread, one call at a time, during the call: once before any result (with the total), after every
     /// finished message, and every 250 ms while a mailbox is throttled. Keep it quick (results are not collected while it
     /// runs) and make no call on a client inside it (it fails with <see cref="PmpMailInvalidArgumentException"/>). If it
     /// throws, the batch is cancelled (messages not yet sent are never sent), it is not called again, and once the native
