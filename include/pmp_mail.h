@@ -176,7 +176,7 @@ typedef struct pmp_batch_progress {
 
 /*
  Called by `pmp_send_batch` on the thread that called it, one call at a time: once before
- the first message is sent, after every finished message, and every 250 ms while a mailbox is
+ any result (sends may already be under way), after every finished message, and every 250 ms while a mailbox is
  throttled. `progress` is valid only during the call. The callback may call
  `pmp_cancel_request`; it must not make calls on a client (they fail with
  `PMP_STATUS_INVALID_ARGUMENT`) and should return quickly: results are not collected while it

@@ -107,6 +107,34 @@ public sealed class BatchTests : IDisposable
     }
 
     [Fact]
+    public void InMemoryAttachmentsArriveByteForByteInABatch()
+    {
+        // A batch takes no pinned buffers: its in-memory attachments travel inside the document.
+        byte[] small = new byte[70_000];
+        new Random(5).NextBytes(small);
+        byte[] large = new byte[(3 * 1024 * 1024) + 5];
+        new Random(6).NextBytes(large);
+        string tag = Guid.NewGuid().ToString("n");
+        PmpMailMessage withSmall = NewMessage(EmulatorFixture.Mailbox, $"batch bytes small {tag}");
+        withSmall.Attachments.Add(PmpMailAttachment.FromBytes("small.bin", small));
+        PmpMailMessage withLarge = NewMessage(EmulatorFixture.Mailbox, $"batch bytes large {tag}");
+        withLarge.Attachments.Add(PmpMailAttachment.FromBytes("large.bin", large.AsMemory(0, large.Length)));
+        using PmpMailClient client = PmpMailClient.Create(_emulator.SecretConfig());
+
+        PmpBatchResult result = client.SendMailBatch([withSmall, withLarge]);
+
+        Assert.All(result.Items, i => Assert.Equal(PmpBatchItemStatus.Sent, i.Status));
+        Assert.True(result.Items[1].Result!.UploadSession);
+        foreach ((string subject, string name, byte[] bytes) in new[] { (withSmall.Subject!, "small.bin", small), (withLarge.Subject!, "large.bin", large) })
+        {
+            JsonNode recorded = _emulator.Messages().Single(m => (string?)m!["subject"] == subject)!;
+            JsonNode attachment = recorded["attachments"]!.AsArray().Single(a => (string?)a!["name"] == name)!;
+            string expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+            Assert.Equal(expected, (string?)attachment["sha256"]);
+        }
+    }
+
+    [Fact]
     public void AnEmptyBatchIsAnEmptyResult()
     {
         using PmpMailClient client = PmpMailClient.Create(_emulator.SecretConfig());

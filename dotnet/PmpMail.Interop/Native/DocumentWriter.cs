@@ -164,7 +164,7 @@ internal static class DocumentWriter
     {
         Guard.NotEmpty(message.From, "message", "The message has no From address (the mailbox to send as).");
         using var writer = new Utf8JsonWriter(buffer, Options);
-        WriteMessage(writer, message);
+        WriteMessage(writer, message, inMemoryAsBuffers: true);
     }
 
     /// <summary>
@@ -183,7 +183,9 @@ internal static class DocumentWriter
                 throw new ArgumentException($"Message {count} of the batch is null.", nameof(messages));
             }
 
-            WriteMessage(writer, message);
+            // pmp_send_batch takes no buffers (its messages go out on the library's threads after
+            // the call's arguments could be pinned), so in-memory bytes go inside the document.
+            WriteMessage(writer, message, inMemoryAsBuffers: false);
             count++;
         }
 
@@ -200,7 +202,7 @@ internal static class DocumentWriter
         writer.WriteEndObject();
     }
 
-    private static void WriteMessage(Utf8JsonWriter writer, PmpMailMessage message)
+    private static void WriteMessage(Utf8JsonWriter writer, PmpMailMessage message, bool inMemoryAsBuffers)
     {
         writer.WriteStartObject();
         writer.WriteString("from", message.From);
@@ -245,10 +247,17 @@ internal static class DocumentWriter
                 writer.WriteStartObject();
                 WriteIfSet(writer, "path", attachment.Path);
                 WriteIfSet(writer, "name", attachment.Name);
-                if (attachment.Content is not null)
+                if (attachment.Content is { } content)
                 {
-                    // The bytes go beside the document as a pinned buffer, not as base64 inside it.
-                    writer.WriteNumber("buffer", buffers++);
+                    if (inMemoryAsBuffers)
+                    {
+                        // The bytes go beside the document as a pinned buffer, not as base64 inside it.
+                        writer.WriteNumber("buffer", buffers++);
+                    }
+                    else
+                    {
+                        writer.WriteBase64String("contentBase64", content.Span);
+                    }
                 }
 
                 WriteIfSet(writer, "contentType", attachment.ContentType);
