@@ -88,6 +88,171 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         (Get-EmulatorCounters).tokenRequests | Should -Be 0 -Because 'the app''s token is already in the process (fetched before the counters were reset): 50 rows ask Entra for nothing'
     }
 
+    It 'sends pipeline input as a batch: -PassThru gives one object per record in input order, each message arrived once' {
+        $rows = 0..19 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "batch $_"; Body = "row $_" } }
+        $errors = $null
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -PassThru -ErrorVariable errors
+        $errors | Should -BeNullOrEmpty
+        @($results).Count | Should -Be 20
+        $results.InputIndex | Should -Be (0..19)
+        $results.Subject | Should -Be $rows.Subject
+        $results | ForEach-Object { $_.Status | Should -BeExactly 'sent' }
+        $results | ForEach-Object { $_.ErrorId | Should -BeNullOrEmpty }
+        $results[0].PSObject.TypeNames | Should -Contain 'PmpMail.SendResult'
+        $messages = Get-EmulatorMessages
+        $messages.Count | Should -Be 20
+        foreach ($result in $results) {
+            $m = @($messages | Where-Object subject -EQ $result.Subject)
+            $m.Count | Should -Be 1 -Because "$($result.Subject) is sent exactly once"
+            $m[0].clientRequestId | Should -Be $result.ClientRequestId
+            $m[0].to[0].address | Should -Be $result.To[0]
+        }
+        (Get-EmulatorCounters).sendMailRequests | Should -Be 20
+    }
+
+    It 'reports the one bad record of a batch with the id a single send gives, and sends the others' {
+        $single = $null
+        Send-PmpMail -To 'not an address' -Subject 'single bad' -From $Mailbox @sp -ErrorAction SilentlyContinue -ErrorVariable single
+        $single.Count | Should -Be 1
+        $expectedId = $single[0].FullyQualifiedErrorId
+        $expectedId | Should -Match '^PmpMail\.'
+        Invoke-Emulator 'reset' -Method POST | Out-Null
+
+        $rows = 0..5 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "mixed $_" } }
+        $rows[3].To = 'not an address'
+        $errors = $null
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -PassThru -ErrorAction SilentlyContinue -ErrorVariable errors
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -Be $expectedId
+        $errors[0].CategoryInfo.Category | Should -Be $single[0].CategoryInfo.Category
+        $errors[0].TargetObject | Should -Be 'To: not an address'
+        $results.InputIndex | Should -Be (0..5)
+        $results.Status | Should -Be @('sent', 'sent', 'sent', 'failed', 'sent', 'sent')
+        $results[3].ErrorId | Should -Be ($expectedId -split ',')[0]
+        $sent = (Get-EmulatorMessages).subject | Sort-Object
+        $sent | Should -Be @('mixed 0', 'mixed 1', 'mixed 2', 'mixed 4', 'mixed 5')
+    }
+
+    It 'reports a record whose attachment is missing when it comes in, and sends the rest of the batch' {
+        $rows = @(
+            [pscustomobject]@{ To = 'a@contoso.com'; Subject = 'with file'; Attachments = $SmallFile }
+            [pscustomobject]@{ To = 'b@contoso.com'; Subject = 'missing file'; Attachments = (Join-Path $Files 'nope.txt') }
+            [pscustomobject]@{ To = 'c@contoso.com'; Subject = 'no file' }
+        )
+        $errors = $null
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -PassThru -ErrorAction SilentlyContinue -ErrorVariable errors
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -Be 'PmpMail.AttachmentNotFound,PmpMail.Commands.SendPmpMailCommand'
+        $results.Status | Should -Be @('sent', 'failed', 'sent')
+        $results[1].ErrorId | Should -Be 'PmpMail.AttachmentNotFound'
+        ((Get-EmulatorMessages).subject | Sort-Object) | Should -Be @('no file', 'with file')
+    }
+
+    It '-ThrottleLimit 1 sends one by one in input order' {
+        # Half of the sends are held 150 ms: with several in flight the arrival order would change.
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'delay'; delayMs = 150; rate = 0.5 }
+        $rows = 0..11 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "ordered $_" } }
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -ThrottleLimit 1 -PassThru
+        $results.Status | Should -Be (@('sent') * 12)
+        (Get-EmulatorMessages).subject | Should -Be $rows.Subject
+        $requests = @(Invoke-Emulator 'requests' | Where-Object { $_.path -like '*/sendMail' })
+        $requests.Count | Should -Be 12
+    }
+
+    It 'shows Write-Progress for a batch: count, rate, a throttled mailbox, and completion' {
+        # The first send gets a 429 with Retry-After: 2 (the mailbox pauses); every send takes 100 ms.
+        Set-EmulatorFaults @(
+            @{ path = 'sendMail'; action = 'status'; status = 429; retryAfterSeconds = 2; count = 1 }
+            @{ path = 'sendMail'; action = 'delay'; delayMs = 100 }
+        )
+        $params = Get-SecretParameters
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript('param($Module, $Params, $Mailbox) Import-Module $Module; 0..9 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "progress $_" } } | Send-PmpMail @Params -From $Mailbox').
+                AddArgument((Join-Path $ModulePath 'PmpMail.psd1')).AddArgument($params).AddArgument($Mailbox)
+            $null = $ps.Invoke()
+            $ps.Streams.Error | Should -BeNullOrEmpty
+            $progress = @($ps.Streams.Progress | Where-Object Activity -EQ 'Sending mail')
+        }
+        finally {
+            $ps.Dispose()
+        }
+        $progress.Count | Should -BeGreaterThan 1
+        $running = @($progress | Where-Object RecordType -EQ 'Processing')
+        $running | ForEach-Object { $_.StatusDescription | Should -Match '^\d+ of 10 sent.*, rate \d+\.\d/s' }
+        @($running | Where-Object StatusDescription -Match 'waiting: Graph throttled their mailbox for \d+ s').Count | Should -BeGreaterThan 0
+        $progress[-1].RecordType | Should -Be 'Completed'
+        (Get-EmulatorMessages).Count | Should -Be 10
+    }
+
+    It 'stops a batch on Ctrl+C (Stop) within about a second, and reports every message that was not sent' {
+        # Every sendMail takes 300 ms: 40 messages at 4 in flight take about 3 s.
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'delay'; delayMs = 300 }
+        $params = Get-SecretParameters
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript('param($Module, $Params, $Mailbox) Import-Module $Module; 0..39 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "stop $_" } } | Send-PmpMail @Params -From $Mailbox -PassThru').
+                AddArgument((Join-Path $ModulePath 'PmpMail.psd1')).AddArgument($params).AddArgument($Mailbox)
+            $async = $ps.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while ((Get-EmulatorCounters).sendMailRequests -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            Start-Sleep -Milliseconds 1000
+            $stopwatch = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            # A hang guard, not a timing claim: without the cancel the batch would run its 3 s to the end.
+            $stopwatch.Elapsed.TotalSeconds | Should -BeLessThan 5
+            $async.IsCompleted | Should -BeTrue
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            $dollarError = @($ps.Runspace.SessionStateProxy.GetVariable('Error'))
+        }
+        finally {
+            $ps.Dispose()
+        }
+        Start-Sleep -Milliseconds 800
+        $counters = Get-EmulatorCounters
+        $messages = Get-EmulatorMessages
+        $subjects = @($messages.subject)
+        ($subjects | Sort-Object -Unique).Count | Should -Be $subjects.Count -Because 'no message arrived twice'
+        $subjects.Count | Should -BeLessThan 40 -Because 'the stop came before the end'
+        $reported = @($dollarError | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'PmpMail.*,PmpMail.Commands.SendPmpMailCommand' })
+        $cancelled = @($reported | Where-Object FullyQualifiedErrorId -EQ 'PmpMail.Cancelled,PmpMail.Commands.SendPmpMailCommand')
+        $cancelled.Count | Should -BeGreaterThan 0
+        $notSent = @($reported | ForEach-Object { $_.TargetObject -replace '^To: user(\d+)@contoso\.com$', 'stop $1' })
+        foreach ($subject in $cancelled | ForEach-Object { $_.TargetObject -replace '^To: user(\d+)@contoso\.com$', 'stop $1' }) {
+            $subjects | Should -Not -Contain $subject -Because 'a cancelled message is never sent'
+        }
+        # Every record is accounted for: it arrived, or its error is in $Error.
+        foreach ($i in 0..39) {
+            ($subjects -contains "stop $i") -or ($notSent -contains "stop $i") | Should -BeTrue -Because "record $i arrived or was reported"
+        }
+        $counters.sendMailRequests | Should -Be $counters.messagesAccepted -Because 'no request was abandoned half-way'
+        Invoke-Emulator 'drafts' | Should -BeNullOrEmpty -Because 'no draft remains'
+        Start-Sleep -Seconds 1
+        (Get-EmulatorCounters).sendMailRequests | Should -Be $counters.sendMailRequests -Because 'nothing is sent after the stop'
+    }
+
+    It 'reports the collected records as not sent when Ctrl+C comes before the end of the input' {
+        $params = Get-SecretParameters
+        $ps = [powershell]::Create()
+        try {
+            # The fifth record never comes: the upstream command sleeps until the stop.
+            $null = $ps.AddScript('param($Module, $Params, $Mailbox) Import-Module $Module; 0..9 | ForEach-Object { if ($_ -eq 4) { Start-Sleep -Seconds 60 }; [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "early $_" } } | Send-PmpMail @Params -From $Mailbox').
+                AddArgument((Join-Path $ModulePath 'PmpMail.psd1')).AddArgument($params).AddArgument($Mailbox)
+            $async = $ps.BeginInvoke()
+            Start-Sleep -Seconds 2
+            $ps.Stop()
+            $async.IsCompleted | Should -BeTrue
+            $dollarError = @($ps.Runspace.SessionStateProxy.GetVariable('Error'))
+        }
+        finally {
+            $ps.Dispose()
+        }
+        $cancelled = @($dollarError | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -eq 'PmpMail.Cancelled,PmpMail.Commands.SendPmpMailCommand' })
+        ($cancelled.TargetObject | Sort-Object) | Should -Be @(0..3 | ForEach-Object { "To: user$_@contoso.com" })
+        "$($cancelled[0])" | Should -Match 'was not sent'
+        Get-EmulatorMessages | Should -BeNullOrEmpty
+    }
+
     It 'takes BodyAsHtml and SaveToSentItems from CSV columns as true/false/1/0/yes/no (Import-Csv gives strings)' {
         $csv = Join-Path $Files 'flags.csv'
         @(
@@ -270,17 +435,20 @@ Describe 'Send-PmpMail' -Tag 'CI' {
 
     It 'writes one non-terminating PmpMail.OutcomeUnknown for the message whose answer was lost and continues the pipeline' {
         # Only the second sendMail loses its answer (after the emulator accepted and recorded it).
+        # -ThrottleLimit 1: one by one, so the second request is the second row's.
         Set-EmulatorFaults @{ path = 'sendMail'; action = 'dropAfterAccept'; skip = 1; count = 1 }
         $rows = 1..3 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "pipeline $_" } }
         $errors = $null
-        $results = $rows | Send-PmpMail -From $Mailbox @sp -PassThru -ErrorAction SilentlyContinue -ErrorVariable errors
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -ThrottleLimit 1 -PassThru -ErrorAction SilentlyContinue -ErrorVariable errors
         $errors.Count | Should -Be 1
         $errors[0].FullyQualifiedErrorId | Should -Be 'PmpMail.OutcomeUnknown,PmpMail.Commands.SendPmpMailCommand'
         $errors[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
         $errors[0].TargetObject | Should -Be 'To: user2@contoso.com'
-        @($results).Count | Should -Be 2
-        $results.Subject | Should -Be @('pipeline 1', 'pipeline 3')
-        $results.Status | Should -Be @('sent', 'sent')
+        @($results).Count | Should -Be 3 -Because '-PassThru gives one object per input record'
+        $results.Subject | Should -Be @('pipeline 1', 'pipeline 2', 'pipeline 3')
+        $results.Status | Should -Be @('sent', 'unknown', 'sent')
+        $results[1].ErrorId | Should -Be 'PmpMail.OutcomeUnknown'
+        $results[1].ClientRequestId | Should -Be $errors[0].Exception.Detail.ClientRequestId
         $messages = Get-EmulatorMessages
         $messages.Count | Should -Be 3 -Because 'the first and third were sent, and the second was accepted before its answer was lost'
         foreach ($i in 1..3) {

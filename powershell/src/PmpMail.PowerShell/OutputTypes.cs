@@ -3,11 +3,21 @@ using System.Collections.Generic;
 
 namespace PmpMail;
 
-/// <summary>What Send-PmpMail -PassThru returns for each message sent.</summary>
+/// <summary>
+/// What Send-PmpMail -PassThru returns: for pipeline input one per input record, in input order, whatever happened to
+/// it; for a single call one when the message was sent.
+/// </summary>
 public sealed class SendResult
 {
-    /// <summary>"sent".</summary>
+    /// <summary>The record's position in the pipeline input (0-based); 0 for a single call.</summary>
+    public int InputIndex { get; init; }
+    /// <summary>
+    /// "sent"; or, for pipeline input, "failed" (not sent), "unknown" (the answer was lost after Graph may have
+    /// accepted it; never sent again) or "cancelled" (Ctrl+C came before its turn; not sent). The error says why.
+    /// </summary>
     public string Status { get; init; } = string.Empty;
+    /// <summary>The ErrorId of the error written for a message that was not sent (null when sent).</summary>
+    public string? ErrorId { get; init; }
     /// <summary>HTTP attempts, retries included.</summary>
     public int Attempts { get; init; }
     /// <summary>Graph's request-id of the final request (give it to Microsoft support).</summary>

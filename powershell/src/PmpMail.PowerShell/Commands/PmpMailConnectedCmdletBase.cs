@@ -66,6 +66,7 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
 
         if (spec is not null)
         {
+            spec.MaxConcurrentPerMailbox = SendingLimitPerMailbox;
             _ownedConnection = ConnectionFactory.Create(spec, WriteVerbose);
             return _ownedConnection;
         }
@@ -83,6 +84,9 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
         WriteVerbose($"Using the session connection from Connect-PmpMail: {session}.");
         return session;
     }
+
+    /// <summary>Sends per mailbox a client made for this invocation allows (null: the library's default, 4).</summary>
+    internal virtual int? SendingLimitPerMailbox => null;
 
     /// <summary>
     /// True after Ctrl+C. The native call in flight stops at its next wait (see <see cref="RunNative{T}"/>); the
@@ -116,7 +120,13 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     /// block when the library asks for a token (<see cref="ScriptBlockAssertion"/>). The native log is process-wide, so a wait of another runspace's call in
     /// the same process would be shown too.
     /// </summary>
-    internal T RunNative<T>(Func<CancellationToken, T> call)
+    internal T RunNative<T>(Func<CancellationToken, T> call) => RunNative(call, null);
+
+    /// <summary>
+    /// <see cref="RunNative{T}(Func{CancellationToken, T})"/> that also runs <paramref name="onWake"/> on the pipeline thread
+    /// at least every 100 ms while the call runs (until Ctrl+C), e.g. to show the progress the call posted.
+    /// </summary>
+    internal T RunNative<T>(Func<CancellationToken, T> call, Action? onWake)
     {
         var waits = new ConcurrentQueue<string>();
         using (PmpMailLog.Subscribe((level, message) =>
@@ -139,6 +149,10 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
             {
                 pump.Run(IsStopping);
                 ShowWaits(waits);
+                if (!IsStopping)
+                {
+                    onWake?.Invoke();
+                }
             }
 
             ShowWaits(waits);
@@ -161,9 +175,15 @@ public abstract class PmpMailConnectedCmdletBase : PmpMailCredentialCmdletBase, 
     /// <summary>Frees a connection this invocation built. PowerShell calls it when the pipeline ends or stops.</summary>
     public void Dispose()
     {
+        OnDisposing();
         _ownedConnection?.Dispose();
         _ownedConnection = null;
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Runs first in <see cref="Dispose"/>, the last step PowerShell runs also after Ctrl+C or a terminating error.</summary>
+    internal virtual void OnDisposing()
+    {
     }
 
     /// <summary>Gives the owned connection to the caller (Connect-/New-PmpMailConnection) so Dispose keeps it.</summary>

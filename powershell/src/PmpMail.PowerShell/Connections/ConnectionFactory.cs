@@ -52,6 +52,12 @@ internal static class ConnectionFactory
             }
         }
 
+        if (spec.MaxConcurrentPerMailbox is int perMailbox)
+        {
+            config.Sending = new PmpMailSendingOptions { MaxConcurrentPerMailbox = perMailbox };
+            verbose($"Up to {perMailbox} sends in flight per mailbox (Graph allows 4 per app and mailbox; more may be refused with 429).");
+        }
+
         switch (spec.Kind)
         {
             case CredentialKind.ClientSecret:

@@ -48,6 +48,8 @@ internal sealed class CredentialSpec
     public int? TimeoutSeconds { get; set; }
     public int? MaxRetryWaitSeconds { get; set; }
     public int? MaxRetryAttempts { get; set; }
+    /// <summary>Sends in flight per mailbox (Send-PmpMail -ThrottleLimit above the default); not saved in profiles.</summary>
+    public int? MaxConcurrentPerMailbox { get; set; }
     public string? ProfileName { get; init; }
 
     /// <summary>True for credentials without an app registration's tenant (managed identity).</summary>
@@ -100,6 +102,7 @@ internal sealed class CredentialSpec
             TimeoutSeconds = TimeoutSeconds,
             MaxRetryWaitSeconds = MaxRetryWaitSeconds,
             MaxRetryAttempts = MaxRetryAttempts,
+            MaxConcurrentPerMailbox = MaxConcurrentPerMailbox,
             ProfileName = ProfileName,
         };
 }
