@@ -5,6 +5,10 @@ Send-PmpMail sends a message with the Microsoft Graph sendMail API as the mailbo
 
 Attachments of any size are sent: files of 3 MB or more go through a draft and an upload session, which needs Mail.ReadWrite as well; without it the message fails with an error instead of arriving without its attachment. Inline images are attached with -InlineAttachment and referenced in an HTML body as cid:<id>. Text is always UTF-8.
 
+Pipeline input is sent as one batch: Send-PmpMail collects the records (checking each one and resolving its attachments as it comes in, so a bad record gets its error at once), and when the input ends sends them concurrently, at most -ThrottleLimit (default 4, Graph's limit per app and mailbox) in flight per sending mailbox. A mailbox that Graph throttles (429 with Retry-After) waits while the others go on. Results, errors and -PassThru objects come in input order after the batch; Write-Progress shows the count, the rate and how long a throttled mailbox still waits. -ThrottleLimit 1 sends one message at a time in input order, as before batches. A single call without pipeline input sends right away.
+
+Ctrl+C stops a batch within about a second: messages still waiting for their turn are not sent, and a request already on its way runs to its answer. PowerShell accepts no output from a stopped command, so each message that was not sent gets its ErrorRecord in $Error (PmpMail.Cancelled for those that never had their turn, PmpMail.OutcomeUnknown for one whose answer was lost), and the console shows a summary with their input indexes. Ctrl+C (or a terminating error upstream) before the input ended sends nothing at all; the collected records are reported the same way.
+
 A failed message is a non-terminating error, so the rest of the pipeline is still sent. The error id names the cause (PmpMail.SendFailed.ErrorAccessDenied, PmpMail.AuthenticationFailed.AADSTS7000215, PmpMail.OutcomeUnknown ...), the message says what to do, and the exception carries Graph's request id. Throttling (429/503) is retried with Retry-After. -Verbose shows every step: token from cache or endpoint, request ids, retry waits; never secrets.
 '@
     Parameters  = @{
@@ -22,7 +26,8 @@ A failed message is a non-terminating error, so the rest of the pipeline is stil
         SaveToSentItems  = 'Whether a copy is kept in the sending mailbox''s Sent Items. Default $true.'
         InlineAttachment = 'Inline images as a hashtable of content id to file path, for example @{ logo = ''./logo.png'' }, referenced in an HTML body as <img src="cid:logo">.'
         Header           = 'Custom internet headers as a hashtable of name to value. Names must start with x- (Graph''s rule); at most 5.'
-        PassThru         = 'Returns a PmpMail.SendResult for each message sent: Status, Attempts, RequestId, ClientRequestId, DurationMs, UploadSession.'
+        PassThru         = 'Returns PmpMail.SendResult objects: InputIndex (the record''s 0-based position in the pipeline input), Status, ErrorId, Attempts, RequestId, ClientRequestId, DurationMs, UploadSession. For pipeline input one per input record, in input order, whatever happened to it: Status is sent, failed (not sent), unknown (the answer was lost after Graph may have accepted it; it is never sent again) or cancelled (Ctrl+C came first; not sent), and ErrorId names the error written for it. A record that PowerShell cannot bind (for example BodyAsHtml = maybe) never reaches Send-PmpMail and gets no index. A single call returns one object when the message was sent.'
+        ThrottleLimit    = 'Pipeline input: how many messages are in flight at once per sending mailbox (1 to 16, default 4, which is what Graph allows per app and mailbox; more are refused with 429 MailboxConcurrency and retried). 1 sends one message at a time, in input order, across mailboxes too. Above 4, a client made for this call (credential parameters or -ProfileName) allows that many; a -Connection or the Connect-PmpMail session connection keeps its own limit (4).'
         WhatIf           = 'Shows what would be sent without sending anything.'
         Confirm          = 'Asks for confirmation before each message.'
     }
@@ -59,7 +64,16 @@ Send-PmpMail 'ops@contoso.com' 'Nightly job failed' (Get-Content ./job.log -Raw)
 Import-Csv ./recipients.csv | Send-PmpMail -From 'alerts@contoso.com' -ProfileName 'contoso-mail' -PassThru |
     Export-Csv ./sent.csv
 '@
-            Remarks = 'recipients.csv has the columns To, Subject and Body (any other message parameter may be a column too). Each row is sent exactly once with one token; a failing row is reported as an error and the others are still sent.'
+            Remarks = 'recipients.csv has the columns To, Subject and Body (any other message parameter may be a column too). The rows go out as one batch, 4 at a time per mailbox, each exactly once with one token; a failing row is reported as an error and the others are still sent. sent.csv has one line per row, in input order, with its InputIndex and Status (sent, failed, unknown or cancelled).'
+        }
+        @{
+            Title   = 'Resend only what was not sent'
+            Code    = @'
+$rows = Import-Csv ./recipients.csv
+$results = $rows | Send-PmpMail -From 'alerts@contoso.com' -ProfileName 'contoso-mail' -PassThru -ErrorAction SilentlyContinue
+$retry = $results | Where-Object Status -In 'failed', 'cancelled' | ForEach-Object { $rows[$_.InputIndex] }
+'@
+            Remarks = 'InputIndex is the row''s position in the input. Rows whose Status is unknown are left out on purpose: Graph may have accepted them, so check the mailbox''s Sent Items before sending them again.'
         }
         @{
             Title   = 'HTML with an inline logo, a large attachment and an x- header'
@@ -90,7 +104,8 @@ Send-PmpMail -To 'ops@contoso.com' -Subject 'Hello from the emulator' -From 'ale
         }
     )
     Notes       = @(
-        'Error ids: PmpMail.SendFailed.<GraphCode> (for example ErrorAccessDenied for a missing permission or an application access policy, ErrorInvalidUser for an unknown mailbox), PmpMail.AuthenticationFailed.AADSTS<code>, PmpMail.Throttled, PmpMail.OutcomeUnknown (the connection broke after Graph may have accepted the message: check the Sent Items before resending), PmpMail.AttachmentNotFound, PmpMail.NoConnection.'
+        'After Ctrl+C a batch''s unsent messages are in $Error (newest first, at most $MaximumErrorCount of them) with the ids above, and the console shows their input indexes; their -PassThru objects cannot be written, because PowerShell refuses output from a stopped command.'
+        'Error ids: PmpMail.SendFailed.<GraphCode> (for example ErrorAccessDenied for a missing permission or an application access policy, ErrorInvalidUser for an unknown mailbox), PmpMail.AuthenticationFailed.AADSTS<code>, PmpMail.Throttled, PmpMail.OutcomeUnknown (the connection broke after Graph may have accepted the message: check the Sent Items before resending), PmpMail.AttachmentNotFound, PmpMail.Cancelled (Ctrl+C came before the message''s turn; it was not sent), PmpMail.NoConnection.'
     )
     Links       = @('Test-PmpMailPermission', 'Connect-PmpMail', 'New-PmpMailConnection', 'Register-PmpMailProfile', 'Send-MailMessage')
 }
