@@ -8,6 +8,9 @@ namespace PmpMail;
 /// <summary>Turns a <see cref="CredentialSpec"/> into a connection. Host-free; messages go to <c>verbose</c>.</summary>
 internal static class ConnectionFactory
 {
+    /// <summary>Sends in flight in all for a client the module makes (the library's maximum).</summary>
+    internal const int MaxConcurrentSends = 64;
+
     public static PmpMailConnection Create(CredentialSpec spec, Action<string> verbose) =>
         Create(spec, System.Environment.GetEnvironmentVariable, verbose);
 
@@ -52,9 +55,12 @@ internal static class ConnectionFactory
             }
         }
 
+        // The per-mailbox limit is what paces a pipeline; the library's overall default (16) would
+        // cap a pipeline to many mailboxes at 4 of them, so a module client allows its maximum.
+        config.Sending = new PmpMailSendingOptions { MaxConcurrent = MaxConcurrentSends };
         if (spec.MaxConcurrentPerMailbox is int perMailbox)
         {
-            config.Sending = new PmpMailSendingOptions { MaxConcurrentPerMailbox = perMailbox };
+            config.Sending.MaxConcurrentPerMailbox = perMailbox;
             verbose($"Up to {perMailbox} sends in flight per mailbox (Graph allows 4 per app and mailbox; more may be refused with 429).");
         }
 
