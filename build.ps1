@@ -43,7 +43,8 @@
       bench   benchmarks that print numbers: client creation (bench/client-create-bench.rs), unknown
               outcomes per dropped connection under 16 concurrent sends (bench/send-fault-soak.rs), send
               throughput/latency vs the Graph .NET SDK (bench/PmpMail.Bench), the module's import
-              time/size/memory (powershell/bench/Measure-PmpMail.ps1). PMP_BENCH_PROFILE=release for
+              time/size/memory (powershell/bench/Measure-PmpMail.ps1), bulk sending (1,000 mails to 10
+              mailboxes with Graph latency and its per-mailbox limit). PMP_BENCH_PROFILE=release for
               optimized native code; further arguments go to PmpMail.Bench (`bench --seq 200`).
       mutants applies the deliberate bugs in tests/mutants/mutants.json one at a time to a scratch
               copy and runs the Rust suites against each: prints caught / survived (slow: ~1 min
@@ -389,17 +390,20 @@ function Invoke-Bench {
     Write-Host '==> bench: dropped connections under 16 concurrent sends (bench/send-fault-soak.rs)' -ForegroundColor Cyan
     Invoke-Native (Join-Path (Get-PmpTargetDirectory) $cargoProfile 'examples' ($IsWindows ? 'send-fault-soak.exe' : 'send-fault-soak'))
 
+    # Before PmpMail.Bench: its bulk scenario pipes into Send-PmpMail from this module.
+    Write-Host "==> bench: the PowerShell module into dist/PmpMail (native profile '$cargoProfile')" -ForegroundColor Cyan
+    Build-Module -CargoProfile $cargoProfile
+
     Write-Host '==> bench: building bench/PmpMail.Bench (Release)' -ForegroundColor Cyan
     $project = Join-Path $Root 'bench/PmpMail.Bench'
     Invoke-Native dotnet @('build', (Join-Path $project 'PmpMail.Bench.csproj'), '-c', 'Release', '-nologo', '-v', 'quiet')
-    Write-Host '==> bench: pmp-mail vs Microsoft Graph SDK + MSAL.NET' -ForegroundColor Cyan
+    Write-Host '==> bench: pmp-mail vs Microsoft Graph SDK + MSAL.NET, then bulk sending' -ForegroundColor Cyan
     Use-Environment @{ PMP_EMULATOR_BIN = $emulator; PMP_MAIL_NATIVE_PATH = $native } {
         Invoke-Native dotnet (@((Join-Path $project 'bin/Release/net10.0/PmpMail.Bench.dll'),
-                '--emulator', $emulator, '--native', $native, '--profile', $cargoProfile) + $BenchArguments)
+                '--emulator', $emulator, '--native', $native, '--profile', $cargoProfile,
+                '--module', (Join-Path $Root 'dist/PmpMail'), '--pwsh', (Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh'))) + $BenchArguments)
     }
 
-    Write-Host "==> bench: the PowerShell module into dist/PmpMail (native profile '$cargoProfile')" -ForegroundColor Cyan
-    Build-Module -CargoProfile $cargoProfile
     Write-Host '==> bench: powershell/bench/Measure-PmpMail.ps1' -ForegroundColor Cyan
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'powershell/bench/Measure-PmpMail.ps1'), '-EmulatorExe', $emulator)
 }

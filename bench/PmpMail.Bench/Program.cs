@@ -4,8 +4,11 @@
 //
 //   dotnet PmpMail.Bench.dll --emulator target/debug/pmp-graph-emulator --native target/debug/libpmp_mail.so
 //       [--profile debug] [--seq 200] [--workers 4] [--per-worker 100] [--large-mb 5] [--large-reps 2]
-//       [--sides pmp,graph] [--strict]
+//       [--sides pmp,graph|none] [--strict]
+//       [--bulk 1000] [--bulk-mailboxes 10] [--bulk-latency-ms 150] [--bulk-jitter-ms 50]
+//       [--bulk-sides batch,pipeline,serial,graph] [--module dist/PmpMail] [--pwsh pwsh]
 //   dotnet PmpMail.Bench.dll --side pmp|graph|idle ...   (child mode, used by the parent)
+//   dotnet PmpMail.Bench.dll --bulk-side batch|pipeline|serial|graph ...   (child mode, bulk scenario)
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -35,9 +38,22 @@ var options = new BenchOptions(
     (int)(largeMb * 1024 * 1024),
     IntOpt("large-reps", 2));
 
+var bulk = new BulkOptions(
+    IntOpt("bulk", 1000),
+    IntOpt("bulk-mailboxes", 10),
+    IntOpt("bulk-latency-ms", 150),
+    IntOpt("bulk-jitter-ms", 50),
+    Path.GetFullPath(Opt("module", FindModule() ?? "dist/PmpMail")),
+    Opt("pwsh", "pwsh"));
+
 if (args2.TryGetValue("side", out var childSide))
 {
     return childSide == "idle" ? Child.Idle() : await new Child(childSide, options).RunAsync();
+}
+
+if (args2.TryGetValue("bulk-side", out var bulkSide))
+{
+    return await new BulkChild(bulkSide, options, bulk).RunAsync();
 }
 
 return await ParentAsync();
@@ -51,7 +67,10 @@ async Task<int> ParentAsync()
     }
 
     var profile = Opt("profile", "unknown");
-    var sides = Opt("sides", "pmp,graph").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    var sides = Opt("sides", "pmp,graph").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(s => s != "none").ToArray();
+    var bulkSides = bulk.Messages > 0
+        ? Opt("bulk-sides", string.Join(',', BulkOptions.AllSides)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(s => s != "none").ToArray()
+        : [];
     var strict = args2.ContainsKey("strict") || Environment.GetEnvironmentVariable("PMP_BENCH_STRICT") == "1";
 
     string nativeVersion;
@@ -66,12 +85,12 @@ async Task<int> ParentAsync()
 
     var load0 = LoadAverage();
     var started = Stopwatch.GetTimestamp();
-    var idle = await RunChildAsync("idle");
+    var idle = sides.Length > 0 ? await RunChildAsync("side", "idle") : null;
     var reports = new List<SideReport>();
     var crashed = false;
     foreach (var s in sides)
     {
-        var r = await RunChildAsync(s);
+        var r = await RunChildAsync("side", s);
         if (r is null)
         {
             crashed = true;
@@ -83,8 +102,33 @@ async Task<int> ParentAsync()
     }
 
     var total = Fmt.ElapsedMs(started);
-    PrintTable(reports, idle, profile, nativeVersion, load0, LoadAverage(), total);
-    var warnings = reports.Sum(r => r.Warnings.Count);
+    if (reports.Count > 0)
+    {
+        PrintTable(reports, idle, profile, nativeVersion, load0, LoadAverage(), total);
+    }
+
+    var bulkReports = new List<SideReport>();
+    var bulkStarted = Stopwatch.GetTimestamp();
+    var bulkLoad0 = LoadAverage();
+    foreach (var s in bulkSides)
+    {
+        var r = await RunChildAsync("bulk-side", s);
+        if (r is null)
+        {
+            crashed = true;
+            r = new SideReport { Side = s };
+            r.Warnings.Add("child process produced no result (see its output above)");
+        }
+
+        bulkReports.Add(r);
+    }
+
+    if (bulkReports.Count > 0)
+    {
+        PrintBulkTable(bulkReports, profile, nativeVersion, bulkLoad0, LoadAverage(), Fmt.ElapsedMs(bulkStarted));
+    }
+
+    var warnings = reports.Concat(bulkReports).Sum(r => r.Warnings.Count);
     if (crashed)
     {
         return 1;
@@ -93,7 +137,7 @@ async Task<int> ParentAsync()
     return strict && warnings > 0 ? 1 : 0;
 }
 
-async Task<SideReport?> RunChildAsync(string side)
+async Task<SideReport?> RunChildAsync(string mode, string side)
 {
     var self = Environment.ProcessPath ?? "dotnet";
     var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false, StandardOutputEncoding = Encoding.UTF8 };
@@ -104,10 +148,13 @@ async Task<SideReport?> RunChildAsync(string side)
 
     foreach (var a in new[]
              {
-                 "--side", side, "--emulator", emulatorBinary,
+                 "--" + mode, side, "--emulator", emulatorBinary,
                  "--seq", options.Sequential.ToString(Fmt.Inv), "--workers", options.Workers.ToString(Fmt.Inv),
                  "--per-worker", options.PerWorker.ToString(Fmt.Inv), "--large-mb", largeMb.ToString(Fmt.Inv),
                  "--large-reps", options.LargeRepetitions.ToString(Fmt.Inv),
+                 "--bulk", bulk.Messages.ToString(Fmt.Inv), "--bulk-mailboxes", bulk.Mailboxes.ToString(Fmt.Inv),
+                 "--bulk-latency-ms", bulk.LatencyMs.ToString(Fmt.Inv), "--bulk-jitter-ms", bulk.JitterMs.ToString(Fmt.Inv),
+                 "--module", bulk.ModulePath, "--pwsh", bulk.Pwsh,
              })
     {
         psi.ArgumentList.Add(a);
@@ -164,21 +211,6 @@ void PrintTable(List<SideReport> reports, SideReport? idle, string profile, stri
         _ => s,
     };
 
-    // Row order: first appearance across the sides.
-    var rows = new List<(string Key, string Label)>();
-    foreach (var r in reports)
-    {
-        foreach (var m in r.Metrics)
-        {
-            if (!rows.Exists(x => x.Key == m.Key))
-            {
-                rows.Add((m.Key, m.Label));
-            }
-        }
-    }
-
-    var labelWidth = Math.Max(20, rows.Count == 0 ? 0 : rows.Max(r => r.Label.Length));
-    var colWidth = Math.Max(18, reports.Count == 0 ? 0 : reports.SelectMany(r => r.Metrics).Select(m => m.Value.Length).DefaultIfEmpty(0).Max());
     var sb = new StringBuilder();
     sb.AppendLine();
     sb.AppendLine("pmp-mail benchmark (numbers only; nothing here is asserted)");
@@ -194,11 +226,38 @@ void PrintTable(List<SideReport> reports, SideReport? idle, string profile, stri
         sb.AppendLine($"  baseline:  an idle bench child (no client loaded) peaks at {idleHwm.Value} RSS");
     }
 
+    var anyWarning = AppendTable(sb, reports, SideName);
+    sb.AppendLine();
+    sb.AppendLine(anyWarning
+        ? "!!! Correctness warnings above: some numbers may not compare like for like."
+        : "Correctness: emulator messagesAccepted matched the mails sent in every scenario, on both sides.");
+    Console.WriteLine(sb.ToString());
+}
+
+// The markdown table: one row per metric key (first appearance across the sides), one column per
+// side, then the sides' warnings. Returns whether there were any.
+static bool AppendTable(StringBuilder sb, List<SideReport> reports, Func<string, string> sideName)
+{
+    // Row order: first appearance across the sides.
+    var rows = new List<(string Key, string Label)>();
+    foreach (var r in reports)
+    {
+        foreach (var m in r.Metrics)
+        {
+            if (!rows.Exists(x => x.Key == m.Key))
+            {
+                rows.Add((m.Key, m.Label));
+            }
+        }
+    }
+
+    var labelWidth = Math.Max(20, rows.Count == 0 ? 0 : rows.Max(r => r.Label.Length));
+    var colWidth = Math.Max(18, reports.SelectMany(r => r.Metrics).Select(m => m.Value.Length).Concat(reports.Select(r => sideName(r.Side).Length)).DefaultIfEmpty(0).Max());
     sb.AppendLine();
     sb.Append("| ").Append("Scenario".PadRight(labelWidth));
     foreach (var r in reports)
     {
-        sb.Append(" | ").Append(SideName(r.Side).PadRight(colWidth));
+        sb.Append(" | ").Append(sideName(r.Side).PadRight(colWidth));
     }
 
     sb.AppendLine(" |");
@@ -228,15 +287,54 @@ void PrintTable(List<SideReport> reports, SideReport? idle, string profile, stri
         {
             anyWarning = true;
             sb.Append("| ").Append("!!! WARNING".PadRight(labelWidth)).Append(" | ")
-              .Append($"{SideName(r.Side)}: {w}").AppendLine();
+              .Append($"{sideName(r.Side)}: {w}").AppendLine();
         }
     }
 
+
+    return anyWarning;
+}
+
+void PrintBulkTable(List<SideReport> reports, string profile, string nativeVersion, string load0, string load1, double totalMs)
+{
+    var sb = new StringBuilder();
+    var jitter = bulk.JitterMs > 0 ? $" ± {bulk.JitterMs} ms (uniform)" : string.Empty;
+    sb.AppendLine();
+    sb.AppendLine($"Bulk sending: {bulk.Messages} messages round-robin over {bulk.Mailboxes} sending mailboxes (numbers only; nothing here is asserted)");
+    sb.AppendLine($"  emulator:  sendMail latency {bulk.LatencyMs} ms{jitter} via the directory's [latency] table, spent inside");
+    sb.AppendLine($"             the throttling slot; Graph's per-mailbox limit ON ({BulkOptions.PerMailbox} concurrent per app + mailbox, else 429");
+    sb.AppendLine("             Retry-After 1); fresh emulator per side; profile '" + profile + "'");
+    sb.AppendLine($"  ceiling:   {bulk.Mailboxes} mailboxes x {BulkOptions.PerMailbox} / {bulk.LatencyMs} ms = {Fmt.Rate(bulk.CeilingPerSecond)} (the most any client can get)");
+    sb.AppendLine($"  native:    pmp-mail {nativeVersion}; pmp clients allow {Math.Min(64, bulk.Mailboxes * BulkOptions.PerMailbox)} sends in flight ({BulkOptions.PerMailbox} per mailbox)");
+    sb.AppendLine($"  pwsh:      {bulk.Pwsh}, module {bulk.ModulePath}; Send-PmpMail with inline -TenantId/-ClientId/-ClientSecret, default throttle");
+    sb.AppendLine($"  peer:      Microsoft.Graph 6.10.0 + MSAL.NET, Task.WhenAll, SemaphoreSlim({BulkOptions.PerMailbox}) per mailbox, the SDK's RetryHandler");
+    sb.AppendLine($"  load avg:  {load0} at start, {load1} at end; total {Fmt.Ms(totalMs)}");
+    sb.AppendLine("  429s received: the emulator's per-mailbox throttling statistics (GET throttling); surfaced: failed items/errors");
+    sb.AppendLine("  the caller saw as throttling (THROTTLED / PmpMail.Throttled / an SDK 429 after its retries)");
+    var anyWarning = AppendTable(sb, reports, BulkOptions.SideName);
     sb.AppendLine();
     sb.AppendLine(anyWarning
         ? "!!! Correctness warnings above: some numbers may not compare like for like."
-        : "Correctness: emulator messagesAccepted matched the mails sent in every scenario, on both sides.");
+        : "Correctness: emulator messagesAccepted matched the mails each side reported sent, and every side sent them all.");
     Console.WriteLine(sb.ToString());
+}
+
+static string? FindModule()
+{
+    // dist/PmpMail at the repository root, found upwards from the working folder or the bench's own folder.
+    foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "dist", "PmpMail");
+            if (File.Exists(Path.Combine(candidate, "PmpMail.psd1")))
+            {
+                return candidate;
+            }
+        }
+    }
+
+    return null;
 }
 
 static string BuildConfiguration()

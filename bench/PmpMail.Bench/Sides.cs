@@ -122,6 +122,9 @@ internal sealed class GraphSide : IMailSide
         _graph = new GraphServiceClient(_graphHttp, new BaseBearerTokenAuthenticationProvider(tokens), $"{emu.GraphRoot}/v1.0");
     }
 
+    /// <summary>The SDK client, for scenarios that call it directly (bulk).</summary>
+    public GraphServiceClient Client => _graph;
+
     public async ValueTask SendSmallAsync(string subject, byte[] attachment)
     {
         var message = NewMessage(subject);
