@@ -27,6 +27,13 @@ internal sealed class Child(string side, BenchOptions options)
 
     private static long Allocated() => GC.GetTotalAllocatedBytes(precise: true);
 
+    /// <summary>CPU time of this whole process (every thread, the native library's included; the emulator runs elsewhere).</summary>
+    private static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
     private static string KiBPerMail(long bytes, int mails) =>
         mails == 0 ? "n/a" : (bytes / 1024.0 / mails).ToString("F1", Fmt.Inv) + " KiB";
 
@@ -167,6 +174,7 @@ internal sealed class Child(string side, BenchOptions options)
         var n = options.Sequential;
         var latencies = new double[n];
         var allocated = Allocated();
+        var cpu = ProcessCpu();
         var all = Stopwatch.GetTimestamp();
         for (var i = 0; i < n; i++)
         {
@@ -177,6 +185,7 @@ internal sealed class Child(string side, BenchOptions options)
         }
 
         var totalMs = Fmt.ElapsedMs(all);
+        cpu = ProcessCpu() - cpu;
         allocated = Allocated() - allocated;
         Array.Sort(latencies);
         var label = $"2. Sequential N={n} (1 KB attachment)";
@@ -185,6 +194,7 @@ internal sealed class Child(string side, BenchOptions options)
         _report.Add("seq.p99", "   p99", Fmt.Ms(Fmt.Percentile(latencies, 99)));
         _report.Add("seq.rate", "   throughput", Fmt.Rate(n * 1000.0 / totalMs));
         _report.Add("seq.alloc", "   managed bytes allocated per mail", KiBPerMail(allocated, n));
+        _report.Add("seq.cpu", "   client CPU per mail (all threads of the child, user+sys)", (cpu.TotalMilliseconds * 1000.0 / n).ToString("F0", Fmt.Inv) + " µs");
 
         var delta = (await emu.CountersAsync()).Minus(before);
         _report.Add("seq.tokens", "   token requests (incl. warm-up)", delta.TokenRequests.ToString(Fmt.Inv));
