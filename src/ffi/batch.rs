@@ -5,13 +5,13 @@ use std::ffi::{c_char, c_void};
 
 use super::cancel::{self, pmp_cancel};
 use super::client::{client_call, pmp_client};
+use super::mail::to_json;
 use super::panic::ffi_boundary;
 use super::status::pmp_status;
 use super::strings;
 use crate::batch::BatchProgress;
 use crate::client::Client;
 use crate::config::MAX_CONFIG_BYTES;
-use crate::error::Error;
 use crate::mail::message::MAX_MESSAGE_BYTES;
 
 /// Where a batch stands, passed to a `pmp_batch_progress_callback`.
@@ -112,9 +112,7 @@ pub unsafe extern "C" fn pmp_send_batch(
                 unsafe { callback(userdata, &view) };
                 IN_PROGRESS_CALLBACK.with(|flag| flag.set(previous));
             };
-            let result = client.send_batch_json(messages, options, token, &mut report)?;
-            serde_json::to_string(&result)
-                .map_err(|e| Error::internal(format!("cannot serialise the batch result ({e})")))
+            to_json(&client.send_batch_json(messages, options, token, &mut report)?)
         };
         // SAFETY: forwarded contract.
         unsafe { client_call(client, results_out, "results_out", call) }

@@ -6,6 +6,7 @@ use std::ffi::c_char;
 
 use super::cancel::{self, pmp_cancel};
 use super::client::{client_call, pmp_client};
+use super::mail::to_json;
 use super::panic::ffi_boundary;
 use super::status::pmp_status;
 use super::strings;
@@ -115,9 +116,7 @@ pub unsafe extern "C" fn pmp_send_mail_with_buffers(
             // A bad list is a send that failed before any request (outcome failed).
             let slices = unsafe { borrow_buffers(buffers, buffer_count) }
                 .map_err(|e| e.with_outcome(Outcome::Failed))?;
-            let sent = client.send_mail_json_with_buffers(text, &slices, token)?;
-            serde_json::to_string(&sent)
-                .map_err(|e| Error::internal(format!("cannot serialise the result ({e})")))
+            to_json(&client.send_mail_json_with_buffers(text, &slices, token)?)
         };
         // SAFETY: forwarded contract.
         unsafe { client_call(client, result_out, "result_out", call) }

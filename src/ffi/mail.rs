@@ -13,7 +13,8 @@ use crate::config::MAX_CONFIG_BYTES;
 use crate::error::Error;
 use crate::mail::message::MAX_MESSAGE_BYTES;
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+/// A result document as JSON; every export that hands one back uses it.
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value)
         .map_err(|e| Error::internal(format!("cannot serialise the result ({e})")))
 }
