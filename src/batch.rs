@@ -358,26 +358,29 @@ pub(crate) async fn run(
         .into_iter()
         .enumerate()
         .map(|(index, r)| {
-            r.unwrap_or_else(|| BatchItem {
-                index,
-                status: ItemStatus::Failed,
-                waited_ms: 0,
-                result: None,
-                error: Some(
-                    Error::internal("the message's worker stopped before reporting it")
-                        .with_outcome(Outcome::Unknown)
-                        .to_document(),
-                ),
+            r.unwrap_or_else(|| {
+                // A worker that stopped (a panic) may have sent its message: say so.
+                counts.count(ItemStatus::Unknown);
+                BatchItem {
+                    index,
+                    status: ItemStatus::Unknown,
+                    waited_ms: 0,
+                    result: None,
+                    error: Some(
+                        Error::internal("the message's worker stopped before reporting it")
+                            .with_outcome(Outcome::Unknown)
+                            .to_document(),
+                    ),
+                }
             })
         })
         .collect();
-    let count = |s: ItemStatus| results.iter().filter(|r| r.status == s).count();
     Ok(BatchResult {
         total,
-        sent: count(ItemStatus::Sent),
-        failed: count(ItemStatus::Failed),
-        unknown: count(ItemStatus::Unknown),
-        cancelled: count(ItemStatus::Cancelled),
+        sent: counts.sent,
+        failed: counts.failed,
+        unknown: counts.unknown,
+        cancelled: counts.cancelled,
         duration_ms: started.elapsed().as_millis() as u64,
         results,
     })
