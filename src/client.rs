@@ -311,7 +311,9 @@ impl Client {
         cancel: Option<&CancelToken>,
         progress: &mut dyn FnMut(&BatchProgress),
     ) -> Result<BatchResult> {
-        crate::runtime::block_on(self.send_batch_async(messages, options, cancel, progress))?
+        crate::runtime::block_on_workers(
+            self.send_batch_async(messages, options, cancel, progress),
+        )?
     }
 
     /// [`Client::send_batch`] for async callers (the workers run on the caller's runtime).

@@ -32,10 +32,12 @@
 mod retry;
 mod tls;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{HttpSettings, RetryPolicy};
 use crate::error::{Error, Result, Status};
+use crate::runtime::Place;
 
 /// Whether repeating a request can cause a second effect (a second mail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,17 +175,40 @@ impl TransportFailure {
     }
 }
 
-/// The HTTP clients of one handle (see the module doc, "Transport").
+/// The HTTP clients of one handle (see the module doc, "Transport"): one pair per runtime the
+/// handle is used on (see [`crate::runtime`]), because a pooled connection is driven by the
+/// runtime that opened it.
 #[derive(Debug, Clone)]
 pub struct Http {
+    /// Blocking single operations (the current-thread runtime).
+    caller: Clients,
+    /// Batches (the worker runtime); made on first use.
+    workers: Arc<OnceLock<Clients>>,
+    /// `_async` calls on the caller's own runtime; made on first use.
+    foreign: Arc<OnceLock<Clients>>,
+    settings: HttpSettings,
+    retry: RetryPolicy,
+    allow_http_loopback: bool,
+}
+
+/// The two clients of one runtime.
+#[derive(Debug, Clone)]
+struct Clients {
     /// HTTP/2 when the server offers it: token requests and idempotent Graph calls share one
     /// connection.
     client: reqwest::Client,
     /// HTTP/1.1 only: every request whose lost answer is an unknown outcome has a connection of
     /// its own while it is in flight.
     send_client: reqwest::Client,
-    retry: RetryPolicy,
-    allow_http_loopback: bool,
+}
+
+impl Clients {
+    fn new(settings: &HttpSettings) -> Result<Clients> {
+        Ok(Clients {
+            client: build_client(settings, tls::ALPN)?,
+            send_client: build_client(settings, tls::ALPN_HTTP1)?,
+        })
+    }
 }
 
 impl Http {
@@ -193,8 +218,10 @@ impl Http {
         allow_http_loopback: bool,
     ) -> Result<Http> {
         Ok(Http {
-            client: build_client(settings, tls::ALPN)?,
-            send_client: build_client(settings, tls::ALPN_HTTP1)?,
+            caller: Clients::new(settings)?,
+            workers: Arc::default(),
+            foreign: Arc::default(),
+            settings: settings.clone(),
             retry,
             allow_http_loopback,
         })
@@ -202,13 +229,27 @@ impl Http {
 
     /// The client for a request: a dropped connection costs every request on it, so requests
     /// that must not be repeated blindly never share one.
-    pub(crate) fn client_for(&self, idempotency: Idempotency) -> reqwest::Client {
-        match idempotency {
-            Idempotency::NonIdempotent => self.send_client.clone(),
+    pub(crate) fn client_for(&self, idempotency: Idempotency) -> Result<reqwest::Client> {
+        let clients = match crate::runtime::place() {
+            Place::Caller => &self.caller,
+            Place::Workers => self.lazy(&self.workers)?,
+            Place::Foreign => self.lazy(&self.foreign)?,
+        };
+        Ok(match idempotency {
+            Idempotency::NonIdempotent => clients.send_client.clone(),
             Idempotency::Idempotent | Idempotency::ResumeFirst | Idempotency::ManagedIdentity => {
-                self.client.clone()
+                clients.client.clone()
             }
+        })
+    }
+
+    /// The clients in `cell`, made with the settings that already made [`Http::caller`].
+    fn lazy<'a>(&self, cell: &'a OnceLock<Clients>) -> Result<&'a Clients> {
+        if let Some(clients) = cell.get() {
+            return Ok(clients);
         }
+        let made = Clients::new(&self.settings)?;
+        Ok(cell.get_or_init(|| made))
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {

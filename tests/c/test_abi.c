@@ -184,6 +184,23 @@ static uint32_t host_assertion(void *userdata, const pmp_assertion_params *param
     return 0;
 }
 
+/* The number of threads in this process (Linux: /proc/self/status), or -1 where unknown. */
+static int threads_in_process(void) {
+#ifdef __linux__
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) return -1;
+    char line[256];
+    int threads = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "Threads:", 8) == 0) threads = atoi(line + 8);
+    }
+    fclose(f);
+    return threads;
+#else
+    return -1;
+#endif
+}
+
 /* Progress of a batch, as the callback saw it. */
 typedef struct batch_watch {
     pthread_t caller;
@@ -282,6 +299,10 @@ int main(int argc, char **argv) {
     print_document("result", result);
     CHECK(result != NULL && strstr(result, "\"status\":\"sent\"") != NULL, "result says sent");
     pmp_string_free(result);
+    /* Single calls run on the calling thread: no worker threads to hand requests to (each
+       hand-off cost futex and epoll wake-ups). Only a batch starts workers. */
+    int threads = threads_in_process();
+    CHECK(threads == 1 || threads == -1, "single calls start no threads");
 
     const char *bad_message = "{\"from\":\"alerts@contoso.onmicrosoft.com\",\"to\":[\"not-an-address\"]}";
     char *untouched = (char *)0x1;

@@ -1065,3 +1065,42 @@ fn sends_as_one_mailbox_stay_within_its_four_concurrent_requests() {
         "16 at once must meet MailboxConcurrency"
     );
 }
+
+/// Blocking calls run on the library's current-thread runtime, `_async` calls on the caller's:
+/// a connection opened by one must never be handed to the other, where nobody drives it (the
+/// send would wait for its timeout, or a dropped runtime's connection would fail it).
+#[test]
+fn a_handle_moves_between_blocking_calls_and_the_callers_runtime() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    let mail = |subject: &str| {
+        message(json!({"from": MAILBOX, "to": ["ann@contoso.com"], "subject": subject}))
+    };
+    assert_eq!(
+        client.send_mail(&mail("blocking 1")).unwrap().status,
+        "sent"
+    );
+    let callers = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let on_callers = callers.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            client.send_mail_async(&mail("on the caller's runtime")),
+        )
+        .await
+    });
+    let sent = on_callers.expect("the async send waited on a connection nobody drives");
+    assert_eq!(sent.unwrap().status, "sent");
+    drop(callers);
+    assert_eq!(
+        client.send_mail(&mail("blocking 2")).unwrap().status,
+        "sent"
+    );
+    let subjects: Vec<String> = emu.messages().into_iter().map(|m| m.subject).collect();
+    assert_eq!(
+        subjects,
+        ["blocking 1", "on the caller's runtime", "blocking 2"]
+    );
+}

@@ -167,6 +167,9 @@ fn a_token_endpoint_still_throttling_after_the_retries_is_reported_as_throttled(
     let emu = start_emulator();
     let mut config = config_json(&emu, APP, secret_auth());
     config["retry"] = json!({"maxAttempts": 2, "maxTotalWaitSeconds": 10});
+    // A handle of its own: a token another test's client cached for an earlier emulator on
+    // the same (reused) port would otherwise answer the permission test below.
+    config["tokenCache"] = json!("client");
     let client = client_from(config);
     emu.set_faults(faults(json!({"rules": [
         {"path": "token", "action": "status", "status": 429, "retryAfterSeconds": 1, "count": 100}
@@ -195,6 +198,7 @@ fn a_token_endpoint_still_unavailable_after_the_retries_is_a_service_error_not_n
     let emu = start_emulator();
     let mut config = config_json(&emu, APP, secret_auth());
     config["retry"] = json!({"maxAttempts": 2, "maxTotalWaitSeconds": 10});
+    config["tokenCache"] = json!("client");
     let client = client_from(config);
     emu.set_faults(faults(json!({"rules": [
         {"path": "token", "action": "status", "status": 503, "retryAfterSeconds": 1, "count": 100}
