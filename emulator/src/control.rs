@@ -29,6 +29,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/reset", post(reset))
         .route("/federation/token", post(federation_token))
         .route("/federation/jwks", get(federation_jwks))
+        .nest("/google", crate::google::control::router())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "unknown control API path") })
 }
 

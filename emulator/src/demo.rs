@@ -7,6 +7,10 @@ use crate::directory::{
     Tenant,
 };
 use crate::tls::{DemoCertificate, demo_certificate};
+use crate::workspace::{
+    Delegation, GMAIL_SEND_SCOPE, GoogleProject, GoogleWorkspace, ServiceAccount,
+    ServiceAccountKey, WorkspaceDomain, WorkspaceUser,
+};
 
 pub const DEMO_TENANT_ID: &str = "11111111-1111-1111-1111-111111111111";
 pub const DEMO_TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
@@ -19,6 +23,60 @@ pub const DEMO_MI_CLIENT_ID: &str = "33333333-3333-3333-3333-333333333333";
 pub const DEMO_MI_OBJECT_ID: &str = "33333333-0000-0000-0000-000000000001";
 /// The demo's App Service `IDENTITY_HEADER` (unless the directory file sets one).
 pub const DEMO_IDENTITY_HEADER: &str = "demo-identity-header";
+
+/// The demo's Google Workspace: a project with the Gmail API on, a service account whose key
+/// file `serve --demo` writes as `demo-google-sa.json`, and `fabrikam.example` with one user
+/// and a domain-wide delegation of `gmail.send` to that service account.
+pub const DEMO_GOOGLE_PROJECT: &str = "pmp-mail-demo";
+pub const DEMO_GOOGLE_CLIENT_EMAIL: &str = "pmp-mail-demo@pmp-mail-demo.iam.gserviceaccount.com";
+pub const DEMO_GOOGLE_CLIENT_ID: &str = "104200000000000000001";
+pub const DEMO_GOOGLE_DOMAIN: &str = "fabrikam.example";
+pub const DEMO_GOOGLE_USER: &str = "alerts@fabrikam.example";
+pub const DEMO_GOOGLE_KEY_FILE: &str = "demo-google-sa.json";
+
+/// Adds the demo Google Workspace (unless the directory has a `[google]` section already) and
+/// returns the service account's new key; its public half is registered in `dir`. The caller
+/// writes `key.to_json(<the emulator's /token>)` once the address is known.
+pub fn add_google_demo(dir: &mut Directory) -> Result<Option<ServiceAccountKey>, String> {
+    if dir.google.is_some() {
+        return Ok(None);
+    }
+    let key = ServiceAccountKey::generate(
+        DEMO_GOOGLE_PROJECT,
+        DEMO_GOOGLE_CLIENT_EMAIL,
+        DEMO_GOOGLE_CLIENT_ID,
+    )?;
+    dir.google = Some(GoogleWorkspace {
+        projects: vec![GoogleProject {
+            id: DEMO_GOOGLE_PROJECT.to_string(),
+            number: None,
+            gmail_api_enabled: true,
+        }],
+        service_accounts: vec![ServiceAccount {
+            project: DEMO_GOOGLE_PROJECT.to_string(),
+            client_email: DEMO_GOOGLE_CLIENT_EMAIL.to_string(),
+            client_id: DEMO_GOOGLE_CLIENT_ID.to_string(),
+            display_name: "pmp-mail demo sender".to_string(),
+            disabled: false,
+            keys: vec![key.entry()],
+        }],
+        domains: vec![WorkspaceDomain {
+            name: DEMO_GOOGLE_DOMAIN.to_string(),
+            users: vec![WorkspaceUser {
+                address: DEMO_GOOGLE_USER.to_string(),
+                mail_enabled: true,
+                send_as: Vec::new(),
+                throttling: None,
+            }],
+            delegations: vec![Delegation {
+                client_id: DEMO_GOOGLE_CLIENT_ID.to_string(),
+                scopes: vec![GMAIL_SEND_SCOPE.to_string()],
+            }],
+        }],
+        throttling: None,
+    });
+    Ok(Some(key))
+}
 
 /// Adds the demo tenant, app, system-assigned managed identity and mailbox (those not already declared) to `dir`, and writes
 /// `demo-app.pfx` (password `demo`), `demo-app.crt` and `demo-app.key` into `state_dir`.

@@ -9,6 +9,7 @@ use sha1::Digest as _;
 use crate::faults::FaultPlan;
 use crate::latency::Latency;
 use crate::util::{b64url, hex, is_guid, parse_rfc3339, stable_guid};
+use crate::workspace::GoogleWorkspace;
 
 /// Error loading or validating a directory file. The message names the line (syntax errors)
 /// or the entry (semantic errors).
@@ -258,6 +259,9 @@ pub struct Directory {
     pub arc_key_directory: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultPlan>,
+    /// Google Workspace: projects, service accounts, domains with users and delegation grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google: Option<GoogleWorkspace>,
 }
 
 impl Directory {
@@ -321,6 +325,10 @@ impl Directory {
         }
         dir.inline_certificate_paths(base)
             .map_err(|m| file_err(locate(text, &m)))?;
+        if let Some(g) = &mut dir.google {
+            g.inline_key_paths(base)
+                .map_err(|m| file_err(format!("google: {m}")))?;
+        }
         dir.validate().map_err(|m| file_err(locate(text, &m)))?;
         Ok(dir)
     }
@@ -448,6 +456,10 @@ impl Directory {
         if let Some(f) = &self.faults {
             f.validate()
                 .map_err(|m| err(format!("faults: {m}"), "faults"))?;
+        }
+        if let Some(g) = &self.google {
+            g.validate()
+                .map_err(|m| err(format!("google: {m}"), "google"))?;
         }
         Ok(())
     }

@@ -9,7 +9,8 @@ use crate::records::{Recipient, RecordedMessage};
 use crate::util::b64_decode_lenient;
 
 /// Best effort: a failing disk must not fail the Graph call that was already accepted.
-pub(crate) fn write_files(dir: &Path, m: &RecordedMessage) {
+/// `raw`: the message as it arrived (Gmail), written as is instead of a rebuilt one.
+pub(crate) fn write_files(dir: &Path, m: &RecordedMessage, raw: Option<&[u8]>) {
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!("pmp-graph-emulator: cannot create {}: {e}", dir.display());
         return;
@@ -18,7 +19,11 @@ pub(crate) fn write_files(dir: &Path, m: &RecordedMessage) {
     if let Err(e) = std::fs::write(dir.join(format!("{}.json", m.id)), json) {
         eprintln!("pmp-graph-emulator: cannot write message json: {e}");
     }
-    match to_eml(m) {
+    let built = match raw {
+        Some(r) => Ok(r.to_vec()),
+        None => to_eml(m),
+    };
+    match built {
         Ok(bytes) => {
             if let Err(e) = std::fs::write(dir.join(format!("{}.eml", m.id)), bytes) {
                 eprintln!("pmp-graph-emulator: cannot write message eml: {e}");

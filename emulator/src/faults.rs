@@ -31,7 +31,8 @@ pub enum FaultKind {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultRule {
-    /// Substring of the request path, or `token` / `managedIdentity` / `sendMail` / `upload` / `send` /
+    /// Substring of the request path, or `token` / `managedIdentity` / `googleToken` /
+    /// `gmailSend` (every Gmail send path, resumable session URIs included) / `sendMail` / `upload` / `send` /
     /// `createDraft` (`/v1.0/users/{u}/messages`, the collection) / `draft`
     /// (`/v1.0/users/{u}/messages/{id}`, the item itself).
     pub path: String,
@@ -230,6 +231,8 @@ fn path_matches(pattern: &str, path: &str) -> bool {
                 && !crate::util::is_managed_identity_path(path)
         }
         "managedIdentity" => crate::util::is_managed_identity_path(path),
+        "googleToken" => crate::google::is_token_path(path),
+        "gmailSend" => crate::google::is_gmail_path(path),
         "sendMail" => lower.ends_with("/sendmail"),
         "upload" => lower.starts_with("/_upload/"),
         "send" => lower.ends_with("/send"),

@@ -13,6 +13,7 @@ mod directory;
 mod eml;
 mod errors;
 mod faults;
+mod google;
 mod graph;
 mod inbox;
 mod keys;
@@ -24,6 +25,7 @@ mod throttle;
 mod tls;
 mod token;
 mod util;
+mod workspace;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -37,6 +39,10 @@ pub use demo::{
     DEMO_CLIENT_ID, DEMO_IDENTITY_HEADER, DEMO_MAILBOX, DEMO_MI_CLIENT_ID, DEMO_MI_OBJECT_ID,
     DEMO_PFX_PASSWORD, DEMO_SECRET, DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, add_demo,
 };
+pub use demo::{
+    DEMO_GOOGLE_CLIENT_EMAIL, DEMO_GOOGLE_CLIENT_ID, DEMO_GOOGLE_DOMAIN, DEMO_GOOGLE_KEY_FILE,
+    DEMO_GOOGLE_PROJECT, DEMO_GOOGLE_USER, add_google_demo,
+};
 pub use directory::{
     App, Certificate, Cloud, Directory, DirectoryError, FederatedCredential, Mailbox,
     ManagedIdentity, ManagedIdentityKind, Secret, TOKEN_EXCHANGE_AUDIENCE, Tenant, Throttling,
@@ -48,6 +54,11 @@ pub use records::{
 };
 pub use throttle::ThrottleStats;
 pub use tls::{CaMaterial, DemoCertificate, demo_certificate};
+pub use workspace::{
+    Delegation, GMAIL_SEND_SCOPE, GmailThrottling, GoogleProject, GoogleTokenCount,
+    GoogleWorkspace, ServiceAccount, ServiceAccountKey, ServiceAccountKeyEntry, WorkspaceDomain,
+    WorkspaceUser,
+};
 
 use crate::state::AppState;
 
@@ -230,6 +241,7 @@ impl Emulator {
             jti_seen: Mutex::new(HashMap::new()),
             drafts: Mutex::new(HashMap::new()),
             uploads: Mutex::new(HashMap::new()),
+            google: workspace::GoogleState::default(),
         });
 
         let (tx, rx) = watch::channel(false);
@@ -294,6 +306,25 @@ impl Emulator {
     }
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.records.requests()
+    }
+    /// Google's token endpoint (`https://…/token`, what `https://oauth2.googleapis.com/token`
+    /// is in production): the `token_uri` of key files for the emulator.
+    pub fn google_token_url(&self) -> String {
+        format!("{}/token", self.base_url)
+    }
+    /// The Gmail API root (`https://gmail.googleapis.com/` in production): the base URL.
+    pub fn gmail_root(&self) -> &str {
+        &self.base_url
+    }
+    /// Generates a key for the declared service account `client_email`, registers its public
+    /// half with the running emulator, and returns it (`to_json(&emu.google_token_url())` is
+    /// the key file a test hands to the client).
+    pub fn new_service_account_key(&self, client_email: &str) -> Result<ServiceAccountKey, Error> {
+        google::register_new_key(&self.state, client_email).map_err(Error::Config)
+    }
+    /// Google access tokens issued per (service account, subject) since the start or the last reset.
+    pub fn google_token_counts(&self) -> Vec<GoogleTokenCount> {
+        self.state.google.token_counts()
     }
     /// The App Service protocol's `IDENTITY_ENDPOINT` (`https://…/MSI/token`).
     pub fn identity_endpoint(&self) -> String {

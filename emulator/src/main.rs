@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pmp_graph_emulator::{Directory, Emulator, EmulatorOptions, EndpointLatency, add_demo};
+use pmp_graph_emulator::{
+    DEMO_GOOGLE_KEY_FILE, Directory, Emulator, EmulatorOptions, EndpointLatency, add_demo,
+    add_google_demo,
+};
 
 #[derive(Parser)]
 #[command(
@@ -120,16 +123,29 @@ fn serve(
     };
     std::fs::create_dir_all(&state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
     let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
-    if demo {
+    let google_key = if demo {
         add_demo(&mut directory, &state_dir)?;
-    }
+        add_google_demo(&mut directory)?
+    } else {
+        None
+    };
     let mut opts = EmulatorOptions::new(directory);
     opts.listen = listen;
     opts.state_dir = Some(state_dir.clone());
     opts.strict = strict;
     let emu = Emulator::start_with(opts).map_err(|e| e.to_string())?;
     let base = emu.base_url().to_string();
-    let line = serde_json::json!({
+    let google_key_path = match google_key {
+        Some(key) => {
+            let p = state_dir.join(DEMO_GOOGLE_KEY_FILE);
+            std::fs::write(&p, key.to_json(&emu.google_token_url()))
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            restrict(&p);
+            Some(p)
+        }
+        None => None,
+    };
+    let mut line = serde_json::json!({
         "baseUrl": base,
         "authorityHost": base,
         "graphRoot": base,
@@ -141,7 +157,12 @@ fn serve(
         "arcIdentityEndpoint": emu.arc_identity_endpoint(),
         "arcKeyDirectory": emu.arc_key_dir(),
         "stateDir": state_dir,
+        "googleTokenUri": emu.google_token_url(),
+        "gmailRoot": emu.gmail_root(),
     });
+    if let Some(p) = google_key_path {
+        line["googleServiceAccountKeyPath"] = serde_json::json!(p);
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;
@@ -159,3 +180,13 @@ fn serve(
         }
     }
 }
+
+/// The demo's key file holds a private key: owner-only, like demo-app.key.
+#[cfg(unix)]
+fn restrict(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict(_p: &std::path::Path) {}

@@ -55,9 +55,14 @@ pub(crate) struct ParsedMessage {
 pub struct RecordedMessage {
     pub id: String,
     pub mailbox: String,
+    /// The app's client id (Graph) or the service account's e-mail (Gmail).
     pub app_id: String,
-    /// `sendMail`, `draft` or `mime`.
+    /// `sendMail`, `draft` or `mime` (Graph); `gmail:raw`, `gmail:media`, `gmail:multipart`
+    /// or `gmail:resumable` (Gmail).
     pub via: String,
+    /// `gmail` for messages sent through the Gmail API; absent for Graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub from: Recipient,
     pub to: Vec<Recipient>,
     pub cc: Vec<Recipient>,

@@ -68,6 +68,20 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1.0", any(graph::entry))
         .route("/v1.0/{*rest}", any(graph::entry))
         .route("/_upload/{session}", any(graph::upload::entry))
+        .route("/token", post(crate::google::token::token))
+        .route("/o/oauth2/token", post(crate::google::token::token))
+        .route(
+            "/gmail/v1/users/{user}/messages/send",
+            post(crate::google::gmail::send),
+        )
+        .route(
+            "/upload/gmail/v1/users/{user}/messages/send",
+            any(crate::google::upload::entry),
+        )
+        .route(
+            "/resumable/upload/gmail/v1/users/{user}/messages/send",
+            any(crate::google::upload::resumable_entry),
+        )
         .nest("/_emulator/api", crate::control::router())
         .route("/_emulator", get(crate::inbox::page))
         .route("/_emulator/", get(crate::inbox::page))
@@ -156,7 +170,10 @@ fn assign_ids(req: &mut Request) -> RequestIds {
 
 fn count(counters: &AtomicCounters, path: &str) {
     AtomicCounters::bump(&counters.requests);
-    if is_token_path(path) || crate::util::is_managed_identity_path(path) {
+    if is_token_path(path)
+        || crate::util::is_managed_identity_path(path)
+        || crate::google::is_token_path(path)
+    {
         AtomicCounters::bump(&counters.token_requests);
     } else if path.to_ascii_lowercase().ends_with("/sendmail") {
         AtomicCounters::bump(&counters.send_mail_requests);
@@ -258,6 +275,12 @@ fn injected_status(
     graph_code: Option<&str>,
 ) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    if crate::google::is_token_path(path) {
+        return crate::google::errors::injected_oauth(status).render();
+    }
+    if crate::google::is_gmail_path(path) {
+        return crate::google::errors::injected(status, graph_code).render();
+    }
     if crate::util::is_managed_identity_path(path) {
         return crate::token::managed::injected(code);
     }
@@ -292,7 +315,10 @@ fn add_response_headers(resp: &mut Response, path: &str, ids: &RequestIds) {
     if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
         h.insert("client-request-id", v);
     }
-    if is_token_path(path) || crate::util::is_managed_identity_path(path) {
+    if is_token_path(path)
+        || crate::util::is_managed_identity_path(path)
+        || crate::google::is_google_path(path)
+    {
         return;
     }
     if let Ok(v) = HeaderValue::from_str(&ids.request_id) {

@@ -16,6 +16,7 @@ use crate::keys::SigningKey;
 use crate::latency::LatencyModel;
 use crate::records::{ParsedMessage, RecordedMessage, Records};
 use crate::throttle::Throttle;
+use crate::workspace::GoogleState;
 
 pub(crate) struct AppState {
     pub dir: Directory,
@@ -48,6 +49,8 @@ pub(crate) struct AppState {
     pub jti_seen: Mutex<HashMap<String, i64>>,
     pub drafts: Mutex<HashMap<String, Draft>>,
     pub uploads: Mutex<HashMap<String, UploadSession>>,
+    /// Google's token endpoint and Gmail: issued tokens, upload sessions, per-user windows.
+    pub google: GoogleState,
 }
 
 /// A draft message (`POST /users/{id}/messages`), until it is sent or deleted.
@@ -100,7 +103,15 @@ impl AppState {
     /// a state dir, so a message that is listed also has its files.
     pub fn accept_message(&self, m: RecordedMessage) {
         if let Some(dir) = &self.messages_dir {
-            eml::write_files(dir, &m);
+            eml::write_files(dir, &m, None);
+        }
+        self.records.add_message(m);
+    }
+
+    /// The same for a message that arrived as RFC 5322 bytes (Gmail): its `.eml` is those bytes.
+    pub fn accept_raw_message(&self, m: RecordedMessage, raw: &[u8]) {
+        if let Some(dir) = &self.messages_dir {
+            eml::write_files(dir, &m, Some(raw));
         }
         self.records.add_message(m);
     }
@@ -117,5 +128,6 @@ impl AppState {
         self.uploads.lock().clear();
         self.jti_seen.lock().clear();
         self.arc_secrets.lock().clear();
+        self.google.reset();
     }
 }

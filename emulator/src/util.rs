@@ -133,3 +133,12 @@ impl SplitMix {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// `2026-11-27T01:02:03.456Z` — Google's timestamps (e.g. "Retry after …").
+pub(crate) fn rfc3339_millis(t: OffsetDateTime) -> String {
+    let f =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}

@@ -108,6 +108,7 @@ impl Ctx {
             mailbox: mailbox.address.clone(),
             app_id: self.caller.app_id.clone(),
             via: via.to_string(),
+            provider: None,
             from,
             to: m.to,
             cc: m.cc,

@@ -5,7 +5,7 @@
 mod ctx;
 mod drafts;
 mod message;
-mod mime;
+pub(crate) mod mime;
 mod send_mail;
 pub(crate) mod upload;
 

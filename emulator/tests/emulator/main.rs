@@ -2,6 +2,7 @@
 
 mod common;
 mod federated;
+mod google;
 mod graph;
 mod latency;
 mod managed;
