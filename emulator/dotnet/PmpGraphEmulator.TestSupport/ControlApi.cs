@@ -36,7 +36,8 @@ public sealed record RecordedMessage(
     List<AttachmentRecord> Attachments,
     string RequestId,
     string? ClientRequestId,
-    string ReceivedAt);
+    string ReceivedAt,
+    string? Provider = null);
 
 public sealed record CountersRecord(
     long TokenRequests,
@@ -53,6 +54,9 @@ public sealed record CountersRecord(
         MessagesAccepted - before.MessagesAccepted,
         Requests - before.Requests);
 }
+
+/// <summary>Google access tokens issued per (service account, subject); subject empty for the account itself.</summary>
+public sealed record GoogleTokenCountRecord(string ServiceAccount, string Subject, long Issued);
 
 public sealed record TokenRecord(string TenantId, string AppId, string Credential, string IssuedAt, JsonElement Claims);
 
@@ -127,6 +131,24 @@ public sealed class ControlApi(HttpClient http)
         return doc.RootElement.GetProperty("token").GetString()
             ?? throw new InvalidOperationException("POST federation/token: no token");
     }
+
+    /// <summary>
+    /// <c>POST google/keys</c>: a new key for the declared service account <paramref name="clientEmail"/>, registered
+    /// with the emulator at once; returns the JSON key file (Google's format, <c>token_uri</c> = the emulator).
+    /// </summary>
+    public async Task<string> GoogleServiceAccountKeyAsync(string clientEmail)
+    {
+        using var resp = await http.PostAsync("google/keys", JsonContent.Create(new { clientEmail }, options: Json)).ConfigureAwait(false);
+        var text = await resp.Content.ReadAsStringAsync().ConfigureAwait(false);
+        if (!resp.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"POST google/keys: {(int)resp.StatusCode} {text}");
+        }
+
+        return text;
+    }
+
+    public Task<List<GoogleTokenCountRecord>> GoogleTokensAsync() => GetAsync<List<GoogleTokenCountRecord>>("google/tokens");
 
     public async Task PostAsync(string path)
     {

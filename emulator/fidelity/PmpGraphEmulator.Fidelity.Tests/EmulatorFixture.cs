@@ -41,6 +41,15 @@ public sealed class EmulatorFixture : IAsyncLifetime
     public const string FederatedIssuer = "https://oidc.fidelity.example/cluster/";
     public const string FederatedSubject = "system:serviceaccount:mail:notifier";
 
+    /// <summary>Google Workspace: a service account delegated gmail.send in <see cref="GoogleDomain"/>, one that is not.</summary>
+    public const string GoogleProject = "pmp-fidelity";
+    public const string GoogleServiceAccount = "sender@pmp-fidelity.iam.gserviceaccount.com";
+    public const string GoogleClientId = "118000000000000000001";
+    public const string GoogleUndelegatedAccount = "stranger@pmp-fidelity.iam.gserviceaccount.com";
+    public const string GoogleDomain = "fidelity.example";
+    public const string GoogleUser = "alerts@fidelity.example";
+    public const string GmailSendScope = "https://www.googleapis.com/auth/gmail.send";
+
     public static readonly string[] GrantedRoles = ["Mail.Send", "Mail.ReadWrite"];
     public const string UnconsentedRole = "Mail.Read";
 
@@ -174,6 +183,24 @@ public sealed class EmulatorFixture : IAsyncLifetime
             clientId = {{TomlString(UserIdentityClientId)}}
             objectId = {{TomlString(UserIdentityObjectId)}}
             resourceId = {{TomlString(UserIdentityResourceId)}}
+
+            [[google.projects]]
+            id = {{TomlString(GoogleProject)}}
+
+            [[google.serviceAccounts]]
+            project = {{TomlString(GoogleProject)}}
+            clientEmail = {{TomlString(GoogleServiceAccount)}}
+            clientId = {{TomlString(GoogleClientId)}}
+
+            [[google.serviceAccounts]]
+            project = {{TomlString(GoogleProject)}}
+            clientEmail = {{TomlString(GoogleUndelegatedAccount)}}
+            clientId = "118000000000000000002"
+
+            [[google.domains]]
+            name = {{TomlString(GoogleDomain)}}
+            users = [{ address = {{TomlString(GoogleUser)}} }]
+            delegations = [{ clientId = {{TomlString(GoogleClientId)}}, scopes = [{{TomlString(GmailSendScope)}}] }]
 
             """);
     }
