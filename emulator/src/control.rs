@@ -16,7 +16,23 @@ use crate::state::AppState;
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/messages", get(messages).delete(clear_messages))
-        .route("/messages/{id}", get(message))
+        .route(
+            "/messages/{id}",
+            get(message).delete(crate::inbox::api::delete),
+        )
+        .route("/messages/{id}/view", get(crate::inbox::api::view))
+        .route("/messages/{id}/html", get(crate::inbox::api::html))
+        .route("/messages/{id}/eml", get(crate::inbox::api::eml))
+        .route(
+            "/messages/{id}/attachments/{index}",
+            get(crate::inbox::api::attachment),
+        )
+        .route(
+            "/messages/{id}/cid/{content_id}",
+            get(crate::inbox::api::cid),
+        )
+        .route("/inbox", get(crate::inbox::api::list))
+        .route("/inbox/version", get(crate::inbox::api::version))
         .route("/counters", get(counters))
         .route("/tokens", get(tokens))
         .route("/requests", get(requests))

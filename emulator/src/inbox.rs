@@ -1,63 +1,97 @@
-//! `GET /_emulator/` — a plain HTML inbox of accepted messages. Everything is escaped.
+//! `GET /_emulator/`: the inbox page (message list, one message rendered in a sandboxed frame,
+//! the request and token log), a static page whose script reads the control API. Its assets are
+//! compiled in, so it works offline; `api` has the calls it uses beyond the basic control API.
 
-use std::sync::Arc;
+pub(crate) mod api;
+mod render;
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
-use crate::records::Recipient;
-use crate::state::AppState;
-use crate::util::html_escape as e;
+const INDEX: &str = include_str!("inbox/index.html");
 
-fn people(rs: &[Recipient]) -> String {
-    rs.iter()
-        .map(|r| match &r.name {
-            Some(n) => format!("{} &lt;{}&gt;", e(n), e(&r.address)),
-            None => e(&r.address),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The assets under `/_emulator/assets/`: name, content type, bytes.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "inbox.js",
+        "text/javascript; charset=utf-8",
+        include_str!("inbox/inbox.js"),
+    ),
+    (
+        "inbox.css",
+        "text/css; charset=utf-8",
+        include_str!("inbox/inbox.css"),
+    ),
+    ("icon.svg", "image/svg+xml", include_str!("inbox/icon.svg")),
+    ("clip.svg", "image/svg+xml", include_str!("inbox/clip.svg")),
+];
+
+/// The page runs only its own script: even if some message text escaped into the markup, an
+/// inline handler (`onerror=`) would not run. Frames only from the emulator (the body route).
+pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; \
+frame-ancestors 'none'";
+
+fn with_headers(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
-pub(crate) async fn page(State(st): State<Arc<AppState>>) -> Response {
-    let msgs = st.records.messages();
-    let c = st.records.counters();
-    let mut rows = String::new();
-    for m in msgs.iter().rev() {
-        let atts = m
-            .attachments
-            .iter()
-            .map(|a| format!("{} ({} bytes)", e(&a.name), a.size))
-            .collect::<Vec<_>>()
-            .join("<br>");
-        let body = if m.body.chars().count() > 2000 {
-            m.body.chars().take(2000).collect::<String>() + "…"
-        } else {
-            m.body.clone()
-        };
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b><pre>{}</pre></td><td>{}</td><td>{}</td></tr>\n",
-            e(&m.received_at),
-            e(&m.mailbox),
-            people(&m.to),
-            e(&m.via),
-            e(&m.subject),
-            e(&body),
-            atts,
-            e(&m.id),
-        ));
+pub(crate) async fn page() -> Response {
+    with_headers(INDEX, "text/html; charset=utf-8")
+}
+
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => with_headers(body, content_type),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>pmp-graph-emulator inbox</title>\
-<style>body{{font-family:sans-serif}}td{{vertical-align:top;border-top:1px solid #ccc;padding:4px}}pre{{white-space:pre-wrap;max-width:50em}}</style></head>\
-<body><h1>pmp-graph-emulator</h1><p>{} messages accepted, {} tokens issued, {} requests. \
-Control API: <code>{}/_emulator/api/messages</code></p>\
-<table><tr><th>Received</th><th>Mailbox</th><th>To</th><th>Via</th><th>Subject / body</th><th>Attachments</th><th>Id</th></tr>\n{}</table></body></html>",
-        c.messages_accepted,
-        c.tokens_issued,
-        c.requests,
-        e(&st.base_url),
-        rows
-    ))
-    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page script must build the DOM from text, never parse message data as HTML.
+    #[test]
+    fn the_script_never_parses_html() {
+        let js = ASSETS[0].2;
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "srcdoc",
+        ] {
+            assert!(!js.contains(sink), "inbox.js uses {sink}");
+        }
+        assert!(js.contains("textContent"));
+    }
+
+    /// The message frame is sandboxed without scripts.
+    #[test]
+    fn the_frame_is_sandboxed_without_scripts() {
+        let frame = INDEX
+            .split("<iframe")
+            .nth(1)
+            .and_then(|s| s.split('>').next())
+            .expect("an iframe");
+        assert!(frame.contains(" sandbox"), "{frame}");
+        assert!(!frame.contains("allow-scripts"), "{frame}");
+        assert!(!frame.contains("allow-same-origin"), "{frame}");
+    }
 }

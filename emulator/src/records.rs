@@ -107,6 +107,12 @@ pub struct RequestRecord {
     /// scheme, so tests can see that one was sent without the log holding it.
     #[serde(default)]
     pub headers: Vec<Header>,
+    /// The fault plan's action on this request (`status 503`, `delay 200 ms`), if any.
+    #[serde(default)]
+    pub fault: Option<String>,
+    /// A 429 from the emulator's throttling limits (not an injected one).
+    #[serde(default)]
+    pub throttled: bool,
 }
 
 impl RequestRecord {
@@ -210,12 +216,15 @@ pub(crate) struct Records {
     messages: Mutex<Vec<RecordedMessage>>,
     tokens: Mutex<Vec<TokenRecord>>,
     requests: Mutex<std::collections::VecDeque<RequestRecord>>,
+    /// Bumped whenever the message list changes, so the inbox page polls cheaply.
+    messages_version: AtomicU64,
 }
 
 impl Records {
     pub fn add_message(&self, m: RecordedMessage) {
         AtomicCounters::bump(&self.counters.messages_accepted);
         self.messages.lock().push(m);
+        AtomicCounters::bump(&self.messages_version);
     }
 
     pub fn add_token(&self, t: TokenRecord) {
@@ -241,6 +250,25 @@ impl Records {
 
     pub fn clear_messages(&self) {
         self.messages.lock().clear();
+        AtomicCounters::bump(&self.messages_version);
+    }
+
+    /// Removes one message; false when there is none with that id.
+    pub fn delete_message(&self, id: &str) -> bool {
+        let mut msgs = self.messages.lock();
+        let before = msgs.len();
+        msgs.retain(|m| m.id != id);
+        let removed = msgs.len() != before;
+        drop(msgs);
+        if removed {
+            AtomicCounters::bump(&self.messages_version);
+        }
+        removed
+    }
+
+    /// Changes whenever a message is added or removed.
+    pub fn messages_version(&self) -> u64 {
+        self.messages_version.load(Ordering::Relaxed)
     }
 
     pub fn tokens(&self) -> Vec<TokenRecord> {
@@ -257,6 +285,7 @@ impl Records {
 
     pub fn reset(&self) {
         self.messages.lock().clear();
+        AtomicCounters::bump(&self.messages_version);
         self.tokens.lock().clear();
         self.requests.lock().clear();
         self.counters.clear();

@@ -85,6 +85,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .nest("/_emulator/api", crate::control::router())
         .route("/_emulator", get(crate::inbox::page))
         .route("/_emulator/", get(crate::inbox::page))
+        .route("/_emulator/assets/{file}", get(crate::inbox::asset))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), front))
@@ -127,12 +128,16 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
         _ => {}
     }
     let latency = front_latency(req.method(), &path).and_then(|e| st.latency.delay(e));
+    let fault_name = fault.as_ref().map(fault_label);
     let mut resp = match handle_with_fault(fault, latency, &path, &ids, req, next).await {
         Handled::Answer(resp) => resp,
         Handled::Drop => return drop_connection(conn).await,
     };
     add_response_headers(&mut resp, &path, &ids);
-    st.records.add_request(arrival.record(resp.status(), &ids));
+    let mut record = arrival.record(resp.status(), &ids);
+    record.throttled = fault_name.is_none() && resp.status() == StatusCode::TOO_MANY_REQUESTS;
+    record.fault = fault_name;
+    st.records.add_request(record);
     resp
 }
 
@@ -205,7 +210,19 @@ impl Arrival {
             client_request_id: ids.client_request_id.clone(),
             at: rfc3339(now()),
             headers: self.headers,
+            fault: None,
+            throttled: false,
         }
+    }
+}
+
+/// The request log's name for a fault (dropped connections are not logged).
+fn fault_label(f: &FaultAction) -> String {
+    match f {
+        FaultAction::Status { status, .. } => format!("status {status}"),
+        FaultAction::Delay(ms) => format!("delay {ms} ms"),
+        FaultAction::DropBefore => "dropBeforeAccept".to_string(),
+        FaultAction::DropAfter => "dropAfterAccept".to_string(),
     }
 }
 

@@ -4,6 +4,7 @@ mod common;
 mod federated;
 mod google;
 mod graph;
+mod inbox;
 mod latency;
 mod managed;
 mod ops;
