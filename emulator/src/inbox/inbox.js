@@ -39,6 +39,14 @@ function when(t) {
   const d = new Date(t);
   return isNaN(d) ? t : d.toLocaleString();
 }
+// The list's column: the time today, else the date.
+function short(t) {
+  const d = new Date(t);
+  if (isNaN(d)) return t;
+  return d.toDateString() === new Date().toDateString()
+    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    : d.toLocaleDateString();
+}
 
 // --- message list -------------------------------------------------------------------------
 
@@ -72,7 +80,7 @@ function row(m) {
     el('td', { class: 'subject', title: m.subject },
       m.importance === 'high' ? el('span', { class: 'imp', title: 'High importance' }, '!') : null,
       m.subject || '(no subject)'),
-    el('td', { title: m.receivedAt }, when(m.receivedAt)),
+    el('td', { title: when(m.receivedAt) }, short(m.receivedAt)),
     el('td', { class: 'num' }, size(m.size)),
     el('td', {}, m.attachments > 0
       ? el('img', { src: '/_emulator/assets/clip.svg', alt: m.attachments + ' attachment(s)', title: m.attachments + ' attachment(s)', class: 'clip' })
@@ -95,8 +103,7 @@ async function openMessage(id) {
 
   const meta = [
     ['From', person(m.from)], ['To', people(m.to)], ['Cc', people(m.cc)], ['Bcc', people(m.bcc)],
-    ['Reply-To', people(m.replyTo)], ['Importance', m.importance], ['Received', when(m.receivedAt)],
-    ['Mailbox', m.mailbox], ['Via', m.via], ['Size', size(m.size)],
+    ['Reply-To', people(m.replyTo)], ['Importance', m.importance], ['Received', when(m.receivedAt) + ' · ' + size(m.size)],
   ].filter(([, v]) => v);
   $('v-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-field': k }, v)]));
 
@@ -111,7 +118,7 @@ async function openMessage(id) {
   $('pane-text').textContent = m.text;
 
   const headers = [
-    ['via', m.via], ['request-id', m.requestId], ['client-request-id', m.clientRequestId],
+    ['mailbox', m.mailbox], ['via', m.via], ['request-id', m.requestId], ['client-request-id', m.clientRequestId],
     ['appId', m.appId], ['importance', m.importance], ['saveToSentItems', String(m.saveToSentItems)],
     ['bodyContentType', m.bodyContentType],
     ...m.headers.map(h => [h.name, h.value]),
@@ -216,11 +223,12 @@ function debounce(f, ms) { let t; return () => { clearTimeout(t); t = setTimeout
 document.addEventListener('DOMContentLoaded', async () => {
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
   for (const b of document.querySelectorAll('.panes button')) b.addEventListener('click', () => showPane(b.dataset.pane));
-  $('search').addEventListener('input', debounce(loadList, 150));
+  // `input` while typing; `change` too, for a field cleared by a script or an automation tool.
+  for (const ev of ['input', 'change']) $('search').addEventListener(ev, debounce(loadList, 150));
   $('mailbox').addEventListener('change', loadList);
   $('delete-all').addEventListener('click', deleteAll);
   $('v-delete').addEventListener('click', deleteSelected);
-  $('activity-filter').addEventListener('input', debounce(loadActivity, 150));
+  for (const ev of ['input', 'change']) $('activity-filter').addEventListener(ev, debounce(loadActivity, 150));
   $('only-problems').addEventListener('change', loadActivity);
   await loadList().catch(() => {});
   const id = decodeURIComponent(location.hash.slice(1));
