@@ -19,6 +19,10 @@
                 csharp-interop     xunit: dotnet/PmpMail.Interop.Tests
                 powershell-module  Pester: powershell/tests
                 demo               the demo task, as a user runs it, and what arrived
+                inbox-browser      the emulator's inbox page in headless Chromium over WebDriver: mail sent
+                                   by the module, live list, sandboxed HTML, downloads, search, delete
+                                   (Linux: installs Debian's chromium + chromium-driver when missing;
+                                   elsewhere an installed Chrome/Edge with its driver, else n/a)
                 examples           examples/csharp/SendMail and examples/powershell/Send-Report.ps1
                 emulator-fidelity  MSAL.NET, Azure.Identity and the Graph .NET SDK against the emulator
                 dotnet-format      dotnet format --verify-no-changes
@@ -39,7 +43,9 @@
               PmpMail.Interop.<v>.nupkg + .snupkg (NuGet), pmp-mail-<v>-<rid>.tar.gz (C SDK),
               SHA256SUMS. Takes the staged libraries of $env:PMP_NATIVE_DIR (CI: all six runtimes),
               else builds this machine's. $env:PMP_RELEASE_TAG (v<version>) makes it a release.
-      demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived
+      demo    start the emulator sandbox, run Test-PmpMailPermission and Send-PmpMail, show what arrived;
+              ends with the inbox page's URL (in a terminal the emulator stays up until Enter)
+      screenshot  docs/images/inbox.png, the README's picture of the inbox page (headless Chromium)
       bench   benchmarks that print numbers: client creation (bench/client-create-bench.rs), unknown
               outcomes per dropped connection under 16 concurrent sends (bench/send-fault-soak.rs), send
               throughput/latency vs the Graph .NET SDK (bench/PmpMail.Bench), the module's import
@@ -56,15 +62,18 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'native', 'package', 'demo', 'bench', 'mutants')]
+    [ValidateSet('build', 'test', 'native', 'package', 'demo', 'screenshot', 'bench', 'mutants')]
     [string] $Task = 'build',
 
     # For the test task: run only these suites (the build runs first when one of them needs it).
     # Commas work from -File too (`-Suite c-abi,examples` arrives there as one string).
     [string[]] $Suite = @(),
 
-    # For the demo task: use what the last build made (the test task's demo suite passes it).
+    # For the demo and screenshot tasks: use what the last build made (the test task's demo suite passes it).
     [switch] $NoBuild,
+
+    # For the demo task: stop the emulator at the end instead of waiting for Enter in a terminal.
+    [switch] $NoWait,
 
     # For the mutants task: the ids to run (default: all).
     [string[]] $Mutant = @(),
@@ -83,6 +92,7 @@ $Root = $PSScriptRoot
 Set-Location $Root
 if ($BenchArguments -and $Task -ne 'bench') { throw "Unknown arguments for the $Task task: $($BenchArguments -join ' ')" }
 Import-Module (Join-Path $Root 'tools' 'PmpBuild.psm1') -Force
+Import-Module (Join-Path $Root 'tools' 'PmpBrowser.psm1') -Force
 
 function Install-SystemPrerequisite {
     # The C suite runs under valgrind; a fresh Debian/Ubuntu machine may not have it.
@@ -139,10 +149,12 @@ function Invoke-Suite {
         [Parameter(Mandatory)][scriptblock] $Body,
         [string[]] $Needs = @(),
         # $false on an OS where the suite has nothing to run: reported n/a, not failed.
-        [bool] $Applicable = $true
+        [bool] $Applicable = $true,
+        # Why it is n/a, when not just the OS.
+        [string] $NotApplicableReason = 'on this OS'
     )
     if (-not $Applicable) {
-        Write-Host "`n=== $($Name): n/a on this OS ===" -ForegroundColor DarkGray
+        Write-Host "`n=== $($Name): n/a $NotApplicableReason ===" -ForegroundColor DarkGray
         $script:Results.Add([pscustomobject]@{ Suite = $Name; Result = 'n/a'; Seconds = 0; What = $What })
         return
     }
@@ -175,7 +187,7 @@ function Write-Summary {
     if ($failed -gt 0) { exit 1 }
 }
 
-$SuiteNames = 'rust-lint', 'rust-tests', 'c-abi', 'csharp-interop', 'powershell-module', 'demo', 'examples',
+$SuiteNames = 'rust-lint', 'rust-tests', 'c-abi', 'csharp-interop', 'powershell-module', 'demo', 'inbox-browser', 'examples',
     'emulator-fidelity', 'dotnet-format', 'workflows', 'package', 'install-module', 'install-interop', 'install-netfx',
     'install-csdk', 'module-desktop'
 
@@ -225,11 +237,22 @@ function Invoke-Test {
     if (& $wanted 'demo') {
         Invoke-Suite 'demo' 'README command, what arrived' -Needs build {
             # The demo must keep working: run it as a user would (on this build) and check what arrived.
-            Invoke-Native dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'build.ps1'), 'demo', '-NoBuild')
+            $demo = Invoke-NativeCapture dotnet @('pwsh', '-NoProfile', '-File', (Join-Path $Root 'build.ps1'), 'demo', '-NoBuild', '-NoWait')
+            if ($demo.ExitCode -ne 0) { throw "the demo failed (exit code $($demo.ExitCode))" }
+            $last = ($demo.StandardOutput -replace '\e\[[0-9;]*m', '').Trim() -split '\r?\n' | Select-Object -Last 1
+            if ($last -notmatch '^Inbox: https://127\.0\.0\.1:\d+/_emulator/') { throw "the demo's last line is not the inbox URL: $last" }
             $arrived = @(Get-ChildItem (Join-Path $Root '.state/demo/messages') -Filter '*.json' |
                     ForEach-Object { (Get-Content $_.FullName -Raw | ConvertFrom-Json).subject } | Sort-Object)
             $expected = @('Inventory export', 'Patch report: 2 updates published ✓')
             if (Compare-Object $arrived $expected) { throw "demo: expected messages '$($expected -join "', '")', got '$($arrived -join "', '")'" }
+        }
+    }
+    if (& $wanted 'inbox-browser') {
+        # Linux installs Debian's chromium when missing (Install-PmpBrowser); elsewhere the suite
+        # needs an installed Chrome or Edge with its driver on PATH.
+        Invoke-Suite 'inbox-browser' 'the inbox page in headless Chromium (WebDriver)' -Needs build `
+            -Applicable ($IsLinux -or [bool](Find-PmpBrowser)) -NotApplicableReason 'here: no Chrome or Edge with chromedriver / msedgedriver on PATH' {
+            & (Join-Path $Root 'tools/Test-InboxBrowser.ps1')
         }
     }
     if (& $wanted 'examples') {
@@ -359,6 +382,15 @@ function Invoke-Demo {
             }
         } | Format-List | Out-Host
         Write-Host "The .eml files are in $(Join-Path $state 'messages')." -ForegroundColor Cyan
+        # The last line: where to see all of it. In a terminal the emulator stays up for the page.
+        $inbox = "$($emulator.BaseUrl)/_emulator/"
+        if (-not $NoWait -and -not $env:CI -and -not [Console]::IsInputRedirected) {
+            Write-Host "Inbox: $inbox  (open it in a browser; press Enter to stop the emulator)" -ForegroundColor Green
+            $null = [Console]::ReadLine()
+        }
+        else {
+            Write-Host "Inbox: $inbox  (served while the emulator runs; it stops now)" -ForegroundColor Green
+        }
     }
     finally {
         Stop-PmpEmulator $emulator
@@ -505,6 +537,10 @@ switch ($Task) {
     }
     'demo' {
         Invoke-Demo -NoBuild:$NoBuild
+    }
+    'screenshot' {
+        if (-not $NoBuild) { Invoke-BuildAll }
+        & (Join-Path $Root 'tools/New-InboxScreenshot.ps1')
     }
     'bench' {
         Invoke-Bench -BenchArguments $BenchArguments
