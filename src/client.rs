@@ -1,4 +1,5 @@
-//! The safe Rust API: one [`Client`] per app registration and tenant. Cheap to clone and safe to
+//! The safe Rust API: one [`Client`] per app registration and tenant (or, with provider
+//! googleWorkspace, per Google service account). Cheap to clone and safe to
 //! share between threads: clones share the token cache and the connection pool. Separate
 //! clients with the same credentials share the token too (the process-wide cache,
 //! [`crate::token_cache`]), unless the config says `"tokenCache": "client"`.
@@ -11,12 +12,17 @@ use std::time::Instant;
 
 use crate::batch::{self, BatchOptions, BatchProgress, BatchResult};
 use crate::cancel::CancelToken;
-use crate::config::{AuthConfig, Config, Identity, TokenCacheMode, ValidatedConfig};
-use crate::credential::{AssertionProvider, AssertionSigner, Credential};
+use crate::config::{
+    AuthConfig, Config, GOOGLE_TOKEN_URI, Identity, Provider, TokenCacheMode, ValidatedConfig,
+};
+use crate::credential::{AssertionProvider, AssertionSigner, Credential, ServiceAccount};
 use crate::error::{Error, Outcome, Result};
+use crate::gmail::{GmailSession, GmailSettings};
 use crate::http::Http;
 use crate::logging::OpLog;
+use crate::mail::gate::SendGates;
 use crate::mail::graph::GraphSession;
+use crate::mail::prepare::Service;
 use crate::mail::{Message, SendResult};
 use crate::managed_identity::ManagedIdentityClient;
 use crate::permission::{self, PermissionOptions, PermissionReport};
@@ -30,16 +36,35 @@ pub struct Client {
 
 struct ClientInner {
     config: ValidatedConfig,
-    session: GraphSession,
+    backend: Backend,
+}
+
+/// The service a client sends through.
+enum Backend {
+    Graph(GraphSession),
+    Gmail(GmailSession),
+}
+
+impl Backend {
+    fn gates(&self) -> &SendGates {
+        match self {
+            Backend::Graph(session) => session.gates(),
+            Backend::Gmail(session) => session.gates(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
+        let mut d = f.debug_struct("Client");
+        d.field("provider", &self.inner.config.provider)
             .field("client_id", &self.inner.config.client_id)
-            .field("endpoints", &self.inner.config.endpoints)
-            .field("tokens", self.inner.session.tokens())
-            .finish()
+            .field("endpoints", &self.inner.config.endpoints);
+        match &self.inner.backend {
+            Backend::Graph(session) => d.field("tokens", session.tokens()),
+            Backend::Gmail(session) => d.field("gmail", session),
+        };
+        d.finish()
     }
 }
 
@@ -47,6 +72,14 @@ impl Client {
     /// Validates the config, loads the credential and builds the HTTP client. No network I/O.
     pub fn new(config: Config) -> Result<Client> {
         let (validated, auth) = config.into_validated()?;
+        if validated.provider == Provider::GoogleWorkspace {
+            let auth = auth.ok_or_else(|| {
+                Error::config(
+                    "auth is missing: give {\"type\":\"serviceAccountKey\",\"keyPath\":\"...\"} (or keyJson), or create the client with a host signer",
+                )
+            })?;
+            return Client::build_gmail(validated, Credential::load(auth)?);
+        }
         let credential = match &validated.identity {
             Identity::ManagedIdentity(settings) => Credential::ManagedIdentity(Arc::new(
                 ManagedIdentityClient::new(settings.clone(), &validated.http, validated.retry)?,
@@ -79,6 +112,25 @@ impl Client {
                 "a client with a host signer needs auth {\"type\":\"signer\"} or no auth",
             ));
         }
+        if let Some(google) = &validated.google {
+            // A Google service account has no certificate: the config names the account.
+            let client_email = google.service_account_email.clone().ok_or_else(|| {
+                Error::config("a googleWorkspace client with a host signer needs google.serviceAccountEmail")
+                    .with_remedy("Give the service account's email (client_email of its key) and, when the key has one, its id (google.privateKeyId).")
+            })?;
+            let credential = Credential::GoogleServiceAccount {
+                account: Arc::new(ServiceAccount {
+                    client_email,
+                    private_key_id: google.private_key_id.clone(),
+                    client_id: google.client_id.clone(),
+                    token_uri: None,
+                    project_id: None,
+                }),
+                signer,
+                key_id: None,
+            };
+            return Client::build_gmail(validated, credential);
+        }
         let credential = Credential::with_signer(cert_der, signer)?;
         Client::build(validated, credential)
     }
@@ -90,6 +142,11 @@ impl Client {
         provider: Arc<dyn AssertionProvider>,
     ) -> Result<Client> {
         let (validated, auth) = config.into_validated()?;
+        if validated.provider == Provider::GoogleWorkspace {
+            return Err(Error::config(
+                "an assertion callback supplies Entra ID client assertions; provider googleWorkspace signs its own with a service account key or a host signer",
+            ));
+        }
         if !matches!(auth, None | Some(AuthConfig::ClientAssertion)) {
             return Err(Error::config(
                 "a client with an assertion callback needs auth {\"type\":\"clientAssertion\"} or no auth",
@@ -123,6 +180,7 @@ impl Client {
                 scope: config.endpoints.scope.clone(),
                 algorithm: config.assertion_algorithm,
                 margin: config.token_refresh_margin,
+                subject: None,
             },
             cache,
         );
@@ -133,7 +191,52 @@ impl Client {
             config.sending,
         );
         Ok(Client {
-            inner: Arc::new(ClientInner { config, session }),
+            inner: Arc::new(ClientInner {
+                config,
+                backend: Backend::Graph(session),
+            }),
+        })
+    }
+
+    /// A googleWorkspace client: the token endpoint is `google.tokenUri`, else the key's
+    /// `token_uri`, else Google's.
+    fn build_gmail(mut config: ValidatedConfig, credential: Credential) -> Result<Client> {
+        let Credential::GoogleServiceAccount { account, .. } = &credential else {
+            return Err(Error::internal(
+                "a googleWorkspace client needs a service account",
+            ));
+        };
+        let google = config
+            .google
+            .clone()
+            .ok_or_else(|| Error::internal("a googleWorkspace config without google settings"))?;
+        let token_url = match (&google.token_uri, &account.token_uri) {
+            (Some(configured), _) => configured.clone(),
+            (None, Some(from_key)) => {
+                Config::check_key_token_uri(from_key, config.allow_http_loopback)?
+            }
+            (None, None) => GOOGLE_TOKEN_URI.to_owned(),
+        };
+        config.endpoints.token_url = token_url.clone();
+        config.client_id = account.client_email.clone();
+        let http = Http::new(&config.http, config.retry, config.allow_http_loopback)?;
+        let session = GmailSession::new(
+            http,
+            credential,
+            GmailSettings {
+                token_url,
+                gmail_root: google.gmail_root.clone(),
+                impersonate: google.impersonate.clone(),
+                margin: config.token_refresh_margin,
+                process_cache: config.token_cache == TokenCacheMode::Process,
+                sending: config.sending,
+            },
+        )?;
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                config,
+                backend: Backend::Gmail(session),
+            }),
         })
     }
 
@@ -177,8 +280,20 @@ impl Client {
         if cancel.is_some_and(CancelToken::is_cancelled) {
             return Err(Error::cancelled("test permissions").with_outcome(Outcome::Failed));
         }
-        let mut log = OpLog::with_cancel(cancel.cloned());
-        let tokens = self.inner.session.tokens();
+        let log = OpLog::with_cancel(cancel.cloned());
+        let session = match &self.inner.backend {
+            Backend::Graph(session) => session,
+            Backend::Gmail(session) => {
+                return crate::gmail::permission::report(session, options, log, started).await;
+            }
+        };
+        if options.mailbox.is_some() {
+            return Err(Error::invalid_argument(
+                "the options' mailbox applies only to provider googleWorkspace (a Graph token is the app's, for every mailbox)",
+            ));
+        }
+        let mut log = log;
+        let tokens = session.tokens();
         let fetched = tokens.get(options.force_refresh, &mut log).await;
         permission::report(
             &self.inner.config.client_id,
@@ -290,13 +405,24 @@ impl Client {
             return Err(Error::cancelled("send mail"));
         }
         let from = message.sending_mailbox()?;
-        let session = &self.inner.session;
-        let slot = session.gates().acquire(&from.address, log).await?;
-        let prepared = message.prepare_with_buffers(buffers)?;
+        let backend = &self.inner.backend;
+        let slot = backend.gates().acquire(&from.address, log).await?;
+        let service = match backend {
+            Backend::Graph(_) => Service::Graph,
+            Backend::Gmail(_) => Service::Gmail,
+        };
+        let prepared = message.prepare_for(service, buffers)?;
         if cancel.is_some_and(CancelToken::is_cancelled) {
             return Err(Error::cancelled("send mail"));
         }
-        crate::mail::send_in_slot(session, &prepared, &slot, log).await
+        match backend {
+            Backend::Graph(session) => {
+                crate::mail::send_in_slot(session, &prepared, &slot, log).await
+            }
+            Backend::Gmail(session) => {
+                crate::gmail::send::send_in_slot(session, &prepared, &slot, log).await
+            }
+        }
     }
 
     /// Sends many messages at once (docs/contracts.md section 4b) and returns one result per
@@ -345,12 +471,12 @@ impl Client {
     }
 
     pub(crate) fn sending_limits(&self) -> crate::config::SendingLimits {
-        self.inner.session.gates().limits()
+        self.inner.backend.gates().limits()
     }
 
     /// How long `mailbox`'s throttling pause still lasts.
     pub(crate) fn paused_for(&self, mailbox: &str) -> Option<std::time::Duration> {
-        self.inner.session.gates().paused_for(mailbox)
+        self.inner.backend.gates().paused_for(mailbox)
     }
 
     /// Parses a message document (docs/contracts.md section 4) and sends it; a document that

@@ -71,6 +71,79 @@ pub enum AuthConfig {
         /// token request, so a rotated file is picked up.
         token_file: Option<String>,
     },
+    /// provider googleWorkspace: a service account's JSON key (the file the Google Cloud
+    /// console downloads: `client_email`, `private_key`, `private_key_id`, `token_uri`,
+    /// `client_id`). Exactly one of `keyPath` and `keyJson`.
+    ServiceAccountKey {
+        /// A path to the JSON key file.
+        key_path: Option<String>,
+        /// Or the key file's JSON text itself (a secret: it holds the private key).
+        key_json: Option<Secret>,
+    },
+}
+
+/// Which mail service a client sends through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Provider {
+    /// Microsoft 365 (Exchange Online) through Microsoft Graph, with an Entra ID identity.
+    #[default]
+    Microsoft365,
+    /// Google Workspace through the Gmail API, with a service account and domain-wide
+    /// delegation of the `gmail.send` scope.
+    GoogleWorkspace,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Microsoft365 => "microsoft365",
+            Provider::GoogleWorkspace => "googleWorkspace",
+        }
+    }
+}
+
+/// The `google` section: settings of provider googleWorkspace.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GoogleOptions {
+    /// The Workspace user every token acts as (domain-wide delegation), for every message.
+    /// Default: each message's `from` address.
+    pub impersonate: Option<String>,
+    /// The token endpoint. Default: the key file's `token_uri`, else
+    /// `https://oauth2.googleapis.com/token`. For emulators and proxies.
+    pub token_uri: Option<String>,
+    /// The Gmail API root. Default `https://gmail.googleapis.com`. For emulators and proxies.
+    pub gmail_root: Option<String>,
+    /// With a host signer only (the key file says it otherwise): the service account's email
+    /// (`client_email`), the assertion's `iss`.
+    pub service_account_email: Option<String>,
+    /// With a host signer only: the key's id (`private_key_id`), the assertion's `kid`.
+    pub private_key_id: Option<String>,
+    /// With a host signer only: the service account's numeric client id (`client_id`), which
+    /// remedies name (it is what the Admin console's domain-wide delegation asks for).
+    pub client_id: Option<String>,
+}
+
+/// Google's default token endpoint.
+pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// Google's default Gmail API root.
+pub const GMAIL_ROOT: &str = "https://gmail.googleapis.com";
+/// The one scope a googleWorkspace client asks for.
+pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
+
+/// The `google` section after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleSettings {
+    /// The user every token acts as, or `None`: each message's `from`.
+    pub impersonate: Option<String>,
+    /// `google.tokenUri` when given (else the key's `token_uri` decides, when the key is read).
+    pub token_uri: Option<String>,
+    /// Without a trailing slash.
+    pub gmail_root: String,
+    pub service_account_email: Option<String>,
+    pub private_key_id: Option<String>,
+    pub client_id: Option<String>,
 }
 
 /// Where a managed identity's token comes from.
@@ -301,6 +374,13 @@ pub struct Config {
     /// Managed-identity endpoint overrides (tests, emulators).
     #[serde(default)]
     pub endpoints: EndpointOverrides,
+    /// microsoft365 (default: Microsoft Graph) | googleWorkspace (the Gmail API). With
+    /// googleWorkspace, `tenant`, `clientId`, `cloud`, `authorityHost`, `graphRoot`,
+    /// `assertionAlgorithm` and `endpoints` do not apply; `auth` is `serviceAccountKey` (or a
+    /// host signer) and `google` holds the rest.
+    pub provider: Option<Provider>,
+    /// Settings of provider googleWorkspace.
+    pub google: Option<GoogleOptions>,
 }
 
 /// The environment variables the Azure SDKs read for managed and workload identity, captured
@@ -412,6 +492,12 @@ pub struct ValidatedConfig {
     pub sending: SendingLimits,
     pub token_refresh_margin: Duration,
     pub token_cache: TokenCacheMode,
+    pub provider: Provider,
+    /// The `google` settings (provider googleWorkspace only). With googleWorkspace,
+    /// `endpoints.token_url` is Google's token endpoint, `endpoints.graph_root` the Gmail root
+    /// and `endpoints.scope` the gmail.send scope; `client_id` is the service account's email
+    /// once the key is read.
+    pub google: Option<GoogleSettings>,
 }
 
 impl Config {
@@ -444,6 +530,21 @@ impl Config {
         auth: Option<&AuthConfig>,
         env: &AzureEnvironment,
     ) -> Result<ValidatedConfig> {
+        if self.provider.unwrap_or_default() == Provider::GoogleWorkspace {
+            return self.validate_google(auth);
+        }
+        if self.google.is_some() {
+            return Err(Error::config(
+                "google applies only to provider googleWorkspace",
+            )
+            .with_remedy("Set \"provider\": \"googleWorkspace\" to send through Gmail, or remove the google section."));
+        }
+        if matches!(auth, Some(AuthConfig::ServiceAccountKey { .. })) {
+            return Err(Error::config(
+                "auth type serviceAccountKey is a Google credential and needs provider googleWorkspace",
+            )
+            .with_remedy("Set \"provider\": \"googleWorkspace\" to send through Gmail with this service account."));
+        }
         let managed = matches!(auth, Some(AuthConfig::ManagedIdentity { .. }));
         let workload = matches!(auth, Some(AuthConfig::WorkloadIdentity { .. }));
         let client_id_text = if managed {
@@ -621,7 +722,185 @@ impl Config {
             sending,
             token_refresh_margin: Duration::from_secs(margin),
             token_cache: self.token_cache.unwrap_or_default(),
+            provider: Provider::Microsoft365,
+            google: None,
         })
+    }
+
+    /// Provider googleWorkspace: no Entra fields, a Google credential, the `google` section.
+    fn validate_google(&self, auth: Option<&AuthConfig>) -> Result<ValidatedConfig> {
+        let entra_only = [
+            ("tenant", self.tenant.is_some()),
+            ("clientId", self.client_id.is_some()),
+            ("cloud", self.cloud.is_some()),
+            ("authorityHost", self.authority_host.is_some()),
+            ("graphRoot", self.graph_root.is_some()),
+            ("assertionAlgorithm", self.assertion_algorithm.is_some()),
+        ];
+        if let Some((field, _)) = entra_only.iter().find(|(_, given)| *given) {
+            let remedy = match *field {
+                "clientId" => {
+                    "Remove it: the service account comes from its key file (client_email, client_id); with a host signer, give google.serviceAccountEmail and google.clientId."
+                }
+                "graphRoot" | "authorityHost" => {
+                    "Remove it; google.tokenUri and google.gmailRoot override Google's endpoints."
+                }
+                _ => "Remove it: Google Workspace has no Entra tenant or cloud.",
+            };
+            return Err(Error::config(format!(
+                "{field} applies only to provider microsoft365 (Entra ID and Microsoft Graph), not to googleWorkspace"
+            ))
+            .with_remedy(remedy));
+        }
+        let e = &self.endpoints;
+        if e.imds_base_url.is_some()
+            || e.identity_endpoint.is_some()
+            || e.identity_header.is_some()
+            || e.imds_endpoint.is_some()
+            || e.arc_key_directory.is_some()
+        {
+            return Err(Error::config(
+                "endpoints (managed-identity overrides) apply only to provider microsoft365",
+            ));
+        }
+        let key_remedy = "Use the service account's JSON key: auth {\"type\":\"serviceAccountKey\",\"keyPath\":\"/path/key.json\"} (or keyJson), or a host signer with google.serviceAccountEmail.";
+        let google = self.google.clone().unwrap_or_default();
+        let signer = match auth {
+            None | Some(AuthConfig::Signer) => true,
+            Some(AuthConfig::ServiceAccountKey { key_path, key_json }) => {
+                if key_path.is_some() == key_json.is_some() {
+                    return Err(Error::config(
+                        "auth type serviceAccountKey needs exactly one of keyPath or keyJson",
+                    ));
+                }
+                if key_json
+                    .as_ref()
+                    .is_some_and(|k| k.expose().trim().is_empty())
+                {
+                    return Err(Error::config("auth.keyJson is empty"));
+                }
+                false
+            }
+            Some(other) => {
+                let kind = match other {
+                    AuthConfig::ClientSecret { .. } => "clientSecret",
+                    AuthConfig::CertificatePfx { .. } => "certificatePfx",
+                    AuthConfig::CertificatePem { .. } => "certificatePem",
+                    AuthConfig::ClientAssertion => "clientAssertion",
+                    AuthConfig::ManagedIdentity { .. } => "managedIdentity",
+                    _ => "workloadIdentity",
+                };
+                return Err(Error::config(format!(
+                    "auth type {kind} is an Entra ID credential; provider googleWorkspace authenticates as a Google service account"
+                ))
+                .with_remedy(key_remedy));
+            }
+        };
+        if !signer {
+            for (field, given) in [
+                (
+                    "serviceAccountEmail",
+                    google.service_account_email.is_some(),
+                ),
+                ("privateKeyId", google.private_key_id.is_some()),
+                ("clientId", google.client_id.is_some()),
+            ] {
+                if given {
+                    return Err(Error::config(format!(
+                        "google.{field} is read from the service account key; give it only with a host signer"
+                    )));
+                }
+            }
+        } else if matches!(auth, Some(AuthConfig::Signer)) && google.service_account_email.is_none()
+        {
+            return Err(Error::config(
+                "auth type signer with provider googleWorkspace needs google.serviceAccountEmail",
+            )
+            .with_remedy("Give the service account's email (client_email of its key) and, when the key has one, its id (google.privateKeyId)."));
+        }
+        if let Some(email) = &google.service_account_email {
+            crate::mail::prepare::parse_mailbox(email)
+                .map_err(|why| Error::config(format!("google.serviceAccountEmail: {why}")))?;
+        }
+        for (field, value) in [
+            ("privateKeyId", &google.private_key_id),
+            ("clientId", &google.client_id),
+        ] {
+            if let Some(v) = value
+                && (v.trim().is_empty() || !v.chars().all(|c| c.is_ascii_graphic()))
+            {
+                return Err(Error::config(format!(
+                    "google.{field} must be non-empty printable ASCII without spaces"
+                )));
+            }
+        }
+        let impersonate = match &google.impersonate {
+            Some(user) => {
+                let parsed = crate::mail::prepare::parse_mailbox(user)
+                    .map_err(|why| Error::config(format!("google.impersonate: {why}")))?;
+                if parsed.name.is_some() {
+                    return Err(Error::config(
+                        "google.impersonate is a user's email address, without a display name",
+                    ));
+                }
+                Some(parsed.address)
+            }
+            None => None,
+        };
+        let token_uri = google
+            .token_uri
+            .as_deref()
+            .map(|v| parse_endpoint_url("google.tokenUri", v, self.allow_http_loopback))
+            .transpose()?;
+        let gmail_root = match &google.gmail_root {
+            Some(v) => parse_endpoint_url("google.gmailRoot", v, self.allow_http_loopback)?,
+            None => GMAIL_ROOT.to_owned(),
+        };
+        let http = validate_http(&self.http)?;
+        let retry = validate_retry(&self.retry)?;
+        let sending = validate_sending(&self.sending)?;
+        let margin = self.token_refresh_margin_seconds.unwrap_or(300);
+        if margin > 3000 {
+            return Err(Error::config(
+                "tokenRefreshMarginSeconds must be at most 3000 (tokens live 60 minutes)",
+            ));
+        }
+        Ok(ValidatedConfig {
+            client_id: google.service_account_email.clone().unwrap_or_default(),
+            identity: Identity::App,
+            allow_http_loopback: self.allow_http_loopback,
+            endpoints: Endpoints {
+                cloud: Cloud::Global,
+                tenant: String::new(),
+                authority_host: String::new(),
+                token_url: token_uri
+                    .clone()
+                    .unwrap_or_else(|| GOOGLE_TOKEN_URI.to_owned()),
+                graph_root: gmail_root.clone(),
+                scope: GMAIL_SEND_SCOPE.to_owned(),
+            },
+            assertion_algorithm: AssertionAlgorithm::RS256,
+            http,
+            retry,
+            sending,
+            token_refresh_margin: Duration::from_secs(margin),
+            token_cache: self.token_cache.unwrap_or_default(),
+            provider: Provider::GoogleWorkspace,
+            google: Some(GoogleSettings {
+                impersonate,
+                token_uri,
+                gmail_root,
+                service_account_email: google.service_account_email,
+                private_key_id: google.private_key_id,
+                client_id: google.client_id,
+            }),
+        })
+    }
+
+    /// Checks a token endpoint that a service account key names (its `token_uri`) by the rule
+    /// of every configured endpoint.
+    pub(crate) fn check_key_token_uri(value: &str, allow_http_loopback: bool) -> Result<String> {
+        parse_endpoint_url("the key's token_uri", value, allow_http_loopback)
     }
 }
 
@@ -663,7 +942,8 @@ fn validate_auth_shape(auth: &AuthConfig) -> Result<()> {
         AuthConfig::Signer
         | AuthConfig::ClientAssertion
         | AuthConfig::ManagedIdentity { .. }
-        | AuthConfig::WorkloadIdentity { .. } => {}
+        | AuthConfig::WorkloadIdentity { .. }
+        | AuthConfig::ServiceAccountKey { .. } => {}
     }
     Ok(())
 }

@@ -172,6 +172,125 @@ pub enum Credential {
     FederatedTokenFile(String),
     /// The host supplies each client assertion.
     Assertion(Arc<dyn AssertionProvider>),
+    /// A Google service account (provider googleWorkspace): its key (or a host signer) signs
+    /// the RS256 assertion of the JWT-bearer grant.
+    GoogleServiceAccount {
+        account: Arc<ServiceAccount>,
+        signer: Arc<dyn AssertionSigner>,
+        /// The private key's identity when the library loaded it; `None` for a host signer.
+        key_id: Option<KeyId>,
+    },
+}
+
+/// Who a Google service account is: what its key file says besides the private key. No secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    /// `client_email`: the assertion's `iss`.
+    pub client_email: String,
+    /// `private_key_id`: the assertion header's `kid` (omitted when unknown, as Google's own
+    /// libraries do).
+    pub private_key_id: Option<String>,
+    /// `client_id`: the numeric id the Admin console's domain-wide delegation asks for.
+    pub client_id: Option<String>,
+    /// `token_uri`.
+    pub token_uri: Option<String>,
+    /// `project_id`: the Cloud project whose Gmail API must be enabled.
+    pub project_id: Option<String>,
+}
+
+/// The fields of a service account key file we read; the others are ignored.
+#[derive(serde::Deserialize)]
+struct ServiceAccountKeyFile {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    client_email: Option<String>,
+    private_key: Option<Secret>,
+    private_key_id: Option<String>,
+    client_id: Option<String>,
+    token_uri: Option<String>,
+    project_id: Option<String>,
+    universe_domain: Option<String>,
+}
+
+/// The largest service account key file read: a key file is about 2.3 KiB.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+const KEY_FILE_REMEDY: &str = "Use the JSON key of the service account as the Google Cloud console downloads it (IAM & Admin > Service accounts > the account > Keys > Add key > JSON).";
+
+impl ServiceAccount {
+    /// Reads a key file's JSON text: the account, and a signer over its private key. Errors
+    /// name fields, never values (the text holds the private key).
+    pub(crate) fn from_key_json(text: &[u8]) -> Result<(ServiceAccount, RsaKeySigner, KeyId)> {
+        let key: ServiceAccountKeyFile = serde_json::from_slice(text).map_err(|e| {
+            // serde's message can quote a value: say where, not what.
+            Error::credential(format!(
+                "the service account key is not valid JSON of a key file (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+            .with_remedy(KEY_FILE_REMEDY)
+        })?;
+        if let Some(kind) = &key.kind
+            && kind != "service_account"
+        {
+            return Err(Error::credential(format!(
+                "the key file is of type '{}', not 'service_account'",
+                kind.chars().take(40).collect::<String>()
+            ))
+            .with_remedy(KEY_FILE_REMEDY));
+        }
+        if let Some(universe) = &key.universe_domain
+            && universe != "googleapis.com"
+        {
+            return Err(Error::credential(
+                "the service account belongs to a universe other than googleapis.com, where domain-wide delegation is not available",
+            ));
+        }
+        let missing = |field: &str| {
+            Error::credential(format!("the service account key has no {field}"))
+                .with_remedy(KEY_FILE_REMEDY)
+        };
+        let client_email = key
+            .client_email
+            .filter(|e| !e.trim().is_empty())
+            .ok_or_else(|| missing("client_email"))?;
+        let private_key = key
+            .private_key
+            .filter(|k| !k.expose().trim().is_empty())
+            .ok_or_else(|| missing("private_key"))?;
+        let key_der = rsa_key_der(&private_key)?;
+        let signer = RsaKeySigner::from_der(&key_der)?;
+        let non_empty =
+            |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let account = ServiceAccount {
+            client_email: client_email.trim().to_owned(),
+            private_key_id: non_empty(key.private_key_id),
+            client_id: non_empty(key.client_id),
+            token_uri: non_empty(key.token_uri),
+            project_id: non_empty(key.project_id),
+        };
+        Ok((account, signer, KeyId::of_private_key(&key_der)))
+    }
+}
+
+/// The DER of the RSA key in a PEM text (PKCS#8 `PRIVATE KEY`, as Google issues it, or PKCS#1).
+fn rsa_key_der(pem_text: &Secret) -> Result<SecretBytes> {
+    let blocks = pem::parse_many(pem_text.expose())
+        .map_err(|_| Error::credential("the service account key's private_key is not valid PEM"))?;
+    for block in blocks {
+        match block.tag() {
+            "PRIVATE KEY" | "RSA PRIVATE KEY" => return Ok(Zeroizing::new(block.into_contents())),
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(Error::credential(
+                    "the service account key's private_key is encrypted",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Err(Error::credential(
+        "the service account key's private_key holds no 'PRIVATE KEY' block",
+    ))
 }
 
 impl std::fmt::Debug for Credential {
@@ -192,6 +311,19 @@ impl std::fmt::Debug for Credential {
                 write!(f, "Credential::FederatedTokenFile({path})")
             }
             Credential::Assertion(_) => f.write_str("Credential::Assertion(<host callback>)"),
+            Credential::GoogleServiceAccount {
+                account, key_id, ..
+            } => write!(
+                f,
+                "Credential::GoogleServiceAccount({}, key {}, {})",
+                account.client_email,
+                account.private_key_id.as_deref().unwrap_or("-"),
+                if key_id.is_some() {
+                    "key file"
+                } else {
+                    "host signer"
+                }
+            ),
         }
     }
 }
@@ -265,6 +397,34 @@ impl Credential {
             AuthConfig::ClientAssertion => Err(Error::config(
                 "auth type clientAssertion needs the host's assertion callback: create the client with pmp_client_new_with_assertion_callback",
             )),
+            AuthConfig::ServiceAccountKey { key_path, key_json } => {
+                let text: SecretBytes = match (key_json, key_path) {
+                    (Some(json), _) => Zeroizing::new(json.expose().as_bytes().to_vec()),
+                    (None, Some(path)) => read_host_file(
+                        "auth.keyPath",
+                        &path,
+                        MAX_KEY_FILE_BYTES,
+                        Error::credential,
+                        |size| {
+                            Error::credential(format!(
+                                "auth.keyPath: '{path}' is {size}; a service account key file is a few KiB (at most {MAX_KEY_FILE_BYTES} bytes)"
+                            ))
+                        },
+                    )
+                    .map(Zeroizing::new)?,
+                    (None, None) => {
+                        return Err(Error::config(
+                            "auth type serviceAccountKey needs keyPath or keyJson",
+                        ));
+                    }
+                };
+                let (account, signer, key_id) = ServiceAccount::from_key_json(&text)?;
+                Ok(Credential::GoogleServiceAccount {
+                    account: Arc::new(account),
+                    signer: Arc::new(signer),
+                    key_id: Some(key_id),
+                })
+            }
             AuthConfig::ManagedIdentity { .. } | AuthConfig::WorkloadIdentity { .. } => {
                 Err(Error::new(
                     Status::Internal,
@@ -306,6 +466,17 @@ impl Credential {
             Credential::FederatedTokenFile(path) => {
                 Some(Fingerprint::new("workload identity token file").part(path.as_bytes()))
             }
+            Credential::GoogleServiceAccount {
+                account,
+                key_id: Some(key_id),
+                ..
+            } => Some(
+                Fingerprint::new("google service account")
+                    .part(&key_id.0)
+                    .part(account.client_email.as_bytes())
+                    .optional(account.private_key_id.as_deref().map(str::as_bytes)),
+            ),
+            Credential::GoogleServiceAccount { key_id: None, .. } => None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! pmp-mail: send mail through Microsoft Graph with an Entra ID app registration.
+//! pmp-mail: send mail through Microsoft Graph with an Entra ID app registration, or through
+//! the Gmail API with a Google Workspace service account.
 //!
 //! The safe Rust core lives in the concern modules, private to the crate; what a Rust host uses
 //! is re-exported here. `ffi` is the C ABI boundary only. (cbindgen reads every module whatever
@@ -23,6 +24,8 @@ mod entra_error;
 /// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// cbindgen:ignore
+mod gmail;
 /// cbindgen:ignore
 mod host_file;
 /// cbindgen:ignore
@@ -52,10 +55,12 @@ pub use cancel::CancelToken;
 pub use client::Client;
 pub use config::{
     AssertionAlgorithm, AuthConfig, AzureEnvironment, Cloud, Config, EndpointOverrides, Endpoints,
-    HttpOptions, HttpSettings, Identity, ManagedIdentitySource, RetryOptions, RetryPolicy,
-    TokenCacheMode, ValidatedConfig,
+    GoogleOptions, GoogleSettings, HttpOptions, HttpSettings, Identity, ManagedIdentitySource,
+    Provider, RetryOptions, RetryPolicy, TokenCacheMode, ValidatedConfig,
 };
-pub use credential::{AssertionProvider, AssertionRequest, AssertionSigner, SignatureAlgorithm};
+pub use credential::{
+    AssertionProvider, AssertionRequest, AssertionSigner, ServiceAccount, SignatureAlgorithm,
+};
 pub use error::{Error, ErrorDocument, Outcome, Status};
 pub use mail::message::{
     AddressObject, AttachmentInput, HeaderInput, Importance, Message, RecipientInput, SendResult,

@@ -24,6 +24,9 @@ pub struct PermissionOptions {
     /// Bypass the token cache (newly consented permissions only appear in new tokens).
     #[serde(default)]
     pub force_refresh: bool,
+    /// Provider googleWorkspace: the user whose delegation is tested (default:
+    /// `google.impersonate`). Not used with microsoft365.
+    pub mailbox: Option<String>,
 }
 
 impl PermissionOptions {

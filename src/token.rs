@@ -108,6 +108,8 @@ pub struct TokenProvider {
     scope: String,
     algorithm: AssertionAlgorithm,
     margin: Duration,
+    /// The user a Google service account acts as (domain-wide delegation); `None` for Entra.
+    subject: Option<String>,
     cache: Arc<SharedCache>,
 }
 
@@ -116,6 +118,7 @@ impl std::fmt::Debug for TokenProvider {
         f.debug_struct("TokenProvider")
             .field("client_id", &self.client_id)
             .field("token_url", &self.token_url)
+            .field("subject", &self.subject)
             .field("credential", &self.credential)
             .finish_non_exhaustive()
     }
@@ -127,6 +130,8 @@ pub struct TokenSettings {
     pub scope: String,
     pub algorithm: AssertionAlgorithm,
     pub margin: Duration,
+    /// The user a Google service account's tokens act as (the assertion's `sub`).
+    pub subject: Option<String>,
 }
 
 impl TokenProvider {
@@ -145,6 +150,7 @@ impl TokenProvider {
             scope: settings.scope,
             algorithm: settings.algorithm,
             margin: settings.margin,
+            subject: settings.subject,
             cache,
         }
     }
@@ -283,6 +289,7 @@ impl TokenProvider {
 
     async fn fetch_from_entra(&self, log: &mut OpLog) -> Result<Issued> {
         let started = std::time::Instant::now();
+        let google = matches!(self.credential, Credential::GoogleServiceAccount { .. });
         let response = self
             .http
             .execute_async("token request", Idempotency::Idempotent, log, |client| {
@@ -291,12 +298,25 @@ impl TokenProvider {
             })
             .await
             .map_err(|f| {
-                let mut e = f.into_error("token request to Entra ID failed");
+                let mut e = f.into_error(if google {
+                    "token request to Google failed"
+                } else {
+                    "token request to Entra ID failed"
+                });
                 e.duration_ms = Some(started.elapsed().as_millis() as u64);
                 e
             })?;
         if !response.is_success() {
-            let mut e = token_error(&response, &self.credential);
+            let mut e = match &self.credential {
+                Credential::GoogleServiceAccount { account, .. } => {
+                    crate::gmail::error::token_error(
+                        &response,
+                        account,
+                        self.subject.as_deref().unwrap_or(""),
+                    )
+                }
+                _ => token_error(&response, &self.credential),
+            };
             e.duration_ms = Some(started.elapsed().as_millis() as u64);
             return Err(e);
         }
@@ -335,6 +355,41 @@ impl TokenProvider {
 
     /// The form body of one token request; a certificate credential gets a fresh assertion.
     async fn form(&self) -> Result<TokenForm> {
+        if let Credential::GoogleServiceAccount {
+            account, signer, ..
+        } = &self.credential
+        {
+            let subject = self.subject.clone().ok_or_else(|| {
+                Error::internal("a Google service account's token needs a subject")
+            })?;
+            let (account, signer, scope, token_url) = (
+                account.clone(),
+                signer.clone(),
+                self.scope.clone(),
+                self.token_url.clone(),
+            );
+            let now = unix_now();
+            // As for certificates: the signer may be a host callback.
+            let assertion = tokio::task::spawn_blocking(move || {
+                crate::assertion::build_google(
+                    &account,
+                    &subject,
+                    &scope,
+                    &token_url,
+                    signer.as_ref(),
+                    now,
+                )
+            })
+            .await
+            .map_err(|_| Error::new(Status::Signer, "the assertion signer panicked"))??;
+            return Ok(TokenForm(vec![
+                (
+                    "grant_type",
+                    Secret::new("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ),
+                ("assertion", assertion),
+            ]));
+        }
         let mut form = vec![
             ("grant_type", Secret::new("client_credentials")),
             ("client_id", Secret::new(self.client_id.clone())),
@@ -374,10 +429,10 @@ impl TokenProvider {
                 ));
                 form.push(("client_assertion", assertion));
             }
-            Credential::ManagedIdentity(_) => {
+            Credential::ManagedIdentity(_) | Credential::GoogleServiceAccount { .. } => {
                 return Err(Error::new(
                     Status::Internal,
-                    "a managed identity has no token-endpoint form",
+                    "a managed identity has no token-endpoint form (and a Google service account another one)",
                 ));
             }
             Credential::Certificate {

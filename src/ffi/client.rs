@@ -126,6 +126,9 @@ pub unsafe extern "C" fn pmp_client_new(
 /// non-exportable key, HSM). `config.auth` must be `{"type":"signer"}` or omitted.
 ///
 /// `cert_der` (`cert_der_len` bytes) is the DER certificate registered on the app; it is copied.
+/// With `"provider": "googleWorkspace"` the host signs the service account's JWT-bearer
+/// assertion (RS256 only) and there is no certificate: `cert_der` may be NULL with length 0 (it
+/// is ignored), and `google.serviceAccountEmail` (plus `google.privateKeyId`) names the account.
 /// `sign` is called on library threads, possibly concurrently, whenever a token is needed;
 /// `userdata` is passed back to it and must stay valid until the client is freed.
 ///
@@ -148,11 +151,15 @@ pub unsafe extern "C" fn pmp_client_new_with_signer(
         run(|| {
             require_out(client_out, "client_out")?;
             let sign = sign.ok_or_else(|| Error::new(Status::NullParameter, "sign is NULL"))?;
-            if cert_der.is_null() {
+            let cert: &[u8] = if cert_der.is_null() && cert_der_len == 0 {
+                // No certificate: only a googleWorkspace config gets past Client::with_signer.
+                &[]
+            } else if cert_der.is_null() {
                 return Err(Error::new(Status::NullParameter, "cert_der is NULL"));
-            }
-            // SAFETY: non-NULL, and the caller guarantees cert_der_len readable bytes.
-            let cert = unsafe { std::slice::from_raw_parts(cert_der, cert_der_len) };
+            } else {
+                // SAFETY: non-NULL, and the caller guarantees cert_der_len readable bytes.
+                unsafe { std::slice::from_raw_parts(cert_der, cert_der_len) }
+            };
             let signer = Arc::new(CallbackSigner::new(sign, userdata));
             // SAFETY: forwarded contract.
             unsafe {

@@ -71,6 +71,9 @@ pub struct HttpResponse {
     pub retry_after: Option<Duration>,
     /// The `WWW-Authenticate` header (Azure Arc's key-file challenge).
     pub www_authenticate: Option<String>,
+    /// The `Location` header (a Gmail resumable upload's session URI: a credential, never
+    /// logged whole).
+    pub location: Option<String>,
     /// True when this request was sent again after an attempt that may have reached the server
     /// (a lost answer, or a 5xx on a send, retried under `retry.retryUnknownOutcome`): what it
     /// did may have happened twice.
@@ -254,6 +257,11 @@ impl Http {
 
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// Whether `allowHttpLoopback` lets URLs the server hands us be http:// to loopback.
+    pub fn allows_http_loopback(&self) -> bool {
+        self.allow_http_loopback
     }
 
     /// Checks a URL the server handed us (upload session): https, or http to loopback when the
@@ -525,6 +533,7 @@ mod tests {
             attempts: 1,
             retry_after: None,
             www_authenticate: None,
+            location: None,
             repeated_after_unknown_outcome: false,
             budget_exhausted: None,
         };

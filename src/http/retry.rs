@@ -325,12 +325,18 @@ async fn send_once(
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     match response.bytes().await {
         Ok(body) => Ok(HttpResponse {
             status,
             request_id,
             retry_after,
             www_authenticate,
+            location,
             body,
             client_request_id: client_request_id.to_owned(),
             attempts: attempt,

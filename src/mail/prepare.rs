@@ -91,7 +91,19 @@ impl Message {
     /// Validates everything and loads the attachments; `"buffer": n` attachments take their
     /// bytes from `buffers[n]` (copied: the result borrows nothing). Buffers no attachment names
     /// are ignored. The one place a send (single or batched) turns a document into bytes.
+    #[cfg(test)]
     pub(crate) fn prepare_with_buffers(&self, buffers: &[&[u8]]) -> Result<PreparedMessage> {
+        self.prepare_for(Service::Graph, buffers)
+    }
+
+    /// [`Message::prepare_with_buffers`] under the size rules of `service`: Graph's request
+    /// limits (4 MiB requests, the upload seam, 150 MiB per attachment), or Gmail's (one
+    /// RFC 5322 message of at most 35 MiB, checked once it is built).
+    pub(crate) fn prepare_for(
+        &self,
+        service: Service,
+        buffers: &[&[u8]],
+    ) -> Result<PreparedMessage> {
         let from = self.sending_mailbox()?;
         let to = parse_list("to", &self.to)?;
         let cc = parse_list("cc", &self.cc)?;
@@ -124,19 +136,68 @@ impl Message {
             attachments: Vec::new(),
         };
         // Before any attachment is read: the body alone may already be too large.
-        check_message_size(&prepared, !self.attachments.is_empty())?;
-        prepared.attachments = self
-            .attachments
-            .iter()
-            .enumerate()
-            .map(|(i, a)| load_attachment(i, a, buffers))
-            .collect::<Result<Vec<_>>>()?;
-        for (i, attachment) in prepared.attachments.iter().enumerate() {
-            check_seam(i, attachment)?;
+        if service == Service::Graph {
+            check_message_size(&prepared, !self.attachments.is_empty())?;
+        }
+        let mut total = 0usize;
+        prepared.attachments = Vec::with_capacity(self.attachments.len());
+        for (i, input) in self.attachments.iter().enumerate() {
+            let attachment = load_attachment(i, input, buffers, service)?;
+            total += attachment.bytes.len();
+            // Gmail: stop reading once the attachments alone pass the message limit.
+            if total > service.max_attachment_bytes() {
+                return Err(Error::attachment(format!(
+                    "the attachments add up to more than {} bytes, more than {} accepts in one message",
+                    service.max_attachment_bytes(),
+                    service.name()
+                ))
+                .with_remedy("Send fewer or smaller attachments, or a link to the files (e.g. Google Drive) instead."));
+            }
+            prepared.attachments.push(attachment);
+        }
+        if service == Service::Graph {
+            for (i, attachment) in prepared.attachments.iter().enumerate() {
+                check_seam(i, attachment)?;
+            }
         }
         Ok(prepared)
     }
 }
+
+/// The service whose size rules a message is prepared under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Graph,
+    Gmail,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Graph => "Graph",
+            Service::Gmail => "Gmail",
+        }
+    }
+
+    /// The most attachment bytes one attachment (Graph) or all together (Gmail) may have.
+    fn max_attachment_bytes(self) -> usize {
+        match self {
+            Service::Graph => usize::MAX,
+            Service::Gmail => GMAIL_MAX_MESSAGE_BYTES,
+        }
+    }
+
+    fn max_one_attachment(self) -> usize {
+        match self {
+            Service::Graph => MAX_ATTACHMENT_BYTES,
+            Service::Gmail => GMAIL_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// Gmail's limit for one message (`mediaUpload.maxSize` of `users.messages.send`: 35 MiB),
+/// headers and encoding included.
+pub const GMAIL_MAX_MESSAGE_BYTES: usize = 36_700_160;
 
 /// The message must fit in some request below Graph's 4 MiB: the sendMail request (with every
 /// attachment inline), or else the draft path's `POST /messages` (at its smallest: no
@@ -431,7 +492,9 @@ fn load_attachment(
     index: usize,
     input: &AttachmentInput,
     buffers: &[&[u8]],
+    service: Service,
 ) -> Result<PreparedAttachment> {
+    let max = service.max_one_attachment();
     let field = format!("attachments[{index}]");
     let given_name = input
         .name
@@ -440,10 +503,16 @@ fn load_attachment(
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
     let too_large = |name: &str, size: &str| {
-        Error::attachment(format!(
+        match service {
+        Service::Graph => Error::attachment(format!(
             "{field} '{name}' is {size}; Graph accepts at most {MAX_ATTACHMENT_BYTES} bytes (150 MiB) per attachment"
         ))
-        .with_remedy("Compress or split it, or send a link to it (e.g. OneDrive or SharePoint) instead.")
+        .with_remedy("Compress or split it, or send a link to it (e.g. OneDrive or SharePoint) instead."),
+        Service::Gmail => Error::attachment(format!(
+            "{field} '{name}' is {size}; Gmail accepts messages of at most {GMAIL_MAX_MESSAGE_BYTES} bytes (35 MiB) in all"
+        ))
+        .with_remedy("Compress or split it, or send a link to it (e.g. Google Drive) instead."),
+    }
     };
     let (bytes, name) = match (&input.path, &input.content_base64, input.buffer) {
         (Some(path), None, None) => {
@@ -454,13 +523,9 @@ fn load_attachment(
                         .map(|n| n.to_string_lossy().into_owned())
                 })
                 .unwrap_or_else(|| path.clone());
-            let bytes = read_host_file(
-                &field,
-                path,
-                MAX_ATTACHMENT_BYTES as u64,
-                Error::attachment,
-                |size| too_large(&name, size),
-            )?;
+            let bytes = read_host_file(&field, path, max as u64, Error::attachment, |size| {
+                too_large(&name, size)
+            })?;
             (bytes, name)
         }
         (None, Some(b64), None) => {
@@ -475,7 +540,7 @@ fn load_attachment(
                         "{field}.contentBase64 is not valid base64 ({e})"
                     ))
                 })?;
-            if bytes.len() > MAX_ATTACHMENT_BYTES {
+            if bytes.len() > max {
                 return Err(too_large(&name, &format!("{} bytes", bytes.len())));
             }
             (bytes, name)
@@ -488,7 +553,7 @@ fn load_attachment(
                 return Err(buffer_out_of_range(&field, buffer, buffers.len()));
             };
             // Checked before the copy, so an oversized buffer costs nothing.
-            if bytes.len() > MAX_ATTACHMENT_BYTES {
+            if bytes.len() > max {
                 return Err(too_large(&name, &format!("{} bytes", bytes.len())));
             }
             (bytes.to_vec(), name)

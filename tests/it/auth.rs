@@ -43,6 +43,7 @@ fn client_secret_authenticates_and_reports_permissions() {
     let forced = client
         .test_permissions(&PermissionOptions {
             force_refresh: true,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(forced.token_source.as_deref(), Some("endpoint"));

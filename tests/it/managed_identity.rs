@@ -346,6 +346,7 @@ fn workload_identity_sends_and_picks_up_a_rotated_file() {
     let r = client
         .test_permissions(&PermissionOptions {
             force_refresh: true,
+            ..Default::default()
         })
         .unwrap();
     assert!(!r.authenticated);
@@ -361,6 +362,7 @@ fn workload_identity_sends_and_picks_up_a_rotated_file() {
     let r = client
         .test_permissions(&PermissionOptions {
             force_refresh: true,
+            ..Default::default()
         })
         .unwrap();
     assert!(r.authenticated, "{r:?}");
@@ -446,6 +448,7 @@ fn imds_unavailability_is_retried_within_the_budget() {
     let e = client
         .test_permissions(&PermissionOptions {
             force_refresh: true,
+            ..Default::default()
         })
         .unwrap_err();
     assert_eq!(e.status, Status::GraphError, "{e:?}");

@@ -276,6 +276,7 @@ fn failed_refresh_keeps_serving_the_valid_token() {
     let e = client
         .test_permissions(&PermissionOptions {
             force_refresh: true,
+            ..Default::default()
         })
         .unwrap_err();
     // Entra answered (HTTP 500): a service error with its answer, not "no answer".
@@ -439,6 +440,7 @@ fn a_forced_refresh_on_one_client_is_the_token_of_all() {
     let refreshed = second
         .test_permissions(&PermissionOptions {
             force_refresh: true,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(refreshed.token_source.as_deref(), Some("endpoint"));
