@@ -353,7 +353,11 @@ void pmp_cancel_free(struct pmp_cancel *cancel);
 
 /*
  Creates a client from a config document (UTF-8 JSON, at most 1 MiB; see docs/contracts.md
- section 2). Validates the config and loads the credential; no network I/O.
+ section 2). Validates the config and loads the credential; no network I/O. The config's
+ `provider` decides the service: `microsoft365` (default: Microsoft Graph with an Entra ID
+ app) or `googleWorkspace` (the Gmail API with a service account key,
+ `{"type":"serviceAccountKey","keyPath"|"keyJson"}`); every other function works the same for
+ both.
 
  On success `*client_out` receives a new handle the caller owns and must release with
  `pmp_client_free`. On failure `*client_out` is untouched and `pmp_last_error` explains.
@@ -369,6 +373,9 @@ pmp_status pmp_client_new(const uint8_t *config_json, size_t config_len, struct 
  non-exportable key, HSM). `config.auth` must be `{"type":"signer"}` or omitted.
 
  `cert_der` (`cert_der_len` bytes) is the DER certificate registered on the app; it is copied.
+ With `"provider": "googleWorkspace"` the host signs the service account's JWT-bearer
+ assertion (RS256 only) and there is no certificate: `cert_der` may be NULL with length 0 (it
+ is ignored), and `google.serviceAccountEmail` (plus `google.privateKeyId`) names the account.
  `sign` is called on library threads, possibly concurrently, whenever a token is needed;
  `userdata` is passed back to it and must stay valid until the client is freed.
 
@@ -447,7 +454,9 @@ pmp_status pmp_set_log_callback(pmp_log_callback cb, void *userdata, uint32_t ma
 
  `options_json` may be NULL with `options_len` 0 for defaults. Returns `PMP_STATUS_OK` with
  `"authenticated": false` and an `error` member when Entra ID rejects the credentials; a
- non-OK status only for bad input, network failures and the like.
+ non-OK status only for bad input, network failures and the like. With provider
+ googleWorkspace it tests the domain-wide delegation for one user (options `mailbox`, else the
+ config's `google.impersonate`) and reports `gmail.send` and `Gmail API`.
 
  On success `*report_out` receives a JSON string the caller frees with `pmp_string_free`.
  Blocks the calling thread; safe to call concurrently on one client.

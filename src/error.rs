@@ -198,9 +198,11 @@ error_fields! {
     http_status: Option<u16>,
     /// The Entra ID AADSTS error number.
     aadsts: Option<u32>,
-    /// The OAuth `error` value from Entra ID, e.g. `invalid_client`.
+    /// The OAuth `error` value from the token endpoint: Entra ID's (e.g. `invalid_client`), or
+    /// Google's with provider googleWorkspace (e.g. `unauthorized_client`).
     entra_error: Option<String>,
-    /// Graph's `error.code`, e.g. `ErrorAccessDenied`.
+    /// Graph's `error.code` (e.g. `ErrorAccessDenied`), or with provider googleWorkspace the
+    /// Gmail API's `errors[0].reason` (e.g. `accessNotConfigured`).
     graph_code: Option<String>,
     /// Graph's `request-id` response header.
     request_id: Option<String>,

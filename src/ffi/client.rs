@@ -102,7 +102,11 @@ pub(super) unsafe fn client_call(
 }
 
 /// Creates a client from a config document (UTF-8 JSON, at most 1 MiB; see docs/contracts.md
-/// section 2). Validates the config and loads the credential; no network I/O.
+/// section 2). Validates the config and loads the credential; no network I/O. The config's
+/// `provider` decides the service: `microsoft365` (default: Microsoft Graph with an Entra ID
+/// app) or `googleWorkspace` (the Gmail API with a service account key,
+/// `{"type":"serviceAccountKey","keyPath"|"keyJson"}`); every other function works the same for
+/// both.
 ///
 /// On success `*client_out` receives a new handle the caller owns and must release with
 /// `pmp_client_free`. On failure `*client_out` is untouched and `pmp_last_error` explains.

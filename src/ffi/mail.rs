@@ -23,7 +23,9 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
 ///
 /// `options_json` may be NULL with `options_len` 0 for defaults. Returns `PMP_STATUS_OK` with
 /// `"authenticated": false` and an `error` member when Entra ID rejects the credentials; a
-/// non-OK status only for bad input, network failures and the like.
+/// non-OK status only for bad input, network failures and the like. With provider
+/// googleWorkspace it tests the domain-wide delegation for one user (options `mailbox`, else the
+/// config's `google.impersonate`) and reports `gmail.send` and `Gmail API`.
 ///
 /// On success `*report_out` receives a JSON string the caller frees with `pmp_string_free`.
 /// Blocks the calling thread; safe to call concurrently on one client.

@@ -79,6 +79,14 @@ pub(crate) enum Answer {
     Lost(Error),
 }
 
+/// What a Gmail request sends (the authorization is added by [`GmailSession::call`]).
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: &'a [(&'static str, String)],
+    pub body: Option<bytes::Bytes>,
+}
+
 /// One Gmail request: its name in logs and errors, whether it sends the message, how to
 /// retry it.
 #[derive(Debug, Clone, Copy)]
@@ -194,11 +202,14 @@ impl GmailSession {
         step: Step,
         subject: &str,
         log: &mut OpLog,
-        method: Method,
-        url: &str,
-        headers: &[(&'static str, String)],
-        body: Option<bytes::Bytes>,
+        request: Request<'_>,
     ) -> Result<Answer> {
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+        } = request;
         let tokens = self.tokens_for(subject);
         let (mut token, _) = tokens
             .get(false, log)

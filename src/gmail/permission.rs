@@ -7,7 +7,7 @@ use std::time::Instant;
 use reqwest::Method;
 
 use super::error::{api_reason, delegation_remedy, gmail_error};
-use super::{Answer, GmailSession, Step};
+use super::{Answer, GmailSession, Request, Step};
 use crate::config::GMAIL_SEND_SCOPE;
 use crate::error::{Error, Result, Status};
 use crate::http::Idempotency;
@@ -163,10 +163,12 @@ async fn probe(
             PROBE,
             subject,
             log,
-            Method::POST,
-            &session.url("/gmail/v1/users/me/messages/send"),
-            &[("content-type", "application/json".to_owned())],
-            Some(bytes::Bytes::from_static(b"{}")),
+            Request {
+                method: Method::POST,
+                url: &session.url("/gmail/v1/users/me/messages/send"),
+                headers: &[("content-type", "application/json".to_owned())],
+                body: Some(bytes::Bytes::from_static(b"{}")),
+            },
         )
         .await;
     let response = match answer {

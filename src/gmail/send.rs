@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::error::gmail_error;
-use super::{Answer, GmailSession, Step};
+use super::{Answer, GmailSession, Request, Step};
 use crate::error::{Error, Outcome, Result, Status};
 use crate::http::{HttpResponse, Idempotency};
 use crate::logging::OpLog;
@@ -143,10 +143,12 @@ pub(crate) async fn send_in_slot(
                     SEND_RAW,
                     &subject,
                     log,
-                    Method::POST,
-                    &session.url(SEND_PATH),
-                    &[("content-type", "application/json".to_owned())],
-                    Some(body.into()),
+                    Request {
+                        method: Method::POST,
+                        url: &session.url(SEND_PATH),
+                        headers: &[("content-type", "application/json".to_owned())],
+                        body: Some(body.into()),
+                    },
                 )
                 .await?;
             (answered(answer)?, false)
@@ -158,10 +160,12 @@ pub(crate) async fn send_in_slot(
                     SEND_MULTIPART,
                     &subject,
                     log,
-                    Method::POST,
-                    &session.url(&format!("{UPLOAD_PATH}?uploadType=multipart")),
-                    &[("content-type", content_type)],
-                    Some(body.into()),
+                    Request {
+                        method: Method::POST,
+                        url: &session.url(&format!("{UPLOAD_PATH}?uploadType=multipart")),
+                        headers: &[("content-type", content_type)],
+                        body: Some(body.into()),
+                    },
                 )
                 .await?;
             (answered(answer)?, false)
@@ -238,14 +242,16 @@ async fn resumable(
             START_RESUMABLE,
             subject,
             log,
-            Method::POST,
-            &session.url(&format!("{UPLOAD_PATH}?uploadType=resumable")),
-            &[
-                ("content-type", "application/json; charset=UTF-8".to_owned()),
-                ("x-upload-content-type", "message/rfc822".to_owned()),
-                ("x-upload-content-length", total.to_string()),
-            ],
-            Some(bytes::Bytes::from_static(b"{}")),
+            Request {
+                method: Method::POST,
+                url: &session.url(&format!("{UPLOAD_PATH}?uploadType=resumable")),
+                headers: &[
+                    ("content-type", "application/json; charset=UTF-8".to_owned()),
+                    ("x-upload-content-type", "message/rfc822".to_owned()),
+                    ("x-upload-content-length", total.to_string()),
+                ],
+                body: Some(bytes::Bytes::from_static(b"{}")),
+            },
         )
         .await?;
     let started = answered(started)?;
@@ -272,10 +278,12 @@ async fn resumable(
             SEND_RESUMABLE,
             subject,
             log,
-            Method::PUT,
-            &location,
-            &[("content-type", "message/rfc822".to_owned())],
-            Some(body),
+            Request {
+                method: Method::PUT,
+                url: &location,
+                headers: &[("content-type", "message/rfc822".to_owned())],
+                body: Some(body),
+            },
         )
         .await?;
     let lost = match sent {
@@ -291,10 +299,12 @@ async fn resumable(
             ASK_SESSION,
             subject,
             log,
-            Method::PUT,
-            &location,
-            &[("content-range", format!("bytes */{total}"))],
-            None,
+            Request {
+                method: Method::PUT,
+                url: &location,
+                headers: &[("content-range", format!("bytes */{total}"))],
+                body: None,
+            },
         )
         .await;
     match asked {

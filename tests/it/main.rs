@@ -10,6 +10,7 @@ mod buffers;
 mod cancel;
 mod common;
 mod generated;
+mod google;
 mod input_files;
 mod managed_identity;
 mod network;
