@@ -75,6 +75,10 @@ try {
     $tenant = '11111111-1111-1111-1111-111111111111'
     $clientId = '22222222-2222-2222-2222-222222222222'
     $mailbox = 'alerts@contoso.onmicrosoft.com'
+    # Google Workspace: the same C program sends through Gmail when the config says so.
+    $googleAccount = 'c-tests@pmp-c-tests.iam.gserviceaccount.com'
+    $googleClientId = '123456789012345678901'
+    $googleUser = 'alerts@example.com'
     @"
 [[tenants]]
 id = "$tenant"
@@ -94,6 +98,19 @@ tenant = "$tenant"
 address = "$mailbox"
 exists = true
 restEnabled = true
+
+[[google.projects]]
+id = "pmp-c-tests"
+
+[[google.serviceAccounts]]
+project = "pmp-c-tests"
+clientEmail = "$googleAccount"
+clientId = "$googleClientId"
+
+[[google.domains]]
+name = "example.com"
+users = [{ address = "$googleUser" }]
+delegations = [{ clientId = "$googleClientId", scopes = ["https://www.googleapis.com/auth/gmail.send"] }]
 "@ | Set-Content -LiteralPath (Join-Path $work 'directory.toml') -Encoding utf8NoBOM
 
     $emulator = Start-PmpEmulator -CargoProfile $CargoProfile -Strict -ConfigPath (Join-Path $work 'directory.toml') `
@@ -122,6 +139,22 @@ restEnabled = true
         [System.IO.File]::WriteAllText($file.Path, $text)
     }
 
+    # A key file the emulator issues (the private key never leaves this run), and a
+    # googleWorkspace config that names it.
+    $googleKeyText = Invoke-PmpEmulatorControl $emulator 'google/keys' -Method POST -Body @{ clientEmail = $googleAccount } -Raw
+    $googleKeyLine = @($googleKeyText -split '\\n' | Where-Object { $_.Length -gt 40 -and $_ -notmatch '[":]' })[0]
+    if (-not $googleKeyLine) { throw 'the emulator issued a key file without a private key' }
+    $googleKey = Join-Path $work 'google-sa.json'
+    [System.IO.File]::WriteAllText($googleKey, $googleKeyText)
+    $googleConfig = Join-Path $work 'google-config.json'
+    [System.IO.File]::WriteAllText($googleConfig, ([ordered]@{
+                provider = 'googleWorkspace'
+                auth     = [ordered]@{ type = 'serviceAccountKey'; keyPath = $googleKey }
+                google   = [ordered]@{ impersonate = $googleUser; tokenUri = "$($emulator.BaseUrl)/token"; gmailRoot = $emulator.BaseUrl }
+                http     = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $emulator.CaPath -Raw); useSystemProxy = $false; timeoutSeconds = 60 }
+                retry    = [ordered]@{ maxAttempts = 3; maxTotalWaitSeconds = 30 }
+            } | ConvertTo-Json -Compress -Depth 5))
+
     $include = Join-Path $repo 'include'
     $programs = [ordered]@{
         smoke     = Join-Path $repo 'tests/c/smoke.c'
@@ -140,7 +173,7 @@ restEnabled = true
     # Every run of a C program keeps its stdout and stderr in $outputs/LABEL.out and LABEL.err.
     $outputs = Join-Path $work 'output'
     New-Item -ItemType Directory -Path $outputs | Out-Null
-    $labels = 'smoke', 'test_abi', 'send_mail', 'send_mail.wrong-secret', 'smoke.valgrind', 'test_abi.valgrind', 'send_mail.valgrind'
+    $labels = 'smoke', 'test_abi', 'send_mail', 'send_mail.wrong-secret', 'send_mail.gmail', 'smoke.valgrind', 'test_abi.valgrind', 'send_mail.valgrind'
     function Invoke-Program([string] $Label, [string[]] $CommandLine) {
         $arguments = @($CommandLine | Select-Object -Skip 1)
         Invoke-NativeCapture $CommandLine[0] $arguments -OutputPath (Join-Path $outputs $Label)
@@ -181,22 +214,29 @@ restEnabled = true
         }
         $true
     }
+    Step 'send_mail example through Gmail (a googleWorkspace config, nothing else changed)' {
+        $run = Invoke-Program 'send_mail.gmail' @($exe.send_mail, $googleConfig, $googleUser, 'ops@example.net', 'C example (Gmail)')
+        if (-not (Test-Succeeded $run)) { return $false }
+        $gmail = @(@(Invoke-PmpEmulatorControl $emulator 'messages') | Where-Object { $_.subject -eq 'C example (Gmail)' })
+        Write-Host "Gmail messages from the C example: $($gmail.Count) (via $($gmail.via -join ', '))"
+        $gmail.Count -eq 1 -and $gmail[0].provider -eq 'gmail' -and $gmail[0].mailbox -eq $googleUser
+    }
     Step 'smoke under valgrind' { Test-Succeeded (Invoke-Program 'smoke.valgrind' ($valgrind + $exe.smoke)) }
     Step 'test_abi under valgrind' { Test-AbiRun (Invoke-Program 'test_abi.valgrind' ($valgrind + @($exe.test_abi, $config, $mailbox, $emulator.CaPath))) }
     Step 'send_mail under valgrind' {
         Test-Succeeded (Invoke-Program 'send_mail.valgrind' ($valgrind + $exe.send_mail + (& $sendArguments $config 'C example (valgrind)')))
     }
 
-    Step 'emulator recorded exactly 12 messages' {
+    Step 'emulator recorded exactly 13 messages' {
         # Over HTTPS trusting only the emulator's CA (Invoke-PmpEmulatorControl).
         $messages = @(Invoke-PmpEmulatorControl $emulator 'messages')
         $counters = Invoke-PmpEmulatorControl $emulator 'counters'
         $viaCount = @($messages | Where-Object { $_.PSObject.Properties['via'] -and $_.via }).Count
         Write-Host "messages recorded: $($messages.Count) ($viaCount with 'via'); counters: $($counters | ConvertTo-Json -Compress)"
         # test_abi sends 3 alone (pmp_send_mail, pmp_send_mail_with_buffers with and without
-        # buffers) and 2 in a batch, send_mail 1, each run twice (native + valgrind); nothing else
-        # sends.
-        $messages.Count -eq 12 -and $viaCount -eq 12 -and $counters.messagesAccepted -eq 12
+        # buffers) and 2 in a batch, send_mail 1, each run twice (native + valgrind), and
+        # send_mail 1 through Gmail; nothing else sends.
+        $messages.Count -eq 13 -and $viaCount -eq 13 -and $counters.messagesAccepted -eq 13
     }
 
     Step 'the buffer test_abi passed arrived byte for byte' {
@@ -209,7 +249,7 @@ restEnabled = true
         $sent.Count -eq 2 -and $exact.Count -eq 2
     }
 
-    Step "no secret or access token in the C programs' output" {
+    Step "no secret, private key or access token in the C programs' output" {
         $ok = $true
         foreach ($label in $labels) {
             $out = Join-Path $outputs "$label.out"
@@ -220,7 +260,7 @@ restEnabled = true
             }
             foreach ($file in $out, $err) {
                 if (-not (Test-Path -LiteralPath $file)) { continue }
-                $hits = @(Select-String -LiteralPath $file -SimpleMatch -CaseSensitive -Pattern $secret, 'eyJ')
+                $hits = @(Select-String -LiteralPath $file -SimpleMatch -CaseSensitive -Pattern $secret, 'eyJ', $googleKeyLine, 'PRIVATE KEY', 'ya29.')
                 if ($hits) {
                     Write-Host "$label leaked the client secret or an access token ($([System.IO.Path]::GetExtension($file).TrimStart('.'))):" -ForegroundColor Red
                     foreach ($hit in $hits) {
