@@ -27,6 +27,8 @@ pub mod ffi;
 /// cbindgen:ignore
 mod gmail;
 /// cbindgen:ignore
+mod google_error;
+/// cbindgen:ignore
 mod host_file;
 /// cbindgen:ignore
 mod http;

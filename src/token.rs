@@ -309,7 +309,7 @@ impl TokenProvider {
         if !response.is_success() {
             let mut e = match &self.credential {
                 Credential::GoogleServiceAccount { account, .. } => {
-                    crate::gmail::error::token_error(
+                    crate::google_error::token_error(
                         &response,
                         account,
                         self.subject.as_deref().unwrap_or(""),
