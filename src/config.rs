@@ -818,9 +818,13 @@ impl Config {
             )
             .with_remedy("Give the service account's email (client_email of its key) and, when the key has one, its id (google.privateKeyId)."));
         }
-        if let Some(email) = &google.service_account_email {
-            crate::mail::prepare::parse_mailbox(email)
-                .map_err(|why| Error::config(format!("google.serviceAccountEmail: {why}")))?;
+        if let Some(email) = &google.service_account_email
+            && !is_plain_address(email)
+        {
+            return Err(Error::config(format!(
+                "google.serviceAccountEmail '{}' is not an email address",
+                truncate_for_message(email)
+            )));
         }
         for (field, value) in [
             ("privateKeyId", &google.private_key_id),
@@ -834,16 +838,13 @@ impl Config {
                 )));
             }
         }
-        let impersonate = match &google.impersonate {
+        let impersonate = match google.impersonate.as_deref().map(str::trim) {
+            Some(user) if is_plain_address(user) => Some(user.to_owned()),
             Some(user) => {
-                let parsed = crate::mail::prepare::parse_mailbox(user)
-                    .map_err(|why| Error::config(format!("google.impersonate: {why}")))?;
-                if parsed.name.is_some() {
-                    return Err(Error::config(
-                        "google.impersonate is a user's email address, without a display name",
-                    ));
-                }
-                Some(parsed.address)
+                return Err(Error::config(format!(
+                    "google.impersonate '{}' is not a user's email address (give the address alone, without a display name)",
+                    truncate_for_message(user)
+                )));
             }
             None => None,
         };
@@ -1221,6 +1222,21 @@ pub(crate) fn check_transport(url: &Url, allow_http_loopback: bool) -> Result<()
         }
         _ => Err(Insecure::OtherScheme),
     }
+}
+
+/// `local@domain.tld` without spaces, brackets or a display name: enough to catch a mix-up
+/// (the message's own addresses get the full check when a message is prepared).
+fn is_plain_address(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
 }
 
 fn truncate_for_message(value: &str) -> String {
@@ -1627,6 +1643,101 @@ mod tests {
             let e = config(bad).unwrap_err();
             assert!(e.message.contains("sending."), "{}", e.message);
         }
+    }
+
+    fn google(extra: &str) -> Result<ValidatedConfig> {
+        let text = format!(
+            r#"{{"provider":"googleWorkspace","auth":{{"type":"serviceAccountKey","keyPath":"/k.json"}}{extra}}}"#
+        );
+        Config::from_json(&text)?.validate()
+    }
+
+    #[test]
+    fn google_workspace_defaults_and_overrides() {
+        let c = google("").unwrap();
+        assert_eq!(c.provider, Provider::GoogleWorkspace);
+        assert_eq!(c.endpoints.token_url, GOOGLE_TOKEN_URI);
+        assert_eq!(c.endpoints.graph_root, GMAIL_ROOT);
+        assert_eq!(c.endpoints.scope, GMAIL_SEND_SCOPE);
+        let g = c.google.unwrap();
+        assert_eq!((g.impersonate, g.token_uri), (None, None));
+        let c = google(
+            r#","google":{"impersonate":"Alerts@Example.com","tokenUri":"https://127.0.0.1:9/token","gmailRoot":"https://127.0.0.1:9/"}"#,
+        )
+        .unwrap();
+        let g = c.google.unwrap();
+        assert_eq!(g.impersonate.as_deref(), Some("Alerts@Example.com"));
+        assert_eq!(g.token_uri.as_deref(), Some("https://127.0.0.1:9/token"));
+        assert_eq!(g.gmail_root, "https://127.0.0.1:9");
+        // The transport rule of every endpoint.
+        for field in ["tokenUri", "gmailRoot"] {
+            let e =
+                google(&format!(r#","google":{{"{field}":"http://127.0.0.1:9"}}"#)).unwrap_err();
+            assert!(e.message.contains("allowHttpLoopback"), "{}", e.message);
+            assert!(
+                google(&format!(
+                    r#","allowHttpLoopback":true,"google":{{"{field}":"http://127.0.0.1:9"}}"#
+                ))
+                .is_ok()
+            );
+        }
+        for bad in ["Ann <a@example.com>", "nobody", "a@b"] {
+            let e = google(&format!(r#","google":{{"impersonate":"{bad}"}}"#)).unwrap_err();
+            assert!(e.message.contains("google.impersonate"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn google_workspace_refuses_what_belongs_to_entra_and_the_other_way_round() {
+        for (extra, named) in [
+            (r#","tenant":"contoso.onmicrosoft.com""#, "tenant"),
+            (r#","cloud":"global""#, "cloud"),
+            (r#","graphRoot":"https://127.0.0.1:9""#, "graphRoot"),
+            (r#","assertionAlgorithm":"RS256""#, "assertionAlgorithm"),
+            (
+                r#","google":{"serviceAccountEmail":"a@b.iam.gserviceaccount.com"}"#,
+                "serviceAccountEmail",
+            ),
+        ] {
+            let e = google(extra).unwrap_err();
+            assert_eq!(e.status, crate::Status::InvalidConfig);
+            assert!(e.message.contains(named), "{extra}: {}", e.message);
+        }
+        let parse = |text: &str| Config::from_json(text).unwrap().validate();
+        let e = parse(r#"{"provider":"googleWorkspace","auth":{"type":"serviceAccountKey"}}"#)
+            .unwrap_err();
+        assert!(
+            e.message.contains("exactly one of keyPath or keyJson"),
+            "{}",
+            e.message
+        );
+        let e = parse(r#"{"provider":"googleWorkspace","auth":{"type":"managedIdentity"}}"#)
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("managedIdentity is an Entra ID credential"),
+            "{}",
+            e.message
+        );
+        let e = parse(r#"{"provider":"googleWorkspace","auth":{"type":"signer"}}"#).unwrap_err();
+        assert!(
+            e.message.contains("google.serviceAccountEmail"),
+            "{}",
+            e.message
+        );
+        assert!(parse(r#"{"provider":"googleWorkspace","auth":{"type":"signer"},"google":{"serviceAccountEmail":"s@p.iam.gserviceaccount.com","privateKeyId":"abc"}}"#).is_ok());
+        let e = config(r#","google":{}"#).unwrap_err();
+        assert!(e.message.contains("googleWorkspace"), "{}", e.message);
+        let text = format!(
+            r#"{{"tenant":"{TENANT}","clientId":"{CLIENT}","auth":{{"type":"serviceAccountKey","keyPath":"/k"}}}}"#
+        );
+        let e = parse(&text).unwrap_err();
+        assert!(
+            e.message.contains("needs provider googleWorkspace"),
+            "{}",
+            e.message
+        );
+        assert!(Config::from_json(r#"{"provider":"gmail"}"#).is_err());
     }
 
     #[test]
