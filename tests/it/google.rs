@@ -611,3 +611,27 @@ fn the_private_key_is_in_no_output() {
         assert!(!output.contains("PRIVATE KEY"), "{output}");
     }
 }
+
+#[test]
+fn a_batch_sends_as_several_users_through_gmail() {
+    let emu = start();
+    let client = client_with_key(&emu, SA);
+    let messages = json!([
+        {"from": USER, "to": ["a@example.net"], "subject": "one"},
+        {"from": USER_B, "to": ["a@example.net"], "subject": "two"},
+        {"from": "not an address", "to": ["a@example.net"]},
+    ]);
+    let result = client
+        .send_batch_json(&messages.to_string(), None, None, &mut |_| {})
+        .unwrap();
+    let doc = serde_json::to_value(&result).unwrap();
+    assert_eq!(
+        (doc["sent"].as_u64(), doc["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{doc}"
+    );
+    assert_eq!(doc["results"][2]["error"]["category"], "invalidArgument");
+    let mut mailboxes: Vec<String> = emu.messages().into_iter().map(|m| m.mailbox).collect();
+    mailboxes.sort();
+    assert_eq!(mailboxes, vec![USER.to_owned(), USER_B.to_owned()]);
+}
