@@ -106,3 +106,48 @@ impl Drop for PlaceGuard {
         PLACE.with(|p| p.set(self.0));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::runtime::{Handle, RuntimeFlavor};
+
+    #[test]
+    fn single_calls_drive_a_current_thread_runtime_and_batches_the_workers() {
+        let caller = std::thread::current().id();
+        let (flavor, thread, place_inside) = block_on(async {
+            (
+                Handle::current().runtime_flavor(),
+                std::thread::current().id(),
+                place(),
+            )
+        })
+        .unwrap();
+        assert_eq!(flavor, RuntimeFlavor::CurrentThread);
+        assert_eq!(thread, caller, "the calling thread polls the call");
+        assert_eq!(place_inside, Place::Caller);
+        assert_eq!(place(), Place::Foreign, "the place is put back afterwards");
+
+        let (flavor, spawned_place) = block_on_workers(async {
+            let spawned = tokio::spawn(async { place() }).await.unwrap();
+            (Handle::current().runtime_flavor(), spawned)
+        })
+        .unwrap();
+        assert_eq!(flavor, RuntimeFlavor::MultiThread);
+        assert_eq!(
+            spawned_place,
+            Place::Workers,
+            "worker threads know their place"
+        );
+        assert_eq!(place(), Place::Foreign);
+    }
+
+    #[test]
+    fn a_blocking_call_inside_a_runtime_is_refused() {
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let refused = outer.block_on(async { block_on(async {}) });
+        assert!(refused.is_err());
+    }
+}
