@@ -22,6 +22,14 @@ public sealed class EmulatorFixture : IDisposable
     public const string SiteAMailbox = "site-a@contoso.onmicrosoft.com";
     public const string SiteBMailbox = "site-b@contoso.onmicrosoft.com";
 
+    /// <summary>Google Workspace: a service account delegated gmail.send in <see cref="GoogleDomain"/>, and one that is not.</summary>
+    public const string GoogleProject = "pmp-xunit";
+    public const string GoogleServiceAccount = "sender@pmp-xunit.iam.gserviceaccount.com";
+    public const string GoogleClientId = "118000000000000000011";
+    public const string GoogleUndelegatedAccount = "stranger@pmp-xunit.iam.gserviceaccount.com";
+    public const string GoogleDomain = "xunit.example";
+    public const string GoogleUser = "alerts@xunit.example";
+
     private readonly EmulatorProcess _emulator;
 
     public EmulatorFixture()
@@ -56,6 +64,23 @@ public sealed class EmulatorFixture : IDisposable
                 new JsonObject { ["tenant"] = TenantId, ["address"] = SiteAMailbox },
                 new JsonObject { ["tenant"] = TenantId, ["address"] = SiteBMailbox },
                 new JsonObject { ["tenant"] = TenantId, ["address"] = MissingMailbox, ["exists"] = false }),
+            ["google"] = new JsonObject
+            {
+                ["projects"] = new JsonArray(new JsonObject { ["id"] = GoogleProject }),
+                ["serviceAccounts"] = new JsonArray(
+                    new JsonObject { ["project"] = GoogleProject, ["clientEmail"] = GoogleServiceAccount, ["clientId"] = GoogleClientId },
+                    new JsonObject { ["project"] = GoogleProject, ["clientEmail"] = GoogleUndelegatedAccount, ["clientId"] = "118000000000000000012" }),
+                ["domains"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = GoogleDomain,
+                    ["users"] = new JsonArray(new JsonObject { ["address"] = GoogleUser }),
+                    ["delegations"] = new JsonArray(new JsonObject
+                    {
+                        ["clientId"] = GoogleClientId,
+                        ["scopes"] = new JsonArray("https://www.googleapis.com/auth/gmail.send"),
+                    }),
+                }),
+            },
         };
         try
         {
@@ -94,6 +119,20 @@ public sealed class EmulatorFixture : IDisposable
     };
 
     public PmpMailConfig SecretConfig(string secret = Secret) => Config(SecretApp, PmpMailCredential.FromClientSecret(secret));
+
+    /// <summary>A JSON key file the emulator issues (and registers at once) for <paramref name="clientEmail"/>.</summary>
+    public string GoogleServiceAccountKey(string clientEmail) =>
+        _emulator.Control.GoogleServiceAccountKeyAsync(clientEmail).GetAwaiter().GetResult();
+
+    /// <summary>A Google Workspace config with the emulator's token URI, Gmail root and CA.</summary>
+    public PmpMailConfig GoogleConfig(PmpMailCredential credential)
+    {
+        PmpMailConfig config = PmpMailConfig.ForGoogleWorkspace(credential);
+        config.GoogleTokenUri = new Uri(BaseUrl, "token");
+        config.GmailRoot = BaseUrl;
+        config.Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = CaPem };
+        return config;
+    }
 
     // The control API goes over the same CA-pinned TLS (EmulatorTrust) as everything else.
     public JsonObject Counters() => _emulator.Control.GetAsync<JsonObject>("counters").GetAwaiter().GetResult();

@@ -272,10 +272,22 @@ public sealed class PmpMailClient : IDisposable
     /// throttled token request's Retry-After): it then throws <see cref="PmpMailCancelledException"/>. A request in
     /// flight is never abandoned.
     /// </summary>
-    public unsafe PmpPermissionReport TestPermissions(bool forceRefresh, CancellationToken cancellationToken)
+    public PmpPermissionReport TestPermissions(bool forceRefresh, CancellationToken cancellationToken) =>
+        TestPermissions(null, forceRefresh, cancellationToken);
+
+    /// <summary>
+    /// Google Workspace: tests the domain-wide delegation for <paramref name="mailbox"/> (the user to send as; null
+    /// means <see cref="PmpMailConfig.Impersonate"/>). <see cref="PmpPermissionReport.Permissions"/> has <c>gmail.send</c>
+    /// (Missing, with the Admin console remedy, when the delegation is not granted) and <c>Gmail API</c>.
+    /// </summary>
+    public PmpPermissionReport TestPermissions(string? mailbox, bool forceRefresh = false) =>
+        TestPermissions(mailbox, forceRefresh, CancellationToken.None);
+
+    /// <summary><see cref="TestPermissions(string, bool)"/> that <paramref name="cancellationToken"/> can stop while it waits.</summary>
+    public unsafe PmpPermissionReport TestPermissions(string? mailbox, bool forceRefresh, CancellationToken cancellationToken)
     {
         using var buffer = new SensitiveBufferWriter(64);
-        DocumentWriter.WriteTestOptions(buffer, forceRefresh);
+        DocumentWriter.WriteTestOptions(buffer, forceRefresh, mailbox);
         byte* report = Call(buffer, cancellationToken, &NativeMethods.TestPermissions, &NativeMethods.TestPermissionsCancellable);
         return TakeDocument(report, PmpJsonContext.Default.PmpPermissionReport) ?? throw EmptyDocument();
     }
@@ -351,6 +363,10 @@ public sealed class PmpMailClient : IDisposable
     /// </summary>
     public Task<PmpPermissionReport> TestPermissionsAsync(bool forceRefresh = false, CancellationToken cancellationToken = default) =>
         OnDedicatedThread(() => TestPermissions(forceRefresh, cancellationToken));
+
+    /// <summary><see cref="TestPermissions(string, bool, CancellationToken)"/> on a dedicated thread (Google Workspace: the user to test).</summary>
+    public Task<PmpPermissionReport> TestPermissionsAsync(string? mailbox, bool forceRefresh = false, CancellationToken cancellationToken = default) =>
+        OnDedicatedThread(() => TestPermissions(mailbox, forceRefresh, cancellationToken));
 
     /// <summary>
     /// Sends many messages at once (contracts §4b) and blocks until every one has a result: at most

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Security;
 using PmpMail.Interop.Native;
 
 namespace PmpMail.Interop;
@@ -15,6 +16,15 @@ public enum PmpMailCloud
     USGovDoD,
     /// <summary>Microsoft Azure operated by 21Vianet.</summary>
     China,
+}
+
+/// <summary>The mail service a client sends through (config document "provider").</summary>
+public enum PmpMailProvider
+{
+    /// <summary>Microsoft 365 (Exchange Online) through Microsoft Graph, with an Entra ID credential (the default).</summary>
+    Microsoft365,
+    /// <summary>Google Workspace through the Gmail API, with a service account and domain-wide delegation.</summary>
+    GoogleWorkspace,
 }
 
 /// <summary>Algorithm of the client-assertion JWT for certificate credentials.</summary>
@@ -104,6 +114,44 @@ public sealed class PmpMailConfig
             throw new ArgumentException($"A {credential.Kind} credential belongs to an app registration: use PmpMailConfig(tenant, clientId).", nameof(credential));
         }
     }
+
+    private PmpMailConfig(PmpMailProvider provider, PmpMailCredential credential)
+    {
+        Provider = provider;
+        Credential = credential;
+    }
+
+    /// <summary>
+    /// Creates a Google Workspace configuration: the client sends through the Gmail API as a service account with
+    /// domain-wide delegation for the <c>gmail.send</c> scope (contracts §2, "Google Workspace").
+    /// </summary>
+    /// <param name="credential">A service account key: <see cref="PmpMailCredential.FromServiceAccountKeyFile"/> or <see cref="PmpMailCredential.FromServiceAccountKeyJson(SecureString)"/>.</param>
+    /// <param name="impersonate">The user every token acts as; null means each message's From address.</param>
+    public static PmpMailConfig ForGoogleWorkspace(PmpMailCredential credential, string? impersonate = null)
+    {
+        Guard.NotNull(credential, nameof(credential));
+        if (!credential.IsGoogleServiceAccount)
+        {
+            throw new ArgumentException($"A {credential.Kind} credential is an Entra ID credential: Google Workspace needs a service account key (PmpMailCredential.FromServiceAccountKeyFile or FromServiceAccountKeyJson).", nameof(credential));
+        }
+
+        return new PmpMailConfig(PmpMailProvider.GoogleWorkspace, credential)
+        {
+            Impersonate = impersonate is null ? null : Guard.NotEmpty(impersonate, nameof(impersonate), "The user to impersonate is empty."),
+        };
+    }
+
+    /// <summary>The mail service: <see cref="PmpMailProvider.Microsoft365"/> unless made by <see cref="ForGoogleWorkspace"/>.</summary>
+    public PmpMailProvider Provider { get; } = PmpMailProvider.Microsoft365;
+
+    /// <summary>Google Workspace: the user every token acts as (domain-wide delegation); null means each message's From address.</summary>
+    public string? Impersonate { get; set; }
+
+    /// <summary>Google Workspace: override of the token URI (e.g. the emulator's <c>/token</c>); null means the key file's <c>token_uri</c>.</summary>
+    public Uri? GoogleTokenUri { get; set; }
+
+    /// <summary>Google Workspace: override of the Gmail API root (e.g. the emulator's base URL); null means https://gmail.googleapis.com.</summary>
+    public Uri? GmailRoot { get; set; }
 
     /// <summary>Tenant id (GUID), verified domain, or authority URL; null when the credential names it (managed or workload identity).</summary>
     public string? Tenant { get; }

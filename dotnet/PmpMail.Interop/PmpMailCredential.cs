@@ -62,6 +62,50 @@ public abstract class PmpMailCredential
     public static PmpMailCredential FromWorkloadIdentity(string? tokenFile = null) =>
         new WorkloadIdentityCredential(tokenFile is null ? null : Guard.NotEmpty(tokenFile, nameof(tokenFile), "The federated token file path is empty."));
 
+    /// <summary>
+    /// Google Workspace: a service account's JSON key file (as the Cloud console downloads it), read by the native
+    /// library when the client is created. Use it with <see cref="PmpMailConfig.ForGoogleWorkspace"/>.
+    /// </summary>
+    public static PmpMailCredential FromServiceAccountKeyFile(string path) =>
+        new ServiceAccountKeyFileCredential(Guard.NotEmpty(path, nameof(path), "The service account key path is empty."));
+
+    /// <summary>
+    /// Google Workspace: the text of a service account's JSON key (from a vault, say), kept as a <see cref="SecureString"/>
+    /// and turned into UTF-8 only inside the native call, in a buffer that is zeroed. Use it with
+    /// <see cref="PmpMailConfig.ForGoogleWorkspace"/>.
+    /// </summary>
+    public static PmpMailCredential FromServiceAccountKeyJson(SecureString keyJson)
+    {
+        SecureString copy = Copy(keyJson);
+        if (copy.Length == 0)
+        {
+            copy.Dispose();
+            throw new ArgumentException("The service account key is empty.", nameof(keyJson));
+        }
+
+        return new ServiceAccountKeyJsonCredential(copy);
+    }
+
+    /// <summary>The text of a service account's JSON key given as a string (prefer the <see cref="SecureString"/> overload).</summary>
+    public static PmpMailCredential FromServiceAccountKeyJson(string keyJson)
+    {
+        Guard.NotEmpty(keyJson, nameof(keyJson), "The service account key is empty.");
+        var secure = new SecureString();
+        foreach (char c in keyJson)
+        {
+            secure.AppendChar(c);
+        }
+
+        secure.MakeReadOnly();
+        return new ServiceAccountKeyJsonCredential(secure);
+    }
+
+    /// <summary>True for a Google service account key (<see cref="PmpMailConfig.ForGoogleWorkspace"/> only).</summary>
+    internal virtual bool IsGoogleServiceAccount => false;
+
+    /// <summary>The credential kind; never the secret or key.</summary>
+    public override string ToString() => Kind;
+
     /// <summary>True for credentials that name their own identity, so the config may omit the tenant and client id.</summary>
     internal virtual bool NamesItsOwnIdentity => false;
 
@@ -142,6 +186,36 @@ public abstract class PmpMailCredential
             writer.WriteString("type", "certificatePem");
             writer.WriteString("certificatePath", certificatePath);
             writer.WriteString("privateKeyPath", privateKeyPath);
+            writer.WriteEndObject();
+        }
+    }
+
+    private sealed class ServiceAccountKeyFileCredential(string path) : PmpMailCredential
+    {
+        public override string Kind => "serviceAccountKey";
+
+        internal override bool IsGoogleServiceAccount => true;
+
+        internal override void WriteAuth(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject("auth");
+            writer.WriteString("type", "serviceAccountKey");
+            writer.WriteString("keyPath", path);
+            writer.WriteEndObject();
+        }
+    }
+
+    private sealed class ServiceAccountKeyJsonCredential(SecureString keyJson) : PmpMailCredential
+    {
+        public override string Kind => "serviceAccountKey";
+
+        internal override bool IsGoogleServiceAccount => true;
+
+        internal override void WriteAuth(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject("auth");
+            writer.WriteString("type", "serviceAccountKey");
+            WriteSecure(writer, "keyJson", keyJson);
             writer.WriteEndObject();
         }
     }

@@ -17,6 +17,22 @@ internal static class DocumentWriter
     /// </summary>
     public static void WriteConfig(SensitiveBufferWriter buffer, PmpMailConfig config, string? hostAuth)
     {
+        if (config.Provider == PmpMailProvider.GoogleWorkspace)
+        {
+            WriteGoogleConfig(buffer, config, hostAuth);
+            return;
+        }
+
+        if (hostAuth is null && config.Credential is { IsGoogleServiceAccount: true })
+        {
+            throw new ArgumentException("A service account key is a Google Workspace credential: use PmpMailConfig.ForGoogleWorkspace.", nameof(config));
+        }
+
+        if (config.Impersonate is not null || config.GoogleTokenUri is not null || config.GmailRoot is not null)
+        {
+            throw new ArgumentException("Impersonate, GoogleTokenUri and GmailRoot are Google Workspace settings: use PmpMailConfig.ForGoogleWorkspace.", nameof(config));
+        }
+
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
         bool workload = hostAuth is null && config.Credential is { IsWorkloadIdentity: true };
@@ -61,6 +77,80 @@ internal static class DocumentWriter
             writer.WriteString("assertionAlgorithm", algorithm.ToString());
         }
 
+        WriteCommon(writer, config);
+        PmpManagedIdentityEndpoints? endpoints = config.ManagedIdentityEndpoints;
+        if (endpoints is not null || managed)
+        {
+            string? Platform(string name) => managed ? AzureVariable(name) : null;
+            writer.WriteStartObject("endpoints");
+            WriteIfSet(writer, "imdsBaseUrl", endpoints?.ImdsBaseUrl?.AbsoluteUri.TrimEnd('/') ?? Platform("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
+            WriteIfSet(writer, "identityEndpoint", endpoints?.IdentityEndpoint?.AbsoluteUri ?? Platform("IDENTITY_ENDPOINT"));
+            WriteIfSet(writer, "identityHeader", endpoints?.IdentityHeader ?? Platform("IDENTITY_HEADER"));
+            WriteIfSet(writer, "imdsEndpoint", endpoints?.ImdsEndpoint?.AbsoluteUri.TrimEnd('/') ?? Platform("IMDS_ENDPOINT"));
+            WriteIfSet(writer, "arcKeyDirectory", endpoints?.ArcKeyDirectory);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The googleWorkspace config document: <c>provider</c>, the service account key, <c>google</c> (impersonate,
+    /// tokenUri, gmailRoot) and the provider-neutral options. The Entra-only fields (tenant, clientId, cloud,
+    /// authorityHost, graphRoot, assertionAlgorithm, endpoints) are never written: the native library refuses them.
+    /// </summary>
+    private static void WriteGoogleConfig(SensitiveBufferWriter buffer, PmpMailConfig config, string? hostAuth)
+    {
+        string? entraOnly =
+            config.Cloud is not null ? nameof(config.Cloud)
+            : config.AuthorityHost is not null ? nameof(config.AuthorityHost)
+            : config.GraphRoot is not null ? nameof(config.GraphRoot)
+            : config.AssertionAlgorithm is not null ? nameof(config.AssertionAlgorithm)
+            : config.ManagedIdentityEndpoints is not null ? nameof(config.ManagedIdentityEndpoints)
+            : null;
+        if (entraOnly is not null)
+        {
+            throw new ArgumentException($"{entraOnly} is a Microsoft 365 setting; a Google Workspace configuration does not take it.", nameof(config));
+        }
+
+        using var writer = new Utf8JsonWriter(buffer, Options);
+        writer.WriteStartObject();
+        writer.WriteString("provider", "googleWorkspace");
+        if (hostAuth is not null)
+        {
+            throw new ArgumentException("A Google Workspace client signs with its service account key: use PmpMailClient.Create.", nameof(config));
+        }
+
+        if (config.Credential is { IsGoogleServiceAccount: true } credential)
+        {
+            credential.WriteAuth(writer);
+        }
+        else
+        {
+            throw new ArgumentException($"Google Workspace needs a service account key credential, not {config.Credential?.Kind ?? "none"}.", nameof(config));
+        }
+
+        if (config.Impersonate is not null || config.GoogleTokenUri is not null || config.GmailRoot is not null)
+        {
+            writer.WriteStartObject("google");
+            WriteIfSet(writer, "impersonate", config.Impersonate);
+            WriteIfSet(writer, "tokenUri", config.GoogleTokenUri?.AbsoluteUri);
+            WriteIfSet(writer, "gmailRoot", config.GmailRoot?.AbsoluteUri.TrimEnd('/'));
+            writer.WriteEndObject();
+        }
+
+        if (config.AllowHttpLoopback is bool loopback)
+        {
+            writer.WriteBoolean("allowHttpLoopback", loopback);
+        }
+
+        WriteCommon(writer, config);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The options both providers take: http, retry, sending, tokenRefreshMarginSeconds, tokenCache.</summary>
+    private static void WriteCommon(Utf8JsonWriter writer, PmpMailConfig config)
+    {
         if (config.Http is PmpMailHttpOptions http)
         {
             writer.WriteStartObject("http");
@@ -118,21 +208,6 @@ internal static class DocumentWriter
                 _ => "process",
             });
         }
-
-        PmpManagedIdentityEndpoints? endpoints = config.ManagedIdentityEndpoints;
-        if (endpoints is not null || managed)
-        {
-            string? Platform(string name) => managed ? AzureVariable(name) : null;
-            writer.WriteStartObject("endpoints");
-            WriteIfSet(writer, "imdsBaseUrl", endpoints?.ImdsBaseUrl?.AbsoluteUri.TrimEnd('/') ?? Platform("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
-            WriteIfSet(writer, "identityEndpoint", endpoints?.IdentityEndpoint?.AbsoluteUri ?? Platform("IDENTITY_ENDPOINT"));
-            WriteIfSet(writer, "identityHeader", endpoints?.IdentityHeader ?? Platform("IDENTITY_HEADER"));
-            WriteIfSet(writer, "imdsEndpoint", endpoints?.ImdsEndpoint?.AbsoluteUri.TrimEnd('/') ?? Platform("IMDS_ENDPOINT"));
-            WriteIfSet(writer, "arcKeyDirectory", endpoints?.ArcKeyDirectory);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndObject();
     }
 
     /// <summary>
@@ -148,11 +223,12 @@ internal static class DocumentWriter
         return string.IsNullOrWhiteSpace(value) ? null : value;
     }
 
-    public static void WriteTestOptions(SensitiveBufferWriter buffer, bool forceRefresh)
+    public static void WriteTestOptions(SensitiveBufferWriter buffer, bool forceRefresh, string? mailbox = null)
     {
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
         writer.WriteBoolean("forceRefresh", forceRefresh);
+        WriteIfSet(writer, "mailbox", mailbox);
         writer.WriteEndObject();
     }
 
