@@ -25,6 +25,8 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     internal const string FederatedTokenFileSet = "FederatedTokenFile";
     internal const string EnvironmentVariableSet = "EnvironmentVariable";
     internal const string ClientAssertionSet = "ClientAssertion";
+    internal const string ServiceAccountKeyPathSet = "ServiceAccountKeyPath";
+    internal const string ServiceAccountKeySet = "ServiceAccountKey";
 
     #region Parameters
 
@@ -135,6 +137,43 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     /// </summary>
     [Parameter(ParameterSetName = EnvironmentVariableSet, Mandatory = true)]
     public SwitchParameter EnvironmentVariable { get; set; }
+
+    /// <summary>
+    /// Google Workspace: the path of the service account's JSON key file (as the Cloud console downloads it). The
+    /// service account needs domain-wide delegation for https://www.googleapis.com/auth/gmail.send.
+    /// </summary>
+    [Parameter(ParameterSetName = ServiceAccountKeyPathSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ServiceAccountKeyPath { get; set; }
+
+    /// <summary>
+    /// Google Workspace: the text of the service account's JSON key as a SecureString (from a vault, say). It is turned
+    /// into bytes only inside the native call, in a buffer that is zeroed, and never shown.
+    /// </summary>
+    [Parameter(ParameterSetName = ServiceAccountKeySet, Mandatory = true)]
+    [ValidateNotNull]
+    public SecureString? ServiceAccountKey { get; set; }
+
+    /// <summary>
+    /// Google Workspace: the user the service account acts as (domain-wide delegation). Send-PmpMail defaults to each
+    /// message's -From address; Test-PmpMailPermission and Connect-PmpMail test this user.
+    /// </summary>
+    [Parameter(ParameterSetName = ServiceAccountKeyPathSet)]
+    [Parameter(ParameterSetName = ServiceAccountKeySet)]
+    [ValidateNotNullOrEmpty]
+    public string? Impersonate { get; set; }
+
+    /// <summary>Google Workspace: override of the token URI (e.g. the emulator's /token); default the key file's token_uri.</summary>
+    [Parameter(ParameterSetName = ServiceAccountKeyPathSet)]
+    [Parameter(ParameterSetName = ServiceAccountKeySet)]
+    [ValidateNotNull]
+    public Uri? GoogleTokenUri { get; set; }
+
+    /// <summary>Google Workspace: override of the Gmail API root (e.g. the emulator); default https://gmail.googleapis.com.</summary>
+    [Parameter(ParameterSetName = ServiceAccountKeyPathSet)]
+    [Parameter(ParameterSetName = ServiceAccountKeySet)]
+    [ValidateNotNull]
+    public Uri? GmailRoot { get; set; }
 
     /// <summary>The national cloud of the app registration.</summary>
     [Parameter]
@@ -253,6 +292,11 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
             ManagedIdentityResourceId = ManagedIdentityResourceId,
             FederatedTokenFile = FederatedTokenFile is null ? null : ResolvePath(FederatedTokenFile),
             ClientAssertion = ClientAssertion,
+            ServiceAccountKeyPath = ServiceAccountKeyPath is null ? null : ResolvePath(ServiceAccountKeyPath),
+            ServiceAccountKey = ServiceAccountKey,
+            Impersonate = Impersonate,
+            GoogleTokenUri = GoogleTokenUri,
+            GmailRoot = GmailRoot,
             ProfileName = profileName,
         };
         ApplyEndpoints(spec);
@@ -323,6 +367,8 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
         FederatedTokenFileSet => CredentialKind.WorkloadIdentity,
         EnvironmentVariableSet => CredentialKind.EnvironmentVariable,
         ClientAssertionSet => CredentialKind.ClientAssertion,
+        ServiceAccountKeyPathSet => CredentialKind.GoogleServiceAccountKeyPath,
+        ServiceAccountKeySet => CredentialKind.GoogleServiceAccountKey,
         _ => null,
     };
 }

@@ -134,6 +134,19 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
                     "ClientAssertionNotSaved",
                     "A -ClientAssertion script block cannot be saved in a profile.",
                     "Register the profile with -FederatedTokenFile (have the job write the token to that file), or pass -ClientAssertion each time.");
+            case CredentialKind.GoogleServiceAccountKeyPath:
+                // The key file's path only: the key stays in its file (protect it with the file system's ACLs).
+                profile.CredentialType = "GoogleServiceAccountKeyPath";
+                profile.ServiceAccountKeyPath = spec.ServiceAccountKeyPath;
+                profile.Impersonate = spec.Impersonate;
+                profile.GoogleTokenUri = spec.GoogleTokenUri;
+                profile.GmailRoot = spec.GmailRoot;
+                break;
+            case CredentialKind.GoogleServiceAccountKey:
+                throw new PmpMailSetupException(
+                    "ServiceAccountKeyNotSaved",
+                    "A -ServiceAccountKey (the key itself) is never saved in a profile.",
+                    "Register the profile with -ServiceAccountKeyPath (the key file, protected by its file permissions), or pass -ServiceAccountKey each time.");
             case CredentialKind.EnvironmentVariable:
                 // Only the endpoint settings are saved; the AZURE_* variables are read where the profile is used.
                 profile.CredentialType = "EnvironmentVariable";

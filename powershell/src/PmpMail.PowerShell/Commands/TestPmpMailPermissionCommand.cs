@@ -13,7 +13,7 @@ namespace PmpMail.Commands;
 [OutputType(typeof(PermissionStatus), typeof(bool))]
 public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
 {
-    /// <summary>Return only $true (Mail.Send granted) or $false.</summary>
+    /// <summary>Return only $true (Mail.Send, or gmail.send for Google Workspace, granted) or $false.</summary>
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
@@ -32,11 +32,22 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
     protected override void EndProcessing()
     {
         PmpMailConnection connection = AcquireConnectionOrStop();
+        bool google = connection.Provider == PmpMailProvider.GoogleWorkspace;
+        string required = google ? "gmail.send" : "Mail.Send";
         PmpPermissionReport report;
         try
         {
             bool forceRefresh = ForceRefresh.IsPresent;
-            report = RunNative(stop => connection.Client.TestPermissions(forceRefresh, stop));
+            if (google && connection.Impersonate is null)
+            {
+                ThrowSetupError(new PmpMailSetupException(
+                    "ImpersonateRequired",
+                    "Testing a Google Workspace service account needs the user it acts as.",
+                    "Pass -Impersonate with a user of the domain (the mailbox to send as)."), connection);
+            }
+
+            string? mailbox = google ? connection.Impersonate : null;
+            report = RunNative(stop => connection.Client.TestPermissions(mailbox, forceRefresh, stop));
         }
         catch (PmpMailException ex)
         {
@@ -55,8 +66,16 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
         WriteLog(report.Log);
         if (!report.Authenticated)
         {
-            PmpErrorDetail error = report.Error ?? new PmpErrorDetail { Status = (uint)PmpStatus.AuthenticationFailed, Category = "authentication", Message = "Entra ID rejected the credentials." };
-            var exception = PmpMailException.Create(PmpStatus.AuthenticationFailed, error);
+            PmpErrorDetail error = report.Error ?? new PmpErrorDetail { Status = (uint)PmpStatus.AuthenticationFailed, Category = "authentication", Message = (google ? "Google" : "Entra ID") + " rejected the credentials." };
+            // Google's refusals carry their own status (PERMISSION_DENIED when the delegation is missing).
+            var exception = PmpMailException.Create(google && report.Error is not null ? (PmpStatus)error.Status : PmpStatus.AuthenticationFailed, error);
+            if (google && !Quiet)
+            {
+                // gmail.send is Missing (delegation not granted) or Unknown: the verdicts go out with the remedy.
+                string[] remedy = error.Remedy is null ? [] : [error.Remedy];
+                WritePermissions(report, remedy);
+            }
+
             if (Quiet)
             {
                 WriteVerbose(exception.Message);
@@ -68,7 +87,9 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
             return;
         }
 
-        WriteVerbose($"Authenticated as '{report.AppDisplayName}' (app {report.AppId}) in tenant {report.TenantId}; token from {report.TokenSource}, expires {report.TokenExpiresOn:u}; roles: {string.Join(", ", report.Roles)}.");
+        WriteVerbose(google
+            ? $"Authenticated as service account '{report.AppDisplayName}' (client id {report.AppId}) for {connection.Impersonate}; token from {report.TokenSource}, expires {report.TokenExpiresOn:u}; scopes: {string.Join(", ", report.Roles)}."
+            : $"Authenticated as '{report.AppDisplayName}' (app {report.AppId}) in tenant {report.TenantId}; token from {report.TokenSource}, expires {report.TokenExpiresOn:u}; roles: {string.Join(", ", report.Roles)}.");
         var warnings = report.Warnings.Select(w => PowerShellTerms.Translate(w) ?? w).ToList();
         if (!report.RolesReadable)
         {
@@ -90,10 +111,15 @@ public sealed class TestPmpMailPermissionCommand : PmpMailConnectedCmdletBase
 
         if (Quiet)
         {
-            WriteObject(report.Permissions.Any(p => p.Name == "Mail.Send" && p.Status == "Granted"));
+            WriteObject(report.Permissions.Any(p => p.Name == required && p.Status == "Granted"));
             return;
         }
 
+        WritePermissions(report, warnings);
+    }
+
+    private void WritePermissions(PmpPermissionReport report, System.Collections.Generic.IReadOnlyList<string> warnings)
+    {
         foreach (PmpPermissionEntry entry in report.Permissions)
         {
             WriteObject(new PermissionStatus

@@ -20,11 +20,20 @@ internal static class ConnectionFactory
     public static PmpMailConnection Create(CredentialSpec spec, Func<string, string?> readVariable, Action<string> verbose)
     {
         spec = EnvironmentCredential.Resolve(spec, readVariable, verbose);
-        PmpMailConfig config = NewConfig(spec, readVariable, verbose);
-        config.Cloud = spec.Environment;
-        config.AuthorityHost = spec.AuthorityHost;
-        config.GraphRoot = spec.GraphRoot;
-        config.AssertionAlgorithm = spec.AssertionAlgorithm;
+        PmpMailConfig config;
+        if (spec.IsGoogle)
+        {
+            config = NewGoogleConfig(spec, verbose);
+        }
+        else
+        {
+            config = NewConfig(spec, readVariable, verbose);
+            config.Cloud = spec.Environment;
+            config.AuthorityHost = spec.AuthorityHost;
+            config.GraphRoot = spec.GraphRoot;
+            config.AssertionAlgorithm = spec.AssertionAlgorithm;
+        }
+
         if (!string.IsNullOrEmpty(spec.TrustedCaPath))
         {
             config.Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = File.ReadAllText(spec.TrustedCaPath) };
@@ -86,6 +95,8 @@ internal static class ConnectionFactory
                 return Open(config, spec, null, false, verbose);
             case CredentialKind.ManagedIdentity:
             case CredentialKind.WorkloadIdentity:
+            case CredentialKind.GoogleServiceAccountKeyPath:
+            case CredentialKind.GoogleServiceAccountKey:
                 return Open(config, spec, null, false, verbose);
             case CredentialKind.ClientAssertion:
                 var assertion = new ScriptBlockAssertion(spec.ClientAssertion!);
@@ -198,6 +209,51 @@ internal static class ConnectionFactory
             default:
                 return new PmpMailConfig(spec.TenantId!, spec.ClientId!);
         }
+    }
+
+    /// <summary>
+    /// Google Workspace: the key file (read by the native library) or the key text (a SecureString, zeroed after the
+    /// call), -Impersonate and the Google endpoints. The Entra-only settings (-Environment, -AuthorityHost,
+    /// -GraphRoot, -AssertionAlgorithm) do not apply and are refused.
+    /// </summary>
+    private static PmpMailConfig NewGoogleConfig(CredentialSpec spec, Action<string> verbose)
+    {
+        string? entraOnly =
+            spec.Environment is not null ? "-Environment"
+            : spec.AuthorityHost is not null ? "-AuthorityHost"
+            : spec.GraphRoot is not null ? "-GraphRoot"
+            : spec.AssertionAlgorithm is not null ? "-AssertionAlgorithm"
+            : null;
+        if (entraOnly is not null)
+        {
+            throw new PmpMailSetupException(
+                "GoogleParameterConflict",
+                $"{entraOnly} is a Microsoft 365 setting; it does not apply to a Google Workspace service account.",
+                "Leave it out; for the emulator or a proxy use -GoogleTokenUri and -GmailRoot.");
+        }
+
+        PmpMailCredential credential;
+        if (spec.Kind == CredentialKind.GoogleServiceAccountKeyPath)
+        {
+            if (!File.Exists(spec.ServiceAccountKeyPath))
+            {
+                throw new PmpMailSetupException("ServiceAccountKeyFileNotFound", $"The service account key file '{spec.ServiceAccountKeyPath}' does not exist.", "Check -ServiceAccountKeyPath: the JSON key file downloaded from the Google Cloud console (IAM > Service accounts > Keys).");
+            }
+
+            credential = PmpMailCredential.FromServiceAccountKeyFile(spec.ServiceAccountKeyPath!);
+            verbose($"Google Workspace: service account key file '{spec.ServiceAccountKeyPath}'.");
+        }
+        else
+        {
+            credential = PmpMailCredential.FromServiceAccountKeyJson(spec.ServiceAccountKey!);
+            verbose("Google Workspace: service account key from -ServiceAccountKey.");
+        }
+
+        verbose(spec.Impersonate is null ? "Impersonating each message's From address (domain-wide delegation)." : $"Impersonating {spec.Impersonate} (domain-wide delegation).");
+        PmpMailConfig config = PmpMailConfig.ForGoogleWorkspace(credential, spec.Impersonate);
+        config.GoogleTokenUri = spec.GoogleTokenUri;
+        config.GmailRoot = spec.GmailRoot;
+        return config;
     }
 
     private static PmpMailCredential ReadSecretVariable(string name)

@@ -17,6 +17,10 @@ internal enum CredentialKind
     WorkloadIdentity,
     /// <summary>A script block returns each client assertion (a federated token from any source), run on the pipeline thread.</summary>
     ClientAssertion,
+    /// <summary>Google Workspace: a service account's JSON key file, read by the native library (-ServiceAccountKeyPath).</summary>
+    GoogleServiceAccountKeyPath,
+    /// <summary>Google Workspace: a service account's JSON key text as a SecureString (-ServiceAccountKey).</summary>
+    GoogleServiceAccountKey,
     /// <summary>
     /// The AZURE_* variables, as Azure's EnvironmentCredential reads them; resolved to one of the kinds above
     /// when the connection is made (<see cref="EnvironmentCredential"/>).

@@ -37,6 +37,16 @@ internal sealed class CredentialSpec
     public System.Management.Automation.ScriptBlock? ClientAssertion { get; init; }
     /// <summary>The environment variables the credential was read from (names only), for messages.</summary>
     public IReadOnlyList<string>? EnvironmentVariablesUsed { get; init; }
+    /// <summary>Google Workspace: the service account key file (<see cref="CredentialKind.GoogleServiceAccountKeyPath"/>).</summary>
+    public string? ServiceAccountKeyPath { get; init; }
+    /// <summary>Google Workspace: the key's JSON text (<see cref="CredentialKind.GoogleServiceAccountKey"/>); never saved, never shown.</summary>
+    public SecureString? ServiceAccountKey { get; init; }
+    /// <summary>Google Workspace: the user every token acts as; null means each message's From address.</summary>
+    public string? Impersonate { get; set; }
+    /// <summary>Google Workspace: token URI override (e.g. the emulator's /token).</summary>
+    public Uri? GoogleTokenUri { get; set; }
+    /// <summary>Google Workspace: Gmail API root override (e.g. the emulator).</summary>
+    public Uri? GmailRoot { get; set; }
     public PmpMailCloud? Environment { get; set; }
     public Uri? AuthorityHost { get; set; }
     public Uri? GraphRoot { get; set; }
@@ -51,6 +61,9 @@ internal sealed class CredentialSpec
     /// <summary>Sends in flight per mailbox (Send-PmpMail -ThrottleLimit above the default); not saved in profiles.</summary>
     public int? MaxConcurrentPerMailbox { get; set; }
     public string? ProfileName { get; init; }
+
+    /// <summary>True for a Google Workspace service account (Gmail), false for Microsoft 365 (Graph).</summary>
+    public bool IsGoogle => Kind is CredentialKind.GoogleServiceAccountKeyPath or CredentialKind.GoogleServiceAccountKey;
 
     /// <summary>True for credentials without an app registration's tenant (managed identity).</summary>
     public bool IsManagedIdentity => Kind == CredentialKind.ManagedIdentity;
@@ -68,6 +81,8 @@ internal sealed class CredentialSpec
         CredentialKind.ManagedIdentity => $"managed identity ({ManagedIdentityDescription})",
         CredentialKind.EnvironmentVariable => "the credential in the AZURE_* environment variables",
         CredentialKind.WorkloadIdentity => $"workload identity: app {ClientId ?? "from AZURE_CLIENT_ID"} in tenant {TenantId ?? "from AZURE_TENANT_ID"}, token file {FederatedTokenFile ?? "from AZURE_FEDERATED_TOKEN_FILE"}",
+        CredentialKind.GoogleServiceAccountKeyPath => $"Google Workspace service account key file '{ServiceAccountKeyPath}'" + (Impersonate is null ? string.Empty : $" as {Impersonate}"),
+        CredentialKind.GoogleServiceAccountKey => "Google Workspace service account key (-ServiceAccountKey)" + (Impersonate is null ? string.Empty : $" as {Impersonate}"),
         CredentialKind.ClientAssertion => $"app {ClientId} in tenant {TenantId} with the -ClientAssertion script block's federated token",
         _ => $"app {ClientId} in tenant {TenantId}",
     };

@@ -23,7 +23,10 @@ public sealed class PmpMailConnection : IDisposable
         FederatedTokenFile = spec.FederatedTokenFile;
         EnvironmentVariables = spec.EnvironmentVariablesUsed is { Count: > 0 } used ? [.. used] : null;
         CertificateThumbprint = signingCertificate?.Thumbprint;
-        Environment = spec.Environment?.ToString() ?? "Global";
+        Environment = spec.IsGoogle ? "GoogleWorkspace" : spec.Environment?.ToString() ?? "Global";
+        Provider = spec.IsGoogle ? PmpMailProvider.GoogleWorkspace : PmpMailProvider.Microsoft365;
+        Impersonate = spec.Impersonate;
+        ServiceAccountKeyPath = spec.ServiceAccountKeyPath;
         AuthorityHost = spec.AuthorityHost;
         GraphRoot = spec.GraphRoot;
         ProfileName = spec.ProfileName;
@@ -33,6 +36,12 @@ public sealed class PmpMailConnection : IDisposable
         SigningCertificate = signingCertificate;
     }
 
+    /// <summary>Microsoft365 (Graph) or GoogleWorkspace (Gmail).</summary>
+    public PmpMailProvider Provider { get; }
+    /// <summary>Google Workspace: the user the service account acts as; null means each message's From address.</summary>
+    public string? Impersonate { get; }
+    /// <summary>Google Workspace: the key file, for -ServiceAccountKeyPath (never the key itself).</summary>
+    public string? ServiceAccountKeyPath { get; }
     /// <summary>Tenant as given (GUID, domain or authority URL); null for a managed identity.</summary>
     public string? TenantId { get; }
     /// <summary>
@@ -81,7 +90,9 @@ public sealed class PmpMailConnection : IDisposable
     }
 
     /// <inheritdoc />
-    public override string ToString() => ManagedIdentity is not null
+    public override string ToString() =>
+        Provider == PmpMailProvider.GoogleWorkspace ? $"Google Workspace service account ({CredentialType}{(Impersonate is null ? string.Empty : ", as " + Impersonate)})"
+        : ManagedIdentity is not null
         ? $"managed identity ({ManagedIdentity}{(ClientId is not null && !ManagedIdentity.Contains(ClientId) ? $", client id {ClientId}" : string.Empty)})"
         : $"{ClientId} @ {TenantId} ({CredentialType})";
 }

@@ -38,6 +38,14 @@ public sealed class PmpMailProfile
     public string? ManagedIdentityResourceId { get; set; }
     /// <summary>Workload identity's federated token file; null: AZURE_FEDERATED_TOKEN_FILE when used.</summary>
     public string? FederatedTokenFile { get; set; }
+    /// <summary>Google Workspace: the service account key file (its path only; the key is never saved).</summary>
+    public string? ServiceAccountKeyPath { get; set; }
+    /// <summary>Google Workspace: the user the service account acts as; null means each message's From address.</summary>
+    public string? Impersonate { get; set; }
+    /// <summary>Google Workspace: token URI override.</summary>
+    public Uri? GoogleTokenUri { get; set; }
+    /// <summary>Google Workspace: Gmail API root override.</summary>
+    public Uri? GmailRoot { get; set; }
     /// <summary>Global, USGov, USGovDoD or China.</summary>
     public string? Environment { get; set; }
     /// <summary>Authority host override.</summary>
@@ -83,6 +91,7 @@ public sealed class PmpMailProfile
             "ManagedIdentity" => CredentialKind.ManagedIdentity,
             "WorkloadIdentity" => CredentialKind.WorkloadIdentity,
             "EnvironmentVariable" => CredentialKind.EnvironmentVariable,
+            "GoogleServiceAccountKeyPath" => CredentialKind.GoogleServiceAccountKeyPath,
             _ => throw new PmpMailSetupException("ProfileInvalid", $"Profile '{Name}' has an unknown credential type '{CredentialType}'.", "Register the profile again."),
         };
         return new CredentialSpec
@@ -98,6 +107,10 @@ public sealed class PmpMailProfile
             ManagedIdentityObjectId = ManagedIdentityObjectId,
             ManagedIdentityResourceId = ManagedIdentityResourceId,
             FederatedTokenFile = FederatedTokenFile,
+            ServiceAccountKeyPath = ServiceAccountKeyPath,
+            Impersonate = Impersonate,
+            GoogleTokenUri = GoogleTokenUri,
+            GmailRoot = GmailRoot,
             Environment = Enum.TryParse(Environment, true, out PmpMailCloud cloud) ? cloud : null,
             AuthorityHost = AuthorityHost,
             GraphRoot = GraphRoot,
