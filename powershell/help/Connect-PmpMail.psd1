@@ -12,6 +12,14 @@ If Entra ID rejects the credentials, Connect-PmpMail stops with an error whose i
     Outputs     = @{ 'None' = 'By default.'; 'PmpMail.PmpMailConnection' = 'With -PassThru.' }
     Examples    = @(
         @{
+            Title   = 'Connect to Google Workspace with a service account key file'
+            Code    = @'
+Connect-PmpMail -ServiceAccountKeyPath ./pmp-sender.json -Impersonate 'alerts@example.com'
+Send-PmpMail -From 'alerts@example.com' -To 'ops@example.com' -Subject 'Patch report' -Body 'All servers patched.'
+'@
+            Remarks = 'Validates the domain-wide delegation for alerts@example.com (gmail.send) and keeps the connection for the session; later cmdlets send through Gmail. Without -Impersonate the connection is not validated and each message is sent as its -From address.'
+        }
+        @{
             Title   = 'Connect once, send many (real tenant, certificate in LocalMachine\My)'
             Code    = @'
 Connect-PmpMail -TenantId 'contoso.onmicrosoft.com' -ClientId $appId -CertificateThumbprint $thumbprint

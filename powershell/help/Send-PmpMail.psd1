@@ -41,6 +41,14 @@ A failed message is a non-terminating error, so the rest of the pipeline is stil
     }
     Examples    = @(
         @{
+            Title   = 'Send through Gmail (Google Workspace) with a service account key file'
+            Code    = @'
+Send-PmpMail -To 'ops@example.com' -Subject 'Patch report' -Body 'All servers patched.' -From 'alerts@example.com' `
+    -ServiceAccountKeyPath ./pmp-sender.json
+'@
+            Remarks = 'Sends through the Gmail API as alerts@example.com (the -From address is the user impersonated; -Impersonate picks another). The service account needs domain-wide delegation for https://www.googleapis.com/auth/gmail.send in the Google Admin console. With a key kept in a vault: -ServiceAccountKey (Get-Secret GmailKey).'
+        }
+        @{
             Title   = 'Send with a client secret from a vault (real tenant)'
             Code    = @'
 $secret = Get-Secret -Name PatchMailSecret   # SecureString (Microsoft.PowerShell.SecretManagement)

@@ -18,6 +18,13 @@ A managed identity has no app registration to consent in. When its token lacks M
     }
     Examples    = @(
         @{
+            Title   = 'Test a Google Workspace service account''s domain-wide delegation'
+            Code    = @'
+Test-PmpMailPermission -ServiceAccountKeyPath ./pmp-sender.json -Impersonate 'alerts@example.com'
+'@
+            Remarks = 'Reports gmail.send Granted, or Missing with an error naming the Admin console page (Security > Access and data control > API controls > Domain-wide delegation), the service account''s client id and the scope to allow; and Gmail API (enabled in the Cloud project, Gmail on for the user). -Quiet returns $true only when gmail.send is granted.'
+        }
+        @{
             Title   = 'Check the existing app registration with its certificate (real tenant)'
             Code    = @'
 Test-PmpMailPermission -TenantId 'contoso.onmicrosoft.com' -ClientId '0f5c2f8e-1234-4c1d-9d3e-5a6b7c8d9e0f' `
