@@ -40,6 +40,67 @@ public sealed class GoogleWorkspaceTests(EmulatorFixture emulator) : IDisposable
     }
 
     [Fact]
+    public void MimeKitReadsTheMessageOurClientSentThroughGmail()
+    {
+        string keyPath = Path.Combine(_directory, "sa-mime.json");
+        File.WriteAllText(keyPath, emulator.GoogleServiceAccountKey(EmulatorFixture.GoogleServiceAccount));
+        byte[] report = RandomNumberGenerator.GetBytes(70_000);
+        byte[] logo = RandomNumberGenerator.GetBytes(3_000);
+        string subject = "Patch-Bericht: Grüße – 日本語 🚀 " + Guid.NewGuid().ToString("N");
+
+        using (PmpMailClient client = PmpMailClient.Create(emulator.GoogleConfig(PmpMailCredential.FromServiceAccountKeyFile(keyPath))))
+        {
+            var message = new PmpMailMessage
+            {
+                From = "Alerts Zoë <" + EmulatorFixture.GoogleUser + ">",
+                Subject = subject,
+                Body = "<h1>Nightly publishing</h1><p>café, naïve <img src=\"cid:logo\"></p>",
+                BodyAsHtml = true,
+                Importance = PmpMailImportance.High,
+            };
+            message.To.Add("Jörg Müller <joerg@elsewhere.example>");
+            message.Cc.Add("cc@elsewhere.example");
+            message.Bcc.Add("hidden@elsewhere.example");
+            message.ReplyTo.Add("Help <help@elsewhere.example>");
+            message.Headers.Add(new KeyValuePair<string, string>("X-Run-Id", "42"));
+            message.Attachments.Add(PmpMailAttachment.FromBytes("report ü.bin", report, "application/octet-stream"));
+            message.Attachments.Add(PmpMailAttachment.FromBytes("logo.png", logo, "image/png", contentId: "logo"));
+            Assert.Equal("sent", client.SendMail(message).Status);
+        }
+
+        JsonNode recorded = Assert.Single(emulator.Messages(), m => (string?)m!["subject"] == subject)!;
+        string eml = Path.Combine(emulator.StateDir, "messages", (string)recorded["id"]! + ".eml");
+        MimeKit.MimeMessage parsed = MimeKit.MimeMessage.Load(eml);
+
+        Assert.Equal(subject, parsed.Subject);
+        Assert.Equal(EmulatorFixture.GoogleUser, Assert.Single(parsed.From.Mailboxes).Address);
+        Assert.Equal("Alerts Zoë", Assert.Single(parsed.From.Mailboxes).Name);
+        MimeKit.MailboxAddress to = Assert.Single(parsed.To.Mailboxes);
+        Assert.Equal(("joerg@elsewhere.example", "Jörg Müller"), (to.Address, to.Name));
+        Assert.Equal("cc@elsewhere.example", Assert.Single(parsed.Cc.Mailboxes).Address);
+        Assert.Equal("hidden@elsewhere.example", Assert.Single(parsed.Bcc.Mailboxes).Address);
+        Assert.Equal("help@elsewhere.example", Assert.Single(parsed.ReplyTo.Mailboxes).Address);
+        Assert.Equal(MimeKit.MessageImportance.High, parsed.Importance);
+        Assert.Equal("42", parsed.Headers["X-Run-Id"]);
+        Assert.Contains("<h1>Nightly publishing</h1>", parsed.HtmlBody, StringComparison.Ordinal);
+        Assert.Contains("café, naïve", parsed.HtmlBody, StringComparison.Ordinal);
+
+        byte[] Content(MimeKit.MimePart part)
+        {
+            using var bytes = new MemoryStream();
+            part.Content!.DecodeTo(bytes);
+            return bytes.ToArray();
+        }
+
+        MimeKit.MimePart attachment = Assert.Single(parsed.Attachments.OfType<MimeKit.MimePart>());
+        Assert.Equal("report ü.bin", attachment.FileName);
+        Assert.Equal(report, Content(attachment));
+        MimeKit.MimePart inline = Assert.Single(parsed.BodyParts.OfType<MimeKit.MimePart>(), p => p.ContentId == "logo");
+        Assert.Equal("image/png", inline.ContentType.MimeType);
+        Assert.Equal(logo, Content(inline));
+    }
+
+    [Fact]
     public void SendsWithTheKeyJsonAndImpersonate()
     {
         string keyJson = emulator.GoogleServiceAccountKey(EmulatorFixture.GoogleServiceAccount);
