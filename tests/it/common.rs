@@ -158,7 +158,27 @@ pub fn start_configured(configure: impl FnOnce(&mut EmulatorOptions)) -> Emulato
     let mut options = EmulatorOptions::new(directory);
     options.strict = true;
     configure(&mut options);
-    Emulator::start_with(options).unwrap()
+    start_on_a_new_port(options)
+}
+
+/// Starts an emulator on a port no earlier emulator of this test process had. Tokens outlive
+/// clients in the process-wide cache, keyed by the token URL (port included), and every test
+/// emulator signs with the same key: an emulator on a reused port would be handed another
+/// test's cached token, and that test's token counts would be off.
+pub fn start_on_a_new_port(options: EmulatorOptions) -> Emulator {
+    static USED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    // Kept bound until a new port is found, so the OS cannot hand the same port out again.
+    let mut reused = Vec::new();
+    loop {
+        let emu = Emulator::start_with(options.clone()).unwrap();
+        let mut used = USED.lock().unwrap();
+        if !used.iter().any(|url| url == emu.base_url()) {
+            used.push(emu.base_url().to_owned());
+            return emu;
+        }
+        drop(used);
+        reused.push(emu);
+    }
 }
 
 /// A config for `client_id` with `auth`, pointed at the emulator and trusting its CA.

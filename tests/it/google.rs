@@ -47,7 +47,7 @@ fn start() -> Emulator {
     let directory = Directory::from_json_str(&dir.to_string()).unwrap();
     let mut options = EmulatorOptions::new(directory);
     options.strict = true;
-    Emulator::start_with(options).unwrap()
+    start_on_a_new_port(options)
 }
 
 /// A new key file (JSON text) for `client_email`, registered with the emulator.

@@ -44,7 +44,7 @@ fn start_with(configure: impl FnOnce(&mut EmulatorOptions)) -> Emulator {
     let mut options = EmulatorOptions::new(directory);
     options.strict = true;
     configure(&mut options);
-    Emulator::start_with(options).unwrap()
+    start_on_a_new_port(options)
 }
 
 /// A managed-identity config: no tenant, no clientId; Graph is the emulator.
