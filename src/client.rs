@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::authorized::Service;
 use crate::batch::{self, BatchOptions, BatchProgress, BatchResult};
 use crate::cancel::CancelToken;
 use crate::config::{
@@ -22,7 +23,6 @@ use crate::http::Http;
 use crate::logging::OpLog;
 use crate::mail::gate::SendGates;
 use crate::mail::graph::GraphSession;
-use crate::mail::prepare::Service;
 use crate::mail::{Message, SendResult};
 use crate::managed_identity::ManagedIdentityClient;
 use crate::permission::{self, PermissionOptions, PermissionReport};

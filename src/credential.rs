@@ -198,6 +198,20 @@ pub struct ServiceAccount {
     pub project_id: Option<String>,
 }
 
+impl ServiceAccount {
+    /// A service account with every field its key file can give, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test() -> ServiceAccount {
+        ServiceAccount {
+            client_email: "sender@proj.iam.gserviceaccount.com".into(),
+            private_key_id: Some("k1".into()),
+            client_id: Some("109876543210".into()),
+            token_uri: None,
+            project_id: Some("proj".into()),
+        }
+    }
+}
+
 /// The fields of a service account key file we read; the others are ignored.
 #[derive(serde::Deserialize)]
 struct ServiceAccountKeyFile {

@@ -135,39 +135,14 @@ pub(crate) fn token_error(
 mod tests {
     use super::*;
 
-    fn account() -> ServiceAccount {
-        ServiceAccount {
-            client_email: "sender@proj.iam.gserviceaccount.com".into(),
-            private_key_id: Some("k1".into()),
-            client_id: Some("109876543210".into()),
-            token_uri: None,
-            project_id: Some("proj".into()),
-        }
-    }
-
-    fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            body: bytes::Bytes::from(body.to_owned()),
-            client_request_id: "c".into(),
-            request_id: None,
-            attempts: 1,
-            retry_after: None,
-            www_authenticate: None,
-            location: None,
-            repeated_after_unknown_outcome: false,
-            budget_exhausted: None,
-        }
-    }
-
     #[test]
     fn missing_delegation_names_the_admin_console_the_client_id_and_the_scope() {
         let e = token_error(
-            &response(
+            &HttpResponse::for_test(
                 401,
                 r#"{"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}"#,
             ),
-            &account(),
+            &ServiceAccount::for_test(),
             "alerts@example.com",
         );
         assert_eq!(e.status, Status::PermissionDenied);
@@ -195,8 +170,8 @@ mod tests {
         for (description, expected) in cases {
             let body = serde_json::json!({"error":"invalid_grant","error_description":description});
             let e = token_error(
-                &response(400, &body.to_string()),
-                &account(),
+                &HttpResponse::for_test(400, &body.to_string()),
+                &ServiceAccount::for_test(),
                 "u@example.com",
             );
             assert_eq!(e.status, Status::AuthenticationFailed, "{description}");

@@ -8,6 +8,8 @@
 /// cbindgen:ignore
 mod assertion;
 /// cbindgen:ignore
+mod authorized;
+/// cbindgen:ignore
 pub mod batch;
 /// cbindgen:ignore
 mod cancel;

@@ -80,7 +80,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/resumable/upload/gmail/v1/users/{user}/messages/send",
-            any(crate::google::upload::resumable_entry),
+            any(crate::google::upload::entry),
         )
         .nest("/_emulator/api", crate::control::router())
         .route("/_emulator", get(crate::inbox::page))

@@ -184,31 +184,6 @@ pub(crate) fn gmail_error(
 mod tests {
     use super::*;
 
-    fn account() -> ServiceAccount {
-        ServiceAccount {
-            client_email: "sender@proj.iam.gserviceaccount.com".into(),
-            private_key_id: Some("k1".into()),
-            client_id: Some("109876543210".into()),
-            token_uri: None,
-            project_id: Some("proj".into()),
-        }
-    }
-
-    fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            body: bytes::Bytes::from(body.to_owned()),
-            client_request_id: "c".into(),
-            request_id: None,
-            attempts: 1,
-            retry_after: None,
-            www_authenticate: None,
-            location: None,
-            repeated_after_unknown_outcome: false,
-            budget_exhausted: None,
-        }
-    }
-
     #[test]
     fn gmail_errors_get_their_remedies() {
         let body = |code: u16, reason: &str, message: &str| {
@@ -219,7 +194,7 @@ mod tests {
         let e = gmail_error(
             "send",
             true,
-            &response(
+            &HttpResponse::for_test(
                 403,
                 &body(
                     403,
@@ -228,7 +203,7 @@ mod tests {
                 ),
             ),
             "a@example.com",
-            &account(),
+            &ServiceAccount::for_test(),
         );
         assert_eq!(e.status, Status::PermissionDenied);
         assert_eq!(e.graph_code.as_deref(), Some("accessNotConfigured"));
@@ -236,25 +211,25 @@ mod tests {
         let e = gmail_error(
             "send",
             true,
-            &response(
+            &HttpResponse::for_test(
                 400,
                 &body(400, "failedPrecondition", "Mail service not enabled"),
             ),
             "a@example.com",
-            &account(),
+            &ServiceAccount::for_test(),
         );
         assert!(e.remedy.as_deref().unwrap().contains("Service status"));
         assert_eq!(e.outcome, Some(Outcome::Failed));
         let e = gmail_error(
             "send",
             true,
-            &response(500, &body(500, "backendError", "Backend Error")),
+            &HttpResponse::for_test(500, &body(500, "backendError", "Backend Error")),
             "a@example.com",
-            &account(),
+            &ServiceAccount::for_test(),
         );
         assert_eq!(e.status, Status::OutcomeUnknown);
         assert_eq!(e.outcome, Some(Outcome::Unknown));
-        let throttled = response(
+        let throttled = HttpResponse::for_test(
             429,
             &body(
                 429,
@@ -263,7 +238,13 @@ mod tests {
             ),
         );
         assert!(is_rate_limit(&throttled));
-        let e = gmail_error("send", true, &throttled, "a@example.com", &account());
+        let e = gmail_error(
+            "send",
+            true,
+            &throttled,
+            "a@example.com",
+            &ServiceAccount::for_test(),
+        );
         assert_eq!(e.status, Status::Throttled);
         assert!(e.retry_after_seconds.unwrap() > 1_000_000);
     }

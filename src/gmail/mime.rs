@@ -128,7 +128,7 @@ mod tests {
     fn prepared(json: &str) -> PreparedMessage {
         Message::from_json(json)
             .unwrap()
-            .prepare_for(crate::mail::prepare::Service::Gmail, &[])
+            .prepare_for(crate::authorized::Service::Gmail, &[])
             .unwrap()
     }
 

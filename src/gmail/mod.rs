@@ -20,16 +20,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Method;
-
-use crate::config::{AssertionAlgorithm, GMAIL_SEND_SCOPE, RetryPolicy, SendingLimits};
+use crate::authorized::{self, Service};
+pub(crate) use crate::authorized::{Answer, Request, Step};
+use crate::config::{AssertionAlgorithm, GMAIL_SEND_SCOPE, SendingLimits};
 use crate::credential::{Credential, ServiceAccount};
-use crate::error::{Error, Outcome, Result, Status};
-use crate::http::{Http, HttpFailure, HttpResponse, Idempotency};
+use crate::error::{Error, Result};
+use crate::http::{Http, HttpResponse, Idempotency};
 use crate::logging::OpLog;
 use crate::mail::gate::SendGates;
 use crate::token::{TokenProvider, TokenSettings};
 use crate::token_cache::{self, CacheKey, KeyParts, SharedCache};
+
+/// A Gmail request's [`Step`].
+pub(crate) const fn step(name: &'static str, sends: bool, idempotency: Idempotency) -> Step {
+    Step {
+        service: Service::Gmail,
+        name,
+        sends,
+        idempotency,
+    }
+}
 
 /// Per-user token providers a client keeps before it forgets the idle ones.
 const PRUNE_AT: usize = 1024;
@@ -72,30 +82,6 @@ pub(crate) struct GmailSettings {
     pub sending: SendingLimits,
 }
 
-/// What came of a Gmail request whose answer may be lost.
-pub(crate) enum Answer {
-    Response(HttpResponse),
-    /// The request may have reached Gmail and no answer came back; the error reports it.
-    Lost(Error),
-}
-
-/// What a Gmail request sends (the authorization is added by [`GmailSession::call`]).
-pub(crate) struct Request<'a> {
-    pub method: Method,
-    pub url: &'a str,
-    pub headers: &'a [(&'static str, String)],
-    pub body: Option<bytes::Bytes>,
-}
-
-/// One Gmail request: its name in logs and errors, whether it sends the message, how to
-/// retry it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Step {
-    pub name: &'static str,
-    pub sends: bool,
-    pub idempotency: Idempotency,
-}
-
 impl GmailSession {
     pub(crate) fn new(http: Http, credential: Credential, settings: GmailSettings) -> Result<Self> {
         let Credential::GoogleServiceAccount { account, .. } = &credential else {
@@ -127,10 +113,6 @@ impl GmailSession {
 
     pub(crate) fn http(&self) -> &Http {
         &self.http
-    }
-
-    pub(crate) fn retry_policy(&self) -> RetryPolicy {
-        self.http.retry_policy()
     }
 
     /// `google.impersonate`, if configured.
@@ -194,9 +176,8 @@ impl GmailSession {
         provider
     }
 
-    /// An authenticated Gmail request as `subject`. A 401 gets one fresh token and one more
-    /// try; Gmail's 403 rate limits (the request was refused) are waited out like a 429. A
-    /// transport failure after the request may have arrived is [`Answer::Lost`].
+    /// An authenticated Gmail request as `subject` ([`authorized::call`]); Gmail's 403 rate
+    /// limits (the request was refused) are waited out like a 429.
     pub(crate) async fn call(
         &self,
         step: Step,
@@ -204,138 +185,13 @@ impl GmailSession {
         log: &mut OpLog,
         request: Request<'_>,
     ) -> Result<Answer> {
-        let Request {
-            method,
-            url,
-            headers,
-            body,
-        } = request;
         let tokens = self.tokens_for(subject);
-        let (mut token, _) = tokens
-            .get(false, log)
-            .await
-            .map_err(|e| e.with_outcome(Outcome::Failed))?;
-        let mut refreshed = false;
-        let mut extra_attempts = 0;
-        let mut rate_limited: u32 = 0;
-        let mut waited = Duration::ZERO;
-        loop {
-            let bearer = format!("Bearer {}", token.token.expose());
-            let result = self
-                .http
-                .execute(step.name, step.idempotency, log, |client| {
-                    let mut request = client
-                        .request(method.clone(), url)
-                        .header(reqwest::header::AUTHORIZATION, &bearer)
-                        .header(reqwest::header::ACCEPT, "application/json");
-                    for (name, value) in headers {
-                        request = request.header(*name, value);
-                    }
-                    match &body {
-                        Some(b) => request.body(b.clone()),
-                        None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
-                    }
-                })
-                .await;
-            let mut response = match result {
-                Ok(r) => r,
-                Err(failure) => {
-                    let lost = matches!(&failure, HttpFailure::Transport(t) if t.maybe_delivered);
-                    let e = transport_error(step, failure, &self.retry_policy());
-                    return if lost { Ok(Answer::Lost(e)) } else { Err(e) };
-                }
-            };
-            response.attempts += extra_attempts;
-            if response.status == 401 && !refreshed {
-                log.info(format!(
-                    "{}: Gmail rejected the token (HTTP 401); fetching a new token and trying once more",
-                    step.name
-                ));
-                refreshed = true;
-                extra_attempts = response.attempts;
-                token = tokens
-                    .replace_rejected(&token, log)
-                    .await
-                    .map_err(|e| e.with_outcome(Outcome::Failed))?;
-                continue;
-            }
-            // A 429 was retried below us; Gmail's 403 rate limits are the same refusal.
-            if response.status == 403 && error::is_rate_limit(&response) {
-                let policy = self.retry_policy();
-                rate_limited += 1;
-                // Google's guidance: 1 s, 2 s, 4 s, ...
-                let wait = Duration::from_secs(1 << (rate_limited - 1).min(5))
-                    + Duration::from_millis(fastrand::u64(..250));
-                if response.attempts < policy.max_attempts && waited + wait <= policy.max_total_wait
-                {
-                    log.info(format!(
-                        "{}: Gmail rate limit (HTTP 403 {}); retrying in {} ms",
-                        step.name,
-                        error::api_reason(&response).0,
-                        wait.as_millis()
-                    ));
-                    log.server_asked_to_wait(wait);
-                    log.add_waited(wait);
-                    waited += wait;
-                    extra_attempts = response.attempts;
-                    if crate::cancel::cancellable_sleep(log.cancel(), wait)
-                        .await
-                        .is_err()
-                    {
-                        return Err(Error::cancelled(step.name).with_outcome(Outcome::Failed));
-                    }
-                    continue;
-                }
-            }
-            return Ok(Answer::Response(response));
-        }
+        authorized::call(&self.http, &tokens, step, log, request, Some(rate_limit)).await
     }
 }
 
-/// The error of a request that got no answer.
-fn transport_error(step: Step, failure: HttpFailure, retry: &RetryPolicy) -> Error {
-    match failure {
-        HttpFailure::Transport(t) if t.maybe_delivered && step.sends => {
-            let mut e = Error::new(
-                Status::OutcomeUnknown,
-                format!(
-                    "Gmail {}: {}; the request reached the server, so the message may or may not have been sent",
-                    step.name, t.message
-                ),
-            )
-            .with_outcome(Outcome::Unknown)
-            .with_remedy(format!(
-                "Check the sender's Sent mail in Gmail before sending again.{}",
-                if retry.retry_unknown_outcome {
-                    ""
-                } else {
-                    " retry.retryUnknownOutcome: true retries such sends automatically, at the risk of a duplicate."
-                }
-            ));
-            e.client_request_id = Some(t.client_request_id);
-            e.attempts = Some(t.attempts);
-            e
-        }
-        HttpFailure::Cancelled {
-            after_unknown_outcome: true,
-            client_request_id,
-            attempts,
-        } if step.sends => {
-            let mut e = Error::new(
-                Status::Cancelled,
-                format!(
-                    "Gmail {}: cancelled by the caller while waiting to retry; an earlier attempt reached the server and its answer was lost, so the message may or may not have been sent",
-                    step.name
-                ),
-            )
-            .with_outcome(Outcome::Unknown)
-            .with_remedy("Check the sender's Sent mail in Gmail before sending again.");
-            e.client_request_id = Some(client_request_id);
-            e.attempts = Some(attempts);
-            e
-        }
-        other => other
-            .into_error(&format!("Gmail {} failed", step.name))
-            .with_outcome(Outcome::Failed),
-    }
+/// Gmail's 403 rate limits: the request was refused, as with a 429.
+fn rate_limit(response: &HttpResponse) -> Option<String> {
+    (response.status == 403 && error::is_rate_limit(response))
+        .then(|| format!("HTTP 403 {}", error::api_reason(response).0))
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use reqwest::Method;
 
 use super::error::{api_reason, delegation_remedy, gmail_error};
-use super::{Answer, GmailSession, Request, Step};
+use super::{Answer, GmailSession, Request, Step, step};
 use crate::config::GMAIL_SEND_SCOPE;
 use crate::error::{Error, Result, Status};
 use crate::http::Idempotency;
@@ -20,11 +20,11 @@ pub(crate) const GMAIL_SEND: &str = "gmail.send";
 /// The Gmail API's name in the report.
 pub(crate) const GMAIL_API: &str = "Gmail API";
 
-const PROBE: Step = Step {
-    name: "messages.send probe (an empty request: nothing to send)",
-    sends: false,
-    idempotency: Idempotency::Idempotent,
-};
+const PROBE: Step = step(
+    "messages.send probe (an empty request: nothing to send)",
+    false,
+    Idempotency::Idempotent,
+);
 
 fn verdicts(
     scope: PermissionState,
@@ -166,7 +166,7 @@ async fn probe(
             Request {
                 method: Method::POST,
                 url: &session.url("/gmail/v1/users/me/messages/send"),
-                headers: &[("content-type", "application/json".to_owned())],
+                headers: &[("content-type", "application/json")],
                 body: Some(bytes::Bytes::from_static(b"{}")),
             },
         )

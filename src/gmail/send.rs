@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::error::gmail_error;
-use super::{Answer, GmailSession, Request, Step};
+use super::{Answer, GmailSession, Request, Step, step};
 use crate::error::{Error, Outcome, Result, Status};
 use crate::http::{HttpResponse, Idempotency};
 use crate::logging::OpLog;
@@ -30,32 +30,20 @@ pub const MAX_MULTIPART_BYTES: usize = 5 * 1024 * 1024;
 const SEND_PATH: &str = "/gmail/v1/users/me/messages/send";
 const UPLOAD_PATH: &str = "/upload/gmail/v1/users/me/messages/send";
 
-const SEND_RAW: Step = Step {
-    name: "messages.send",
-    sends: true,
-    idempotency: Idempotency::NonIdempotent,
-};
-const SEND_MULTIPART: Step = Step {
-    name: "messages.send (multipart upload)",
-    sends: true,
-    idempotency: Idempotency::NonIdempotent,
-};
-const START_RESUMABLE: Step = Step {
-    name: "start resumable upload",
-    sends: false,
-    // Starting a session sends nothing; a second session is harmless.
-    idempotency: Idempotency::Idempotent,
-};
-const SEND_RESUMABLE: Step = Step {
-    name: "messages.send (resumable upload)",
-    sends: true,
-    idempotency: Idempotency::NonIdempotent,
-};
-const ASK_SESSION: Step = Step {
-    name: "ask upload session",
-    sends: false,
-    idempotency: Idempotency::Idempotent,
-};
+const SEND_RAW: Step = step("messages.send", true, Idempotency::NonIdempotent);
+const SEND_MULTIPART: Step = step(
+    "messages.send (multipart upload)",
+    true,
+    Idempotency::NonIdempotent,
+);
+// Starting a session sends nothing; a second session is harmless.
+const START_RESUMABLE: Step = step("start resumable upload", false, Idempotency::Idempotent);
+const SEND_RESUMABLE: Step = step(
+    "messages.send (resumable upload)",
+    true,
+    Idempotency::NonIdempotent,
+);
+const ASK_SESSION: Step = step("ask upload session", false, Idempotency::Idempotent);
 
 /// How a message goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +134,7 @@ pub(crate) async fn send_in_slot(
                     Request {
                         method: Method::POST,
                         url: &session.url(SEND_PATH),
-                        headers: &[("content-type", "application/json".to_owned())],
+                        headers: &[("content-type", "application/json")],
                         body: Some(body.into()),
                     },
                 )
@@ -163,7 +151,7 @@ pub(crate) async fn send_in_slot(
                     Request {
                         method: Method::POST,
                         url: &session.url(&format!("{UPLOAD_PATH}?uploadType=multipart")),
-                        headers: &[("content-type", content_type)],
+                        headers: &[("content-type", &content_type)],
                         body: Some(body.into()),
                     },
                 )
@@ -246,9 +234,9 @@ async fn resumable(
                 method: Method::POST,
                 url: &session.url(&format!("{UPLOAD_PATH}?uploadType=resumable")),
                 headers: &[
-                    ("content-type", "application/json; charset=UTF-8".to_owned()),
-                    ("x-upload-content-type", "message/rfc822".to_owned()),
-                    ("x-upload-content-length", total.to_string()),
+                    ("content-type", "application/json; charset=UTF-8"),
+                    ("x-upload-content-type", "message/rfc822"),
+                    ("x-upload-content-length", &total.to_string()),
                 ],
                 body: Some(bytes::Bytes::from_static(b"{}")),
             },
@@ -281,7 +269,7 @@ async fn resumable(
             Request {
                 method: Method::PUT,
                 url: &location,
-                headers: &[("content-type", "message/rfc822".to_owned())],
+                headers: &[("content-type", "message/rfc822")],
                 body: Some(body),
             },
         )
@@ -302,7 +290,7 @@ async fn resumable(
             Request {
                 method: Method::PUT,
                 url: &location,
-                headers: &[("content-range", format!("bytes */{total}"))],
+                headers: &[("content-range", &format!("bytes */{total}"))],
                 body: None,
             },
         )

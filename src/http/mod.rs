@@ -112,6 +112,23 @@ impl HttpResponse {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    /// A first-attempt answer with `status` and `body`, for unit tests of answer handling.
+    #[cfg(test)]
+    pub(crate) fn for_test(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            body: bytes::Bytes::from(body.to_owned()),
+            client_request_id: "c".into(),
+            request_id: None,
+            attempts: 1,
+            retry_after: None,
+            www_authenticate: None,
+            location: None,
+            repeated_after_unknown_outcome: false,
+            budget_exhausted: None,
+        }
+    }
 }
 
 /// No usable response.
@@ -523,20 +540,10 @@ mod tests {
 
     #[test]
     fn response_debug_shows_no_body() {
-        let response = HttpResponse {
-            status: 201,
-            body: bytes::Bytes::from_static(
-                br#"{"uploadUrl":"https://h/_upload/s?authtoken=SECRET-UPLOAD-TOKEN"}"#,
-            ),
-            client_request_id: "c".into(),
-            request_id: None,
-            attempts: 1,
-            retry_after: None,
-            www_authenticate: None,
-            location: None,
-            repeated_after_unknown_outcome: false,
-            budget_exhausted: None,
-        };
+        let response = HttpResponse::for_test(
+            201,
+            r#"{"uploadUrl":"https://h/_upload/s?authtoken=SECRET-UPLOAD-TOKEN"}"#,
+        );
         let debug = format!("{response:?}");
         assert!(!debug.contains("SECRET-UPLOAD-TOKEN"), "{debug}");
         assert!(

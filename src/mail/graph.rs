@@ -9,9 +9,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde::Deserialize;
 
+use crate::authorized::{self, Request, Service};
 use crate::config::{RetryPolicy, SendingLimits};
 use crate::error::{Error, Outcome, Result, Status};
-use crate::http::{Budget, Http, HttpFailure, HttpResponse, Idempotency};
+use crate::http::{Budget, Http, HttpResponse, Idempotency};
 use crate::logging::OpLog;
 use crate::mail::gate::SendGates;
 use crate::mail::message::SendResult;
@@ -87,16 +88,7 @@ impl Step {
     }
 }
 
-/// What came of a Graph request whose answer may be lost.
-#[derive(Debug)]
-pub(crate) enum Answer {
-    /// Graph answered (any status).
-    Response(HttpResponse),
-    /// The request may have reached Graph but no answer came back (a timeout, a dropped
-    /// connection): its effect is unknown. The error is what [`GraphSession::graph_call`]
-    /// reports for it.
-    Lost(Error),
-}
+pub(crate) use crate::authorized::Answer;
 
 /// Everything a Graph request needs, for one client handle.
 #[derive(Debug)]
@@ -181,55 +173,23 @@ impl GraphSession {
             Method::GET | Method::DELETE | Method::PUT => Idempotency::Idempotent,
             _ => Idempotency::NonIdempotent,
         };
-        let (mut token, _) = self
-            .tokens
-            .get(false, log)
-            .await
-            .map_err(|e| e.with_outcome(Outcome::Failed))?;
-        let mut refreshed = false;
-        let mut extra_attempts = 0;
-        loop {
-            let bearer = format!("Bearer {}", token.token.expose());
-            let result = self
-                .http
-                .execute(step.describe(), idempotency, log, |client| {
-                    let request = client
-                        .request(method.clone(), url)
-                        .header(reqwest::header::AUTHORIZATION, &bearer)
-                        .header(reqwest::header::ACCEPT, "application/json");
-                    match &body {
-                        Some(b) => request
-                            .header(reqwest::header::CONTENT_TYPE, "application/json")
-                            .body(b.clone()),
-                        None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
-                    }
-                })
-                .await;
-            let mut response = match result {
-                Ok(r) => r,
-                Err(failure) => {
-                    let lost = matches!(&failure, HttpFailure::Transport(t) if t.maybe_delivered);
-                    let e = transport_error(step, failure, &self.retry_policy());
-                    return if lost { Ok(Answer::Lost(e)) } else { Err(e) };
-                }
-            };
-            response.attempts += extra_attempts;
-            if response.status == 401 && !refreshed {
-                log.info(format!(
-                    "{}: Graph rejected the token (HTTP 401); fetching a new token and trying once more",
-                    step.describe()
-                ));
-                refreshed = true;
-                extra_attempts = response.attempts;
-                token = self
-                    .tokens
-                    .replace_rejected(&token, log)
-                    .await
-                    .map_err(|e| e.with_outcome(Outcome::Failed))?;
-                continue;
-            }
-            return Ok(Answer::Response(response));
-        }
+        let step = authorized::Step {
+            service: Service::Graph,
+            name: step.describe(),
+            sends: step.is_send(),
+            idempotency,
+        };
+        let headers: &[(&str, &str)] = match body {
+            Some(_) => &[("content-type", "application/json")],
+            None => &[],
+        };
+        let request = Request {
+            method,
+            url,
+            headers,
+            body,
+        };
+        authorized::call(&self.http, &self.tokens, step, log, request, None).await
     }
 }
 
@@ -247,57 +207,6 @@ impl SendResult {
             possible_duplicate: response.repeated_after_unknown_outcome,
             log: Vec::new(),
         }
-    }
-}
-
-fn transport_error(step: Step, failure: HttpFailure, retry: &RetryPolicy) -> Error {
-    match failure {
-        HttpFailure::Transport(t) if t.maybe_delivered && step.is_send() => {
-            let mut e = Error::new(
-                Status::OutcomeUnknown,
-                format!(
-                    "{}: {}; the request reached the server, so the message may or may not have been sent",
-                    step.describe(),
-                    t.message
-                ),
-            )
-            .with_outcome(Outcome::Unknown)
-            .with_remedy(format!(
-                "Check the sender's Sent Items (client-request-id {}) before sending again.{}",
-                t.client_request_id,
-                if retry.retry_unknown_outcome {
-                    ""
-                } else {
-                    " retry.retryUnknownOutcome: true retries such sends automatically, at the risk of a duplicate."
-                }
-            ));
-            e.client_request_id = Some(t.client_request_id);
-            e.attempts = Some(t.attempts);
-            e
-        }
-        HttpFailure::Cancelled {
-            after_unknown_outcome: true,
-            client_request_id,
-            attempts,
-        } if step.is_send() => {
-            let mut e = Error::new(
-                Status::Cancelled,
-                format!(
-                    "{}: cancelled by the caller while waiting to retry; an earlier attempt reached the server and its answer was lost, so the message may or may not have been sent",
-                    step.describe()
-                ),
-            )
-            .with_outcome(Outcome::Unknown)
-            .with_remedy(format!(
-                "Check the sender's Sent Items (client-request-id {client_request_id}) before sending again."
-            ));
-            e.client_request_id = Some(client_request_id);
-            e.attempts = Some(attempts);
-            e
-        }
-        other => other
-            .into_error(&format!("Graph {} failed", step.describe()))
-            .with_outcome(Outcome::Failed),
     }
 }
 

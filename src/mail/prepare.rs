@@ -10,6 +10,7 @@
 
 use base64::Engine;
 
+use crate::authorized::Service;
 use crate::error::{Error, Result};
 use crate::host_file::read_host_file;
 use crate::mail::graph::{LARGE_ATTACHMENT_BYTES, MAX_REQUEST_BYTES};
@@ -164,21 +165,8 @@ impl Message {
     }
 }
 
-/// The service whose size rules a message is prepared under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Service {
-    Graph,
-    Gmail,
-}
-
+/// The size rules a message is prepared under.
 impl Service {
-    fn name(self) -> &'static str {
-        match self {
-            Service::Graph => "Graph",
-            Service::Gmail => "Gmail",
-        }
-    }
-
     /// The most attachment bytes one attachment (Graph) or all together (Gmail) may have.
     fn max_attachment_bytes(self) -> usize {
         match self {

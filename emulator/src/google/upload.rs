@@ -56,43 +56,19 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `/upload/gmail/v1/users/{userId}/messages/send` — any method (sessions take PUT too).
+/// `/upload/gmail/v1/users/{userId}/messages/send`, and
+/// `/resumable/upload/gmail/v1/users/{userId}/messages/send` (discovery's resumable path) —
+/// any method (sessions take PUT too).
 pub(crate) async fn entry(
     State(st): State<Arc<AppState>>,
     Extension(ids): Extension<RequestIds>,
     Path(user_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Response {
-    run_detached(st, ids, user_id, q, method, headers, body, false).await
-}
-
-/// `/resumable/upload/gmail/v1/users/{userId}/messages/send` (discovery's resumable path).
-pub(crate) async fn resumable_entry(
-    State(st): State<Arc<AppState>>,
-    Extension(ids): Extension<RequestIds>,
-    Path(user_id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    run_detached(st, ids, user_id, q, method, headers, body, true).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_detached(
-    st: Arc<AppState>,
-    ids: RequestIds,
-    user_id: String,
-    q: HashMap<String, String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-    resumable_path: bool,
-) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, headers) = (parts.method, parts.headers);
+    let resumable_path = parts.uri.path().starts_with("/resumable/");
     // A request Gmail received runs to completion even when the client goes away.
     let work = tokio::spawn(async move {
         if let Some(id) = q.get("upload_id") {
