@@ -305,9 +305,11 @@ pub struct SendingOptions {
     /// Sends in flight in all (1..64, default 16).
     pub max_concurrent: Option<u32>,
     /// Messages one mailbox may send per window (1..1000000, default 10000: Exchange Online's
-    /// 10,000 requests per 10 minutes per app and mailbox); more wait for the window to move.
+    /// 10,000 requests per 10 minutes per app and mailbox; googleWorkspace 150: Gmail's per-user
+    /// quota of 150 sends a minute); more wait for the window to move.
     pub max_messages_per_mailbox: Option<u32>,
-    /// The window of `maxMessagesPerMailbox` in seconds (1..3600, default 600).
+    /// The window of `maxMessagesPerMailbox` in seconds (1..3600, default 600; googleWorkspace
+    /// 60).
     pub window_seconds: Option<u32>,
 }
 
@@ -321,15 +323,40 @@ pub struct SendingLimits {
     pub window: Duration,
 }
 
-impl Default for SendingLimits {
-    fn default() -> SendingLimits {
-        SendingLimits {
-            per_mailbox: 4,
-            overall: 16,
-            mailbox_budget: 10_000,
-            window: Duration::from_secs(600),
+impl SendingLimits {
+    /// What `provider` allows one sender. Graph: 4 concurrent requests per app and mailbox and
+    /// 10,000 per 10 minutes. Gmail: no concurrency limit is documented; the per-user API quota
+    /// (15,000 units a minute, 100 per send) is 150 sends a minute.
+    pub fn defaults_for(provider: Provider) -> SendingLimits {
+        match provider {
+            Provider::Microsoft365 => SendingLimits {
+                per_mailbox: 4,
+                overall: 16,
+                mailbox_budget: 10_000,
+                window: Duration::from_secs(600),
+            },
+            Provider::GoogleWorkspace => SendingLimits {
+                per_mailbox: 4,
+                overall: 16,
+                mailbox_budget: 150,
+                window: Duration::from_secs(60),
+            },
         }
     }
+}
+
+impl Default for SendingLimits {
+    fn default() -> SendingLimits {
+        SendingLimits::defaults_for(Provider::Microsoft365)
+    }
+}
+
+/// The sections both providers read the same way.
+struct SharedSettings {
+    http: HttpSettings,
+    retry: RetryPolicy,
+    sending: SendingLimits,
+    token_refresh_margin: Duration,
 }
 
 /// The config document of `pmp_client_new` / [`crate::Client::new`].
@@ -702,28 +729,40 @@ impl Config {
             }
         }
 
-        let http = validate_http(&self.http)?;
-        let retry = validate_retry(&self.retry)?;
-        let sending = validate_sending(&self.sending)?;
-        let margin = self.token_refresh_margin_seconds.unwrap_or(300);
-        if margin > 3000 {
-            return Err(Error::config(
-                "tokenRefreshMarginSeconds must be at most 3000 (tokens live 60-90 minutes)",
-            ));
-        }
+        let shared = self.validate_shared(Provider::Microsoft365)?;
         Ok(ValidatedConfig {
             client_id,
             identity,
             allow_http_loopback: self.allow_http_loopback,
             endpoints,
             assertion_algorithm: self.assertion_algorithm.unwrap_or_default(),
-            http,
-            retry,
-            sending,
-            token_refresh_margin: Duration::from_secs(margin),
+            http: shared.http,
+            retry: shared.retry,
+            sending: shared.sending,
+            token_refresh_margin: shared.token_refresh_margin,
             token_cache: self.token_cache.unwrap_or_default(),
             provider: Provider::Microsoft365,
             google: None,
+        })
+    }
+
+    /// `http`, `retry`, `sending` (with `provider`'s defaults) and `tokenRefreshMarginSeconds`.
+    fn validate_shared(&self, provider: Provider) -> Result<SharedSettings> {
+        let margin = self.token_refresh_margin_seconds.unwrap_or(300);
+        if margin > 3000 {
+            let lifetime = match provider {
+                Provider::Microsoft365 => "60-90 minutes",
+                Provider::GoogleWorkspace => "60 minutes",
+            };
+            return Err(Error::config(format!(
+                "tokenRefreshMarginSeconds must be at most 3000 (tokens live {lifetime})"
+            )));
+        }
+        Ok(SharedSettings {
+            http: validate_http(&self.http)?,
+            retry: validate_retry(&self.retry)?,
+            sending: validate_sending(&self.sending, SendingLimits::defaults_for(provider))?,
+            token_refresh_margin: Duration::from_secs(margin),
         })
     }
 
@@ -857,15 +896,7 @@ impl Config {
             Some(v) => parse_endpoint_url("google.gmailRoot", v, self.allow_http_loopback)?,
             None => GMAIL_ROOT.to_owned(),
         };
-        let http = validate_http(&self.http)?;
-        let retry = validate_retry(&self.retry)?;
-        let sending = validate_sending(&self.sending)?;
-        let margin = self.token_refresh_margin_seconds.unwrap_or(300);
-        if margin > 3000 {
-            return Err(Error::config(
-                "tokenRefreshMarginSeconds must be at most 3000 (tokens live 60 minutes)",
-            ));
-        }
+        let shared = self.validate_shared(Provider::GoogleWorkspace)?;
         Ok(ValidatedConfig {
             client_id: google.service_account_email.clone().unwrap_or_default(),
             identity: Identity::App,
@@ -881,10 +912,10 @@ impl Config {
                 scope: GMAIL_SEND_SCOPE.to_owned(),
             },
             assertion_algorithm: AssertionAlgorithm::RS256,
-            http,
-            retry,
-            sending,
-            token_refresh_margin: Duration::from_secs(margin),
+            http: shared.http,
+            retry: shared.retry,
+            sending: shared.sending,
+            token_refresh_margin: shared.token_refresh_margin,
             token_cache: self.token_cache.unwrap_or_default(),
             provider: Provider::GoogleWorkspace,
             google: Some(GoogleSettings {
@@ -1018,9 +1049,9 @@ fn validate_http(options: &HttpOptions) -> Result<HttpSettings> {
     })
 }
 
-fn validate_sending(options: &SendingOptions) -> Result<SendingLimits> {
-    let range = |field: &str, value: Option<u32>, default: u32, max: u32| match value {
-        None => Ok(default as usize),
+fn validate_sending(options: &SendingOptions, defaults: SendingLimits) -> Result<SendingLimits> {
+    let range = |field: &str, value: Option<u32>, default: usize, max: u32| match value {
+        None => Ok(default),
         Some(v) if (1..=max).contains(&v) => Ok(v as usize),
         Some(v) => Err(Error::config(format!(
             "sending.{field} must be 1 to {max} (got {v})"
@@ -1030,19 +1061,27 @@ fn validate_sending(options: &SendingOptions) -> Result<SendingLimits> {
         per_mailbox: range(
             "maxConcurrentPerMailbox",
             options.max_concurrent_per_mailbox,
-            4,
+            defaults.per_mailbox,
             16,
         )?,
-        overall: range("maxConcurrent", options.max_concurrent, 16, 64)?,
+        overall: range(
+            "maxConcurrent",
+            options.max_concurrent,
+            defaults.overall,
+            64,
+        )?,
         mailbox_budget: range(
             "maxMessagesPerMailbox",
             options.max_messages_per_mailbox,
-            10_000,
+            defaults.mailbox_budget,
             1_000_000,
         )?,
-        window: Duration::from_secs(
-            range("windowSeconds", options.window_seconds, 600, 3600)? as u64
-        ),
+        window: Duration::from_secs(range(
+            "windowSeconds",
+            options.window_seconds,
+            defaults.window.as_secs() as usize,
+            3600,
+        )? as u64),
     })
 }
 
@@ -1659,6 +1698,16 @@ mod tests {
         assert_eq!(c.endpoints.token_url, GOOGLE_TOKEN_URI);
         assert_eq!(c.endpoints.graph_root, GMAIL_ROOT);
         assert_eq!(c.endpoints.scope, GMAIL_SEND_SCOPE);
+        // Gmail's per-user quota, not Exchange Online's budget; a given value still wins.
+        assert_eq!(
+            (c.sending.mailbox_budget, c.sending.window),
+            (150, Duration::from_secs(60))
+        );
+        let own = google(r#","sending":{"maxMessagesPerMailbox":500}"#).unwrap();
+        assert_eq!(
+            (own.sending.mailbox_budget, own.sending.window),
+            (500, Duration::from_secs(60))
+        );
         let g = c.google.unwrap();
         assert_eq!((g.impersonate, g.token_uri), (None, None));
         let c = google(
