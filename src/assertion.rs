@@ -80,12 +80,13 @@ pub const GOOGLE_ASSERTION_LIFETIME_SECONDS: i64 = 3600;
 
 /// The JWT-bearer grant's assertion for a Google service account acting as `subject`
 /// (domain-wide delegation): RS256, `kid` = the key id, `iss` = the service account, `aud` =
-/// the token URI we post to. Blocking: the signer may be a host callback.
+/// `https://oauth2.googleapis.com/token` whatever URI the request goes to ("always", says
+/// Google; an old key file's `accounts.google.com` token_uri or a proxy must not change it).
+/// Blocking: the signer may be a host callback.
 pub fn build_google(
     account: &ServiceAccount,
     subject: &str,
     scope: &str,
-    token_url: &str,
     signer: &dyn AssertionSigner,
     now_unix: i64,
 ) -> Result<Secret> {
@@ -97,7 +98,7 @@ pub fn build_google(
         "iss": account.client_email,
         "sub": subject,
         "scope": scope,
-        "aud": token_url,
+        "aud": crate::config::GOOGLE_TOKEN_URI,
         "iat": now_unix,
         "exp": now_unix + GOOGLE_ASSERTION_LIFETIME_SECONDS,
     });
@@ -205,7 +206,6 @@ mod tests {
             &account,
             "alerts@example.com",
             "https://www.googleapis.com/auth/gmail.send",
-            "https://oauth2.googleapis.com/token",
             &signer,
             1000,
         )
@@ -228,7 +228,7 @@ mod tests {
             .unwrap();
         // No key id: no kid, as Google's libraries do.
         account.private_key_id = None;
-        let jwt = build_google(&account, "a@b.c", "s", "https://t", &signer, 1).unwrap();
+        let jwt = build_google(&account, "a@b.c", "s", &signer, 1).unwrap();
         let h = decode_part(jwt.expose().split('.').next().unwrap());
         assert!(h.get("kid").is_none(), "{h}");
     }

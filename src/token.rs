@@ -362,23 +362,11 @@ impl TokenProvider {
             let subject = self.subject.clone().ok_or_else(|| {
                 Error::internal("a Google service account's token needs a subject")
             })?;
-            let (account, signer, scope, token_url) = (
-                account.clone(),
-                signer.clone(),
-                self.scope.clone(),
-                self.token_url.clone(),
-            );
+            let (account, signer, scope) = (account.clone(), signer.clone(), self.scope.clone());
             let now = unix_now();
             // As for certificates: the signer may be a host callback.
             let assertion = tokio::task::spawn_blocking(move || {
-                crate::assertion::build_google(
-                    &account,
-                    &subject,
-                    &scope,
-                    &token_url,
-                    signer.as_ref(),
-                    now,
-                )
+                crate::assertion::build_google(&account, &subject, &scope, signer.as_ref(), now)
             })
             .await
             .map_err(|_| Error::new(Status::Signer, "the assertion signer panicked"))??;
