@@ -22,6 +22,8 @@ pub const MAX_ATTACHMENT_BYTES: usize = 150 * 1024 * 1024;
 pub const MAX_HEADERS: usize = 5;
 /// Exchange Online's recipients-per-message limit.
 pub const MAX_RECIPIENTS: usize = 500;
+/// Google Workspace's recipients-per-message limit (Gmail sending limits).
+pub const GMAIL_MAX_RECIPIENTS: usize = 2_000;
 
 /// A validated address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,9 +118,19 @@ impl Message {
                 "the message has no recipients: give at least one of to, cc or bcc",
             ));
         }
-        if recipients > MAX_RECIPIENTS {
+        let max_recipients = match service {
+            Service::Graph => MAX_RECIPIENTS,
+            Service::Gmail => GMAIL_MAX_RECIPIENTS,
+        };
+        if recipients > max_recipients {
+            let limit = match service {
+                Service::Graph => format!("Exchange Online allows {MAX_RECIPIENTS}"),
+                Service::Gmail => format!(
+                    "Google Workspace allows {GMAIL_MAX_RECIPIENTS} (at most 500 outside your domain)"
+                ),
+            };
             return Err(Error::invalid_argument(format!(
-                "the message has {recipients} recipients; Exchange Online allows {MAX_RECIPIENTS}"
+                "the message has {recipients} recipients; {limit}: split it into several messages"
             )));
         }
         let headers = validate_headers(&self.headers)?;
@@ -739,6 +751,31 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status, crate::Status::InvalidArgument);
+    }
+
+    #[test]
+    fn recipient_limits_are_the_services() {
+        let message = |count: usize| {
+            let to: Vec<String> = (0..count).map(|i| format!("r{i}@example.com")).collect();
+            Message::from_json(&serde_json::json!({"from": "a@b.com", "to": to}).to_string())
+                .unwrap()
+        };
+        assert!(message(500).prepare_for(Service::Graph, &[]).is_ok());
+        let e = message(501).prepare_for(Service::Graph, &[]).unwrap_err();
+        assert!(
+            e.message
+                .contains("501 recipients; Exchange Online allows 500"),
+            "{}",
+            e.message
+        );
+        assert!(message(2000).prepare_for(Service::Gmail, &[]).is_ok());
+        let e = message(2001).prepare_for(Service::Gmail, &[]).unwrap_err();
+        assert!(
+            e.message
+                .contains("2001 recipients; Google Workspace allows 2000"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
