@@ -148,12 +148,12 @@ pub fn parse_messages(text: &str) -> Result<Vec<Result<Message>>> {
         .collect())
 }
 
-/// The mailbox a message goes out as, for grouping (the gates normalise the same way); a
+/// The mailbox a message goes out as, for grouping (the gates' key); a
 /// message whose `from` does not parse gets a lane of its own and fails when prepared.
 fn lane_key(message: &Result<Message>, index: usize) -> String {
     match message {
         Ok(m) => match crate::mail::prepare::parse_mailbox(&m.from) {
-            Ok(address) => address.address.trim().to_ascii_lowercase(),
+            Ok(address) => crate::mail::gate::mailbox_key(&address.address),
             Err(_) => format!("\u{0}invalid#{index}"),
         },
         Err(_) => format!("\u{0}invalid#{index}"),

@@ -97,6 +97,12 @@ impl MailboxState {
     }
 }
 
+/// The key a mailbox's slots, pause and budget are kept under: addresses compare
+/// case-insensitively. Batches group their lanes by the same key.
+pub(crate) fn mailbox_key(mailbox: &str) -> String {
+    mailbox.trim().to_ascii_lowercase()
+}
+
 impl SendGates {
     pub(crate) fn new(limits: SendingLimits) -> SendGates {
         SendGates {
@@ -139,7 +145,7 @@ impl SendGates {
 
     /// How long `mailbox`'s pause still lasts, if Graph asked it to wait.
     pub(crate) fn paused_for(&self, mailbox: &str) -> Option<Duration> {
-        let key = mailbox.trim().to_ascii_lowercase();
+        let key = mailbox_key(mailbox);
         let state = self.mailboxes.lock().get(&key).cloned()?;
         state.pause.remaining()
     }
@@ -218,7 +224,7 @@ impl SendGates {
     }
 
     fn mailbox_state(&self, mailbox: &str) -> Arc<MailboxState> {
-        let key = mailbox.trim().to_ascii_lowercase();
+        let key = mailbox_key(mailbox);
         let mut states = self.mailboxes.lock();
         if let Some(state) = states.get(&key) {
             return state.clone();
