@@ -72,11 +72,20 @@ fn size(m: &RecordedMessage) -> u64 {
     m.body.len() as u64 + m.attachments.iter().map(|a| a.size).sum::<u64>()
 }
 
+/// The service the message came through, as the page labels it.
+fn service(m: &RecordedMessage) -> &'static str {
+    match m.provider.as_deref() {
+        Some("gmail") => "Gmail",
+        _ => "Graph",
+    }
+}
+
 fn summary(m: &RecordedMessage) -> Value {
     json!({
         "id": m.id,
         "mailbox": m.mailbox,
         "via": m.via,
+        "service": service(m),
         "from": m.from,
         "to": m.to,
         "cc": m.cc,
@@ -156,6 +165,7 @@ pub(crate) async fn view(State(st): State<Arc<AppState>>, Path(id): Path<String>
         "mailbox": m.mailbox,
         "appId": m.app_id,
         "via": m.via,
+        "service": service(&m),
         "from": m.from,
         "to": m.to,
         "cc": m.cc,

@@ -79,6 +79,7 @@ function row(m) {
     el('td', { title: people(m.to) }, people(m.to)),
     el('td', { class: 'subject', title: m.subject },
       m.importance === 'high' ? el('span', { class: 'imp', title: 'High importance' }, '!') : null,
+      m.service === 'Gmail' ? el('span', { class: 'service', title: 'Sent through the Gmail API (' + m.via + ')' }, 'Gmail') : null,
       m.subject || '(no subject)'),
     el('td', { title: when(m.receivedAt) }, short(m.receivedAt)),
     el('td', { class: 'num' }, size(m.size)),
@@ -104,6 +105,7 @@ async function openMessage(id) {
   const meta = [
     ['From', person(m.from)], ['To', people(m.to)], ['Cc', people(m.cc)], ['Bcc', people(m.bcc)],
     ['Reply-To', people(m.replyTo)], ['Importance', m.importance], ['Received', when(m.receivedAt) + ' · ' + size(m.size)],
+    ['Service', m.service === 'Gmail' ? 'Gmail API (' + m.via + ')' : 'Microsoft Graph (' + m.via + ')'],
   ].filter(([, v]) => v);
   $('v-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-field': k }, v)]));
 

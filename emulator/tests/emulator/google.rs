@@ -496,6 +496,18 @@ async fn gmail_raw_send_records_like_graph_mail() {
     assert_eq!(json["provider"], "gmail");
     let listed: Value = get_json(&client(&emu), control_url(&emu, "messages")).await;
     assert_eq!(listed[0]["provider"], "gmail");
+    // The inbox page's list and view label the service.
+    let inbox: Value = get_json(&client(&emu), control_url(&emu, "inbox")).await;
+    assert_eq!(inbox["messages"][0]["service"], "Gmail");
+    let view: Value = get_json(
+        &client(&emu),
+        control_url(&emu, &format!("messages/{id}/view")),
+    )
+    .await;
+    assert_eq!(
+        (&view["service"], &view["via"]),
+        (&json!("Gmail"), &json!("gmail:raw"))
+    );
 
     // userId = the subject's own address; padded base64url; a threadId; the sender a recipient.
     let raw = raw_message(USER, USER, "to self");
