@@ -100,7 +100,7 @@ public sealed class CertificateThumbprintTests(EmulatorFixture emulator)
     }
 
     /// <summary>Puts a certificate into CurrentUser\My for the test's duration, as an import by an admin would.</summary>
-    private sealed class StoreEntry : IDisposable
+    internal sealed class StoreEntry : IDisposable
     {
         private readonly X509Store _store = new(StoreName.My, StoreLocation.CurrentUser);
         private readonly X509Certificate2 _entry;

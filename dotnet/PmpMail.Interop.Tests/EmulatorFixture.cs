@@ -124,6 +124,12 @@ public sealed class EmulatorFixture : IDisposable
     public string GoogleServiceAccountKey(string clientEmail) =>
         _emulator.Control.GoogleServiceAccountKeyAsync(clientEmail).GetAwaiter().GetResult();
 
+    /// <summary>Tokens Google's token endpoint issued: (service account, subject) -> count.</summary>
+    public int GoogleTokensIssued(string serviceAccount, string subject) =>
+        _emulator.Control.GetAsync<JsonArray>("google/tokens").GetAwaiter().GetResult()
+            .Where(t => string.Equals((string?)t!["serviceAccount"], serviceAccount, StringComparison.OrdinalIgnoreCase) && string.Equals((string?)t!["subject"], subject, StringComparison.OrdinalIgnoreCase))
+            .Sum(t => (int)t!["issued"]!);
+
     /// <summary>A Google Workspace config with the emulator's token URI, Gmail root and CA.</summary>
     public PmpMailConfig GoogleConfig(PmpMailCredential credential)
     {

@@ -38,18 +38,22 @@ public sealed class PmpMailClient : IDisposable
     /// <summary>The app registration's client id as configured; null when the credential names it (managed identity, workload identity from AZURE_CLIENT_ID).</summary>
     public string? ClientId { get; }
 
-    /// <summary>clientSecret, certificatePfx, certificatePem, managedIdentity, workloadIdentity, signer or clientAssertion.</summary>
+    /// <summary>
+    /// clientSecret, certificatePfx, certificatePem, managedIdentity, workloadIdentity, signer, clientAssertion, or for
+    /// Google Workspace serviceAccountKey or serviceAccountCertificate.
+    /// </summary>
     public string CredentialKind { get; }
 
     /// <summary>
     /// The certificate that signs client assertions, for clients made by <see cref="CreateWithCertificate"/> or
-    /// <see cref="CreateWithCertificateThumbprint"/>; null for the credentials in <see cref="PmpMailConfig.Credential"/>.
+    /// <see cref="CreateWithCertificateThumbprint"/>, or with a Google service account certificate
+    /// (<see cref="PmpMailCredential.FromServiceAccountCertificate"/>); null for the other credentials.
     /// A certificate found by thumbprint belongs to the client: do not dispose it; the client does.
     /// </summary>
     public X509Certificate2? SigningCertificate => Signer?.Certificate;
 
     /// <summary>
-    /// Where <see cref="CreateWithCertificateThumbprint"/> found the certificate: the My store of
+    /// Where <see cref="CreateWithCertificateThumbprint"/> (or <see cref="PmpMailCredential.FromServiceAccountCertificateThumbprint"/>) found the certificate: the My store of
     /// <see cref="StoreLocation.CurrentUser"/> or <see cref="StoreLocation.LocalMachine"/>. Null for every other client.
     /// </summary>
     public StoreLocation? SigningCertificateStoreLocation { get; }
@@ -69,11 +73,20 @@ public sealed class PmpMailClient : IDisposable
     /// <summary>The native name of a status code, e.g. PMP_STATUS_THROTTLED.</summary>
     public static unsafe string StatusName(PmpStatus status) => NativeMethods.ReadStaticString(NativeMethods.StatusName((uint)status));
 
-    /// <summary>Creates a client whose credential (secret, PFX or PEM file) is in <paramref name="config"/>.</summary>
+    /// <summary>
+    /// Creates a client whose credential (secret, PFX or PEM file, managed or workload identity, Google service account
+    /// key or certificate) is in <paramref name="config"/>.
+    /// </summary>
     /// <exception cref="PmpMailException">The configuration was rejected.</exception>
+    /// <exception cref="PmpMailCertificateNotFoundException">A Google service account certificate given by thumbprint is in neither store with its private key.</exception>
     public static unsafe PmpMailClient Create(PmpMailConfig config)
     {
         Guard.NotNull(config, nameof(config));
+        if (config.Credential is PmpMailCredential.ServiceAccountCertificateCredential google)
+        {
+            return CreateWithGoogleSigner(config, google);
+        }
+
         using var buffer = new SensitiveBufferWriter();
         DocumentWriter.WriteConfig(buffer, config, hostAuth: null);
         uint status;
@@ -98,7 +111,8 @@ public sealed class PmpMailClient : IDisposable
     {
         Guard.NotNull(config, nameof(config));
         Guard.NotNull(certificate, nameof(certificate));
-        return CreateWithSigner(config, certificate, ownsCertificate: false, certificateStore: null);
+        RefuseGoogle(config);
+        return CreateWithSigner(config, certificate, ownsCertificate: false, certificateStore: null, google: false);
     }
 
     /// <summary>
@@ -118,10 +132,25 @@ public sealed class PmpMailClient : IDisposable
     {
         Guard.NotNull(config, nameof(config));
         Guard.NotNull(thumbprint, nameof(thumbprint));
+        RefuseGoogle(config);
+        return CreateWithStoreCertificate(config, thumbprint, google: false);
+    }
+
+    /// <summary>Google's certificate is the credential's (FromServiceAccountCertificate), not a second argument.</summary>
+    private static void RefuseGoogle(PmpMailConfig config)
+    {
+        if (config.Provider == PmpMailProvider.GoogleWorkspace)
+        {
+            throw new ArgumentException("A Google Workspace client is made with PmpMailClient.Create; give the certificate with PmpMailCredential.FromServiceAccountCertificate or FromServiceAccountCertificateThumbprint.", nameof(config));
+        }
+    }
+
+    private static PmpMailClient CreateWithStoreCertificate(PmpMailConfig config, string thumbprint, bool google)
+    {
         X509Certificate2 certificate = CertificateLocator.FindByThumbprint(thumbprint, out StoreLocation foundIn);
         try
         {
-            return CreateWithSigner(config, certificate, ownsCertificate: true, foundIn);
+            return CreateWithSigner(config, certificate, ownsCertificate: true, foundIn, google);
         }
         catch
         {
@@ -130,8 +159,15 @@ public sealed class PmpMailClient : IDisposable
         }
     }
 
-    private static unsafe PmpMailClient CreateWithSigner(PmpMailConfig config, X509Certificate2 certificate, bool ownsCertificate, StoreLocation? certificateStore)
+    /// <summary>Google Workspace with a certificate: the host signer path without a certificate DER (the token's <c>kid</c> is the key id).</summary>
+    private static PmpMailClient CreateWithGoogleSigner(PmpMailConfig config, PmpMailCredential.ServiceAccountCertificateCredential credential) =>
+        credential.Certificate is X509Certificate2 certificate
+            ? CreateWithSigner(config, certificate, ownsCertificate: false, certificateStore: null, google: true)
+            : CreateWithStoreCertificate(config, credential.Thumbprint!, google: true);
+
+    private static unsafe PmpMailClient CreateWithSigner(PmpMailConfig config, X509Certificate2 certificate, bool ownsCertificate, StoreLocation? certificateStore, bool google)
     {
+        string service = google ? "Google's token endpoint accepts assertions signed with RSA (RS256)" : "Entra ID accepts client assertions signed with RSA (PS256 or RS256)";
         if (!certificate.HasPrivateKey)
         {
             throw new PmpMailCredentialException(PmpStatus.Credential, new PmpErrorDetail
@@ -152,8 +188,8 @@ public sealed class PmpMailClient : IDisposable
                 Status = (uint)PmpStatus.Credential,
                 StatusName = StatusName(PmpStatus.Credential),
                 Category = "credential",
-                Message = $"Certificate {certificate.Thumbprint} ({certificate.Subject}) has a key of type {keyAlgorithm}, not RSA; Entra ID accepts client assertions signed with RSA (PS256 or RS256) only.",
-                Remedy = "Entra ID client assertions need an RSA key; create an RSA certificate (2048-bit or more).",
+                Message = $"Certificate {certificate.Thumbprint} ({certificate.Subject}) has a key of type {keyAlgorithm}, not RSA; {service} only.",
+                Remedy = google ? "Create an RSA certificate (2048-bit or more) and upload its public key to the service account." : "Entra ID client assertions need an RSA key; create an RSA certificate (2048-bit or more).",
             });
         }
 
@@ -163,14 +199,15 @@ public sealed class PmpMailClient : IDisposable
         try
         {
             DocumentWriter.WriteConfig(buffer, config, hostAuth: "signer");
-            byte[] der = certificate.RawData;
+            // Google identifies the key by the config's privateKeyId: no certificate goes to the library (NULL, 0).
+            byte[]? der = google ? null : certificate.RawData;
             uint status;
             PmpClientHandle handle;
             fixed (byte* json = buffer.WrittenSpan)
             fixed (byte* derPtr = der)
             {
                 status = NativeMethods.ClientNewWithSigner(
-                    json, (nuint)buffer.WrittenSpan.Length, derPtr, (nuint)der.Length,
+                    json, (nuint)buffer.WrittenSpan.Length, derPtr, (nuint)(der?.Length ?? 0),
                     CertificateSigner.Callback, (void*)GCHandle.ToIntPtr(state), out handle);
             }
 
@@ -181,7 +218,7 @@ public sealed class PmpMailClient : IDisposable
 
             // From here the handle owns the GCHandle (and through it the signer) and releases it after pmp_client_free.
             handle.AttachCallbackState(state);
-            return new PmpMailClient(handle, signer, config.Tenant, config.ClientId, "signer", certificateStore);
+            return new PmpMailClient(handle, signer, config.Tenant, config.ClientId, google ? config.Credential!.Kind : "signer", certificateStore);
         }
         catch
         {
@@ -245,7 +282,7 @@ public sealed class PmpMailClient : IDisposable
     /// The name of the certificate's key algorithm when it is not RSA (null for RSA): the signer can only sign
     /// client assertions with RSA, and Entra ID accepts nothing else.
     /// </summary>
-    private static string? NonRsaKeyAlgorithm(X509Certificate2 certificate)
+    internal static string? NonRsaKeyAlgorithm(X509Certificate2 certificate)
     {
         string? oid = certificate.PublicKey.Oid?.Value;
         return oid switch

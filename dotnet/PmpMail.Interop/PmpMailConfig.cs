@@ -125,14 +125,18 @@ public sealed class PmpMailConfig
     /// Creates a Google Workspace configuration: the client sends through the Gmail API as a service account with
     /// domain-wide delegation for the <c>gmail.send</c> scope (contracts §2, "Google Workspace").
     /// </summary>
-    /// <param name="credential">A service account key: <see cref="PmpMailCredential.FromServiceAccountKeyFile"/> or <see cref="PmpMailCredential.FromServiceAccountKeyJson(SecureString)"/>.</param>
+    /// <param name="credential">
+    /// A service account key: <see cref="PmpMailCredential.FromServiceAccountKeyFile"/> or
+    /// <see cref="PmpMailCredential.FromServiceAccountKeyJson(SecureString)"/>; or a certificate that signs in this process
+    /// (<see cref="PmpMailCredential.FromServiceAccountCertificate"/>, <see cref="PmpMailCredential.FromServiceAccountCertificateThumbprint"/>).
+    /// </param>
     /// <param name="impersonate">The user every token acts as; null means each message's From address.</param>
     public static PmpMailConfig ForGoogleWorkspace(PmpMailCredential credential, string? impersonate = null)
     {
         Guard.NotNull(credential, nameof(credential));
         if (!credential.IsGoogleServiceAccount)
         {
-            throw new ArgumentException($"A {credential.Kind} credential is an Entra ID credential: Google Workspace needs a service account key (PmpMailCredential.FromServiceAccountKeyFile or FromServiceAccountKeyJson).", nameof(credential));
+            throw new ArgumentException($"A {credential.Kind} credential is an Entra ID credential: Google Workspace needs a service account key (PmpMailCredential.FromServiceAccountKeyFile, FromServiceAccountKeyJson or FromServiceAccountCertificate).", nameof(credential));
         }
 
         return new PmpMailConfig(PmpMailProvider.GoogleWorkspace, credential)

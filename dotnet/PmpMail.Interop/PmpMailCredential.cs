@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 using System.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using PmpMail.Interop.Native;
 
@@ -100,6 +101,58 @@ public abstract class PmpMailCredential
         return new ServiceAccountKeyJsonCredential(secure);
     }
 
+    /// <summary>
+    /// Google Workspace: a service account key whose private key stays where it is (the certificate store, a
+    /// smart card or HSM, a non-exportable CNG key). Google lets an administrator upload the public key of an X.509
+    /// certificate to a service account (IAM &amp; Admin &gt; Service accounts &gt; Keys &gt; Add key &gt; Upload
+    /// existing key); the key then has an id like a generated one. The client signs each token request's assertion
+    /// (RS256) with <paramref name="certificate"/>'s RSA private key in this process, without exporting it. Use it
+    /// with <see cref="PmpMailConfig.ForGoogleWorkspace"/> and <see cref="PmpMailClient.Create"/>; the certificate must
+    /// stay undisposed for the client's lifetime.
+    /// </summary>
+    /// <param name="serviceAccountEmail">The service account (its key file's <c>client_email</c>), the assertion's issuer.</param>
+    /// <param name="certificate">The certificate whose public key was uploaded, with its RSA private key.</param>
+    /// <param name="privateKeyId">The key's id as the Cloud console lists it (a key file's <c>private_key_id</c>), the assertion's <c>kid</c>.</param>
+    /// <param name="clientId">Optional: the service account's numeric client id (Unique ID), which remedies for missing delegation name.</param>
+    /// <exception cref="ArgumentException">An argument is empty or malformed, or the certificate has no private key or no RSA key.</exception>
+    public static PmpMailCredential FromServiceAccountCertificate(string serviceAccountEmail, X509Certificate2 certificate, string privateKeyId, string? clientId = null)
+    {
+        Guard.NotNull(certificate, nameof(certificate));
+        string email = ServiceAccountEmail(serviceAccountEmail);
+        string keyId = KeyToken(privateKeyId, nameof(privateKeyId), "key id");
+        string? numericId = clientId is null ? null : KeyToken(clientId, nameof(clientId), "client id");
+        if (!certificate.HasPrivateKey)
+        {
+            throw new ArgumentException($"Certificate {certificate.Thumbprint} ({certificate.Subject}) has no private key; the client signs with it. Use the certificate from the store or PFX that holds its private key.", nameof(certificate));
+        }
+
+        if (PmpMailClient.NonRsaKeyAlgorithm(certificate) is string algorithm)
+        {
+            throw new ArgumentException($"Certificate {certificate.Thumbprint} ({certificate.Subject}) has a key of type {algorithm}; Google's token endpoint accepts RS256 assertions only, so the key must be RSA.", nameof(certificate));
+        }
+
+        return new ServiceAccountCertificateCredential(email, keyId, numericId, certificate, null);
+    }
+
+    /// <summary>
+    /// <see cref="FromServiceAccountCertificate"/> with the certificate found by thumbprint when the client is created,
+    /// in CurrentUser\My and then LocalMachine\My (<see cref="CertificateLocator"/>); the client owns the certificate it
+    /// found and disposes it. <see cref="PmpMailClient.Create"/> throws <see cref="PmpMailCertificateNotFoundException"/>
+    /// when neither store holds it with a private key.
+    /// </summary>
+    /// <param name="serviceAccountEmail">The service account (its key file's <c>client_email</c>).</param>
+    /// <param name="thumbprint">The SHA-1 thumbprint; case, spaces and colons do not matter.</param>
+    /// <param name="privateKeyId">The key's id as the Cloud console lists it, the assertion's <c>kid</c>.</param>
+    /// <param name="clientId">Optional: the service account's numeric client id, which remedies name.</param>
+    /// <exception cref="ArgumentException">An argument is empty or malformed (a thumbprint without a hexadecimal digit).</exception>
+    public static PmpMailCredential FromServiceAccountCertificateThumbprint(string serviceAccountEmail, string thumbprint, string privateKeyId, string? clientId = null)
+    {
+        string email = ServiceAccountEmail(serviceAccountEmail);
+        string keyId = KeyToken(privateKeyId, nameof(privateKeyId), "key id");
+        string? numericId = clientId is null ? null : KeyToken(clientId, nameof(clientId), "client id");
+        return new ServiceAccountCertificateCredential(email, keyId, numericId, null, CertificateLocator.NormalizeThumbprint(thumbprint));
+    }
+
     /// <summary>True for a Google service account key (<see cref="PmpMailConfig.ForGoogleWorkspace"/> only).</summary>
     internal virtual bool IsGoogleServiceAccount => false;
 
@@ -136,6 +189,46 @@ public abstract class PmpMailCredential
         {
             Marshal.ZeroFreeGlobalAllocUnicode(chars);
         }
+    }
+
+    private static string ServiceAccountEmail(string? value)
+    {
+        string email = Guard.NotEmpty(value, "serviceAccountEmail", "The service account email is empty.").Trim();
+        int at = email.IndexOf('@');
+        if (at <= 0 || at != email.LastIndexOf('@') || at == email.Length - 1 || HasSpaceOrControl(email))
+        {
+            throw new ArgumentException($"The service account email '{email}' is not an email address (the key file's client_email, e.g. sender@project.iam.gserviceaccount.com).", "serviceAccountEmail");
+        }
+
+        return email;
+    }
+
+    /// <summary>A key id or client id: the core wants printable ASCII without spaces; saying so here names the argument.</summary>
+    private static string KeyToken(string? value, string name, string what)
+    {
+        string token = Guard.NotEmpty(value, name, $"The service account's {what} is empty.").Trim();
+        foreach (char c in token)
+        {
+            if (c <= ' ' || c > '~')
+            {
+                throw new ArgumentException($"The service account's {what} must be printable ASCII without spaces.", name);
+            }
+        }
+
+        return token;
+    }
+
+    private static bool HasSpaceOrControl(string value)
+    {
+        foreach (char c in value)
+        {
+            if (char.IsWhiteSpace(c) || char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static SecureString Copy(SecureString value)
@@ -217,6 +310,41 @@ public abstract class PmpMailCredential
             writer.WriteString("type", "serviceAccountKey");
             WriteSecure(writer, "keyJson", keyJson);
             writer.WriteEndObject();
+        }
+    }
+
+    /// <summary>
+    /// A Google service account whose assertions a .NET certificate signs: <c>auth</c> is <c>{"type":"signer"}</c> and
+    /// the identity goes into the <c>google</c> object (contracts §2, Google Workspace).
+    /// </summary>
+    internal sealed class ServiceAccountCertificateCredential(string email, string keyId, string? clientId, X509Certificate2? certificate, string? thumbprint) : PmpMailCredential
+    {
+        public override string Kind => "serviceAccountCertificate";
+
+        internal override bool IsGoogleServiceAccount => true;
+
+        /// <summary>The certificate given; null when <see cref="Thumbprint"/> names one to find.</summary>
+        internal X509Certificate2? Certificate => certificate;
+
+        /// <summary>The normalized thumbprint to find when the client is created; null when <see cref="Certificate"/> is given.</summary>
+        internal string? Thumbprint => thumbprint;
+
+        internal override void WriteAuth(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject("auth");
+            writer.WriteString("type", "signer");
+            writer.WriteEndObject();
+        }
+
+        /// <summary>The <c>google</c> object's identity fields (the key file would otherwise say them).</summary>
+        internal void WriteIdentity(Utf8JsonWriter writer)
+        {
+            writer.WriteString("serviceAccountEmail", email);
+            writer.WriteString("privateKeyId", keyId);
+            if (clientId is not null)
+            {
+                writer.WriteString("clientId", clientId);
+            }
         }
     }
 

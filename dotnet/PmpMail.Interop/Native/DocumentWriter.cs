@@ -116,9 +116,11 @@ internal static class DocumentWriter
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
         writer.WriteString("provider", "googleWorkspace");
-        if (hostAuth is not null)
+        // A certificate signer is the credential's own (FromServiceAccountCertificate), never another host callback.
+        var signer = config.Credential as PmpMailCredential.ServiceAccountCertificateCredential;
+        if (hostAuth != (signer is null ? null : "signer"))
         {
-            throw new ArgumentException("A Google Workspace client signs with its service account key: use PmpMailClient.Create.", nameof(config));
+            throw new ArgumentException("A Google Workspace client is made with PmpMailClient.Create; a certificate signs through PmpMailCredential.FromServiceAccountCertificate.", nameof(config));
         }
 
         if (config.Credential is { IsGoogleServiceAccount: true } credential)
@@ -130,9 +132,10 @@ internal static class DocumentWriter
             throw new ArgumentException($"Google Workspace needs a service account key credential, not {config.Credential?.Kind ?? "none"}.", nameof(config));
         }
 
-        if (config.Impersonate is not null || config.GoogleTokenUri is not null || config.GmailRoot is not null)
+        if (signer is not null || config.Impersonate is not null || config.GoogleTokenUri is not null || config.GmailRoot is not null)
         {
             writer.WriteStartObject("google");
+            signer?.WriteIdentity(writer);
             WriteIfSet(writer, "impersonate", config.Impersonate);
             WriteIfSet(writer, "tokenUri", config.GoogleTokenUri?.AbsoluteUri);
             WriteIfSet(writer, "gmailRoot", config.GmailRoot?.AbsoluteUri.TrimEnd('/'));
