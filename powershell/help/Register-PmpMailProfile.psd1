@@ -3,7 +3,7 @@
     Description = @'
 Register-PmpMailProfile saves a profile as a JSON file under the user's configuration folder (%APPDATA%\pmp-mail\profiles on Windows, ~/.config/pmp-mail/profiles elsewhere; $env:PMP_MAIL_PROFILE_DIR overrides it). Cmdlets then take -ProfileName instead of credential parameters: useful for the app registration you already have (for example the one used for Intune publishing) and for MSPs with many tenants.
 
-Managed identity (-ManagedIdentity, with -ClientId, -ManagedIdentityObjectId or -ManagedIdentityResourceId for a user-assigned identity), workload identity (-FederatedTokenFile; without -TenantId or -ClientId the profile reads AZURE_TENANT_ID or AZURE_CLIENT_ID where it is used) and -EnvironmentVariable (the AZURE_* variables, read where the profile is used) profiles hold no secret at all: the platform's endpoints and identity header are never saved. A Google Workspace profile (-ServiceAccountKeyPath, with -Impersonate, -GoogleTokenUri, -GmailRoot) keeps the key file's path, never the key: -ServiceAccountKey is refused with PmpMail.ServiceAccountKeyNotSaved.
+Managed identity (-ManagedIdentity, with -ClientId, -ManagedIdentityObjectId or -ManagedIdentityResourceId for a user-assigned identity), workload identity (-FederatedTokenFile; without -TenantId or -ClientId the profile reads AZURE_TENANT_ID or AZURE_CLIENT_ID where it is used) and -EnvironmentVariable (the AZURE_* variables, read where the profile is used) profiles hold no secret at all: the platform's endpoints and identity header are never saved. A Google Workspace profile (with -Impersonate, -GoogleTokenUri, -GmailRoot) never keeps the key: -ServiceAccountKeyPath saves the key file's path, -ServiceAccountKeyEnvironmentVariable the name of the variable that holds the key (read where the profile is used), and a certificate that signs (-ServiceAccountEmail, -ServiceAccountKeyId with -CertificateThumbprint or -Certificate) its thumbprint, or with -CertificatePath the PFX's path; -ServiceAccountKey is refused with PmpMail.ServiceAccountKeyNotSaved.
 
 No secret is ever written in plain text. Certificates are saved by thumbprint (found in CurrentUser\My or LocalMachine\My when used) or PFX path. A client secret is protected with DPAPI for the current user on Windows; on Linux and macOS there is no DPAPI, so a client secret is refused: use -ClientSecretEnvironmentVariable NAME, which saves only the variable's name and reads it when the profile is used, or a certificate.
 '@
@@ -33,6 +33,14 @@ Register-PmpMailProfile -Name 'fabrikam' -TenantId 'fabrikam.onmicrosoft.com' -C
     -ClientSecretEnvironmentVariable 'FABRIKAM_MAIL_SECRET'
 '@
             Remarks = 'At use time the secret comes from $env:FABRIKAM_MAIL_SECRET; the profile file never contains it.'
+        }
+        @{
+            Title   = 'Google Workspace with the key in an environment variable (CI)'
+            Code    = @'
+Register-PmpMailProfile -Name 'gmail' -ServiceAccountKeyEnvironmentVariable 'GMAIL_SA_KEY'
+Send-PmpMail -ProfileName 'gmail' -To 'ops@example.com' -Subject 'Build done' -From 'alerts@example.com'
+'@
+            Remarks = 'GMAIL_SA_KEY holds the whole JSON key file; the profile file keeps only the variable''s name.'
         }
         @{
             Title   = 'A user-assigned managed identity on an Azure VM'

@@ -46,7 +46,16 @@ A failed message is a non-terminating error, so the rest of the pipeline is stil
 Send-PmpMail -To 'ops@example.com' -Subject 'Patch report' -Body 'All servers patched.' -From 'alerts@example.com' `
     -ServiceAccountKeyPath ./pmp-sender.json
 '@
-            Remarks = 'Sends through the Gmail API as alerts@example.com (the -From address is the user impersonated; -Impersonate picks another). The service account needs domain-wide delegation for https://www.googleapis.com/auth/gmail.send in the Google Admin console. With a key kept in a vault: -ServiceAccountKey (Get-Secret GmailKey).'
+            Remarks = 'Sends through the Gmail API as alerts@example.com (the -From address is the user impersonated; -Impersonate picks another). The service account needs domain-wide delegation for https://www.googleapis.com/auth/gmail.send in the Google Admin console. With a key kept in a vault: -ServiceAccountKey (Get-Secret GmailKey); in a CI secret variable: -ServiceAccountKeyEnvironmentVariable GMAIL_SA_KEY.'
+        }
+        @{
+            Title   = 'Send through Gmail with a certificate whose public key was uploaded to the service account'
+            Code    = @'
+Send-PmpMail -To 'ops@example.com' -Subject 'Patch report' -From 'alerts@example.com' `
+    -ServiceAccountEmail 'pmp-sender@my-project.iam.gserviceaccount.com' -ServiceAccountKeyId '3f2a9c6e1b4d8f0a7c5e2d1b9a8f7e6d5c4b3a21' `
+    -CertificateThumbprint 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678'
+'@
+            Remarks = 'The private key stays in the certificate store (it may be non-exportable): PmpMail signs the token request in .NET. -ServiceAccountKeyId is the id the Cloud console shows for the uploaded key.'
         }
         @{
             Title   = 'Send with a client secret from a vault (real tenant)'

@@ -126,6 +126,195 @@ Describe 'Google Workspace' -Tag 'CI' {
         finally { $env:PMP_MAIL_PROFILE_DIR = $saved }
     }
 
+    Context 'the key in an environment variable' {
+        BeforeAll {
+            $script:SavedProfileDir = $env:PMP_MAIL_PROFILE_DIR
+            $env:PMP_MAIL_PROFILE_DIR = Join-Path $Emulator.StateDir 'profiles-env'
+        }
+        AfterAll {
+            $env:PMP_MAIL_PROFILE_DIR = $script:SavedProfileDir
+            Remove-Item Env:PMP_TEST_GMAIL_KEY, Env:PMP_TEST_GMAIL_NOKEY -ErrorAction Ignore
+        }
+
+        It 'sends with -ServiceAccountKeyEnvironmentVariable, and a profile keeps the variable''s name only' {
+            $env:PMP_TEST_GMAIL_KEY = $KeyText
+            $subject = "Gmail with the key in a variable $([guid]::NewGuid().ToString('n'))"
+            Send-PmpMail -ServiceAccountKeyEnvironmentVariable 'PMP_TEST_GMAIL_KEY' @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'ci'
+            (Get-EmulatorMessages | Where-Object subject -EQ $subject).provider | Should -Be 'gmail'
+
+            $registered = Register-PmpMailProfile -Name 'gmail-env' -ServiceAccountKeyEnvironmentVariable 'PMP_TEST_GMAIL_KEY' -Impersonate $GoogleUser @gp -PassThru
+            $registered.CredentialType | Should -Be 'GoogleServiceAccountKeyEnvironmentVariable'
+            $registered.ServiceAccountKeyEnvironmentVariable | Should -Be 'PMP_TEST_GMAIL_KEY'
+            $file = Get-Content -Raw $registered.Path
+            $file | Should -Match '"ServiceAccountKeyEnvironmentVariable":\s*"PMP_TEST_GMAIL_KEY"'
+            $file | Should -Not -Match 'PRIVATE KEY'
+            $file | Should -Not -Match 'private_key'
+            $file.Contains($KeySecretPart) | Should -BeFalse
+
+            $subject = "Gmail through an environment-variable profile $([guid]::NewGuid().ToString('n'))"
+            Send-PmpMail -ProfileName 'gmail-env' -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'profile'
+            (Get-EmulatorMessages | Where-Object subject -EQ $subject).mailbox | Should -Be $GoogleUser
+            (Test-PmpMailPermission -ProfileName 'gmail-env' | Where-Object Permission -EQ 'gmail.send').Status | Should -Be 'Granted'
+            $connection = Connect-PmpMail -ProfileName 'gmail-env' -PassThru
+            try { $connection.ServiceAccountKeyEnvironmentVariable | Should -Be 'PMP_TEST_GMAIL_KEY' }
+            finally { Disconnect-PmpMail }
+        }
+
+        It 'names a variable that is not set or empty, and shows nothing of one that holds no key' {
+            Remove-Item Env:PMP_TEST_GMAIL_NOKEY -ErrorAction Ignore
+            $unset = { Send-PmpMail -ServiceAccountKeyEnvironmentVariable 'PMP_TEST_GMAIL_NOKEY' @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' } |
+                Should -Throw -ErrorId 'PmpMail.ServiceAccountKeyEnvironmentVariableNotSet,PmpMail.Commands.SendPmpMailCommand' -PassThru
+            "$unset" | Should -Match "'PMP_TEST_GMAIL_NOKEY'"
+
+            Register-PmpMailProfile -Name 'gmail-nokey' -ServiceAccountKeyEnvironmentVariable 'PMP_TEST_GMAIL_NOKEY' -Impersonate $GoogleUser @gp
+            { Test-PmpMailPermission -ProfileName 'gmail-nokey' } |
+                Should -Throw -ErrorId 'PmpMail.ServiceAccountKeyEnvironmentVariableNotSet,PmpMail.Commands.TestPmpMailPermissionCommand'
+
+            # A truncated key, the key file's path, and a key whose PEM is broken: each names the variable, none shows it.
+            $broken = $KeyText.Substring(0, $KeyText.Length - 20)
+            $badPem = $KeyText.Replace($KeySecretPart, $KeySecretPart.Substring(0, 10) + '!!!' + $KeySecretPart.Substring(13))
+            foreach ($value in $broken, $KeyPath, $badPem) {
+                $env:PMP_TEST_GMAIL_NOKEY = $value
+                $e = { Send-PmpMail -ProfileName 'gmail-nokey' -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' -Verbose 4>$null } |
+                    Should -Throw -ErrorId 'PmpMail.ServiceAccountKeyEnvironmentVariableInvalid,PmpMail.Commands.SendPmpMailCommand' -PassThru
+                $text = "$e $($e.Exception) $($e.Exception.InnerException)"
+                $text | Should -Match "'PMP_TEST_GMAIL_NOKEY'"
+                $text | Should -Match '-ServiceAccountKeyPath'
+                $text | Should -Not -Match 'PRIVATE KEY'
+                $text.Contains($KeySecretPart.Substring(13, 30)) | Should -BeFalse
+            }
+            $env:PMP_TEST_GMAIL_NOKEY = '  '
+            { Send-PmpMail -ProfileName 'gmail-nokey' -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' } |
+                Should -Throw -ErrorId 'PmpMail.ServiceAccountKeyEnvironmentVariableNotSet,PmpMail.Commands.SendPmpMailCommand'
+        }
+    }
+
+    Context 'a certificate that signs (the key uploaded to the service account)' {
+        BeforeAll {
+            # A key the emulator registered, as a self-signed certificate with its private key: what an admin's
+            # uploaded certificate looks like to Google.
+            $key = New-GoogleKey $GoogleAccount | ConvertFrom-Json
+            $script:CertKeyId = $key.private_key_id
+            $script:CertKeyPart = ($key.private_key -split "`n")[5]
+            $rsa = [Security.Cryptography.RSA]::Create()
+            $rsa.ImportFromPem($key.private_key)
+            $request = [Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=pmp-mail pester google', $rsa, 'SHA256', [Security.Cryptography.RSASignaturePadding]::Pkcs1)
+            $script:SaCert = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddDays(-1), [DateTimeOffset]::UtcNow.AddDays(30))
+            $script:sa = @{ ServiceAccountEmail = $GoogleAccount; ServiceAccountKeyId = $CertKeyId }
+            $script:SavedProfileDir = $env:PMP_MAIL_PROFILE_DIR
+            $env:PMP_MAIL_PROFILE_DIR = Join-Path $Emulator.StateDir 'profiles-cert'
+        }
+        AfterAll {
+            $env:PMP_MAIL_PROFILE_DIR = $script:SavedProfileDir
+            Disconnect-PmpMail -ErrorAction SilentlyContinue
+        }
+
+        It 'sends with -Certificate, one token for two mails through a connection' {
+            $before = @(Invoke-Emulator 'google/tokens' | Where-Object { $_.serviceAccount -eq $GoogleAccount -and $_.subject -eq $GoogleUser }).issued | Measure-Object -Sum
+            $connection = New-PmpMailConnection -Certificate $SaCert @sa -ClientId $GoogleClientId -Impersonate $GoogleUser @gp -Verbose 4>&1 | Tee-Object -Variable out | Where-Object { $_ -is [PmpMail.PmpMailConnection] }
+            try {
+                $connection.Provider | Should -Be 'GoogleWorkspace'
+                $connection.CredentialType | Should -Be 'GoogleServiceAccountCertificate'
+                $connection.CertificateThumbprint | Should -Be $SaCert.Thumbprint
+                $connection.ServiceAccountEmail | Should -Be $GoogleAccount
+                (ConvertTo-StreamText $out) | Should -Match "key $CertKeyId"
+                $subjects = 1..2 | ForEach-Object { "Gmail signed with a certificate $_ $([guid]::NewGuid().ToString('n'))" }
+                foreach ($subject in $subjects) {
+                    Send-PmpMail -Connection $connection -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'signed in .NET'
+                }
+                foreach ($subject in $subjects) { (Get-EmulatorMessages | Where-Object subject -EQ $subject).provider | Should -Be 'gmail' }
+                $report = Test-PmpMailPermission -Connection $connection
+                ($report | Where-Object Permission -EQ 'gmail.send').Status | Should -Be 'Granted'
+                ($report | Where-Object Permission -EQ 'gmail.send').AppId | Should -Be $GoogleClientId
+            }
+            finally { $connection.Dispose() }
+            $after = @(Invoke-Emulator 'google/tokens' | Where-Object { $_.serviceAccount -eq $GoogleAccount -and $_.subject -eq $GoogleUser }).issued | Measure-Object -Sum
+            ($after.Sum - $before.Sum) | Should -Be 1
+        }
+
+        It 'sends with -CertificatePath (a PFX) and with -CertificateThumbprint from CurrentUser\My, and a profile keeps the thumbprint' {
+            $pfx = Join-Path $Emulator.StateDir 'google-signer.pfx'
+            [IO.File]::WriteAllBytes($pfx, $SaCert.Export('Pfx'))
+            $subject = "Gmail signed by a PFX $([guid]::NewGuid().ToString('n'))"
+            Send-PmpMail -CertificatePath $pfx @sa @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'pfx'
+            (Get-EmulatorMessages | Where-Object subject -EQ $subject).provider | Should -Be 'gmail'
+
+            # X509Store works on Linux for CurrentUser\My (a folder under ~/.dotnet); LocalMachine\My only on Windows.
+            $store = [Security.Cryptography.X509Certificates.X509Store]::new('My', 'CurrentUser')
+            $store.Open('ReadWrite')
+            $persisted = [Security.Cryptography.X509Certificates.X509Certificate2]::new($SaCert.Export('Pfx', 'tmp'), 'tmp', [Security.Cryptography.X509Certificates.X509KeyStorageFlags]'PersistKeySet,Exportable')
+            $store.Add($persisted)
+            try {
+                $subject = "Gmail signed by a store certificate $([guid]::NewGuid().ToString('n'))"
+                Send-PmpMail -CertificateThumbprint $SaCert.Thumbprint.ToLowerInvariant() @sa @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'store'
+                (Get-EmulatorMessages | Where-Object subject -EQ $subject).provider | Should -Be 'gmail'
+
+                $registered = Register-PmpMailProfile -Name 'gmail-cert' -Certificate $SaCert @sa -Impersonate $GoogleUser @gp -PassThru
+                $registered.CredentialType | Should -Be 'GoogleServiceAccountCertificateThumbprint'
+                $registered.CertificateThumbprint | Should -Be $SaCert.Thumbprint
+                $registered.ServiceAccountEmail | Should -Be $GoogleAccount
+                $registered.ServiceAccountKeyId | Should -Be $CertKeyId
+                $file = Get-Content -Raw $registered.Path
+                $file | Should -Not -Match 'PRIVATE KEY'
+                $file.Contains($CertKeyPart) | Should -BeFalse
+                $subject = "Gmail through a certificate profile $([guid]::NewGuid().ToString('n'))"
+                Send-PmpMail -ProfileName 'gmail-cert' -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'profile'
+                (Get-EmulatorMessages | Where-Object subject -EQ $subject).provider | Should -Be 'gmail'
+            }
+            finally {
+                $store.Remove($persisted)
+                $store.Close()
+            }
+            { Send-PmpMail -ProfileName 'gmail-cert' -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' } |
+                Should -Throw -ErrorId 'PmpMail.CertificateNotFound,PmpMail.Commands.SendPmpMailCommand'
+        }
+
+        It 'a wrong key id is Google''s signature error with its remedy; bad arguments are named; the key is never shown' {
+            $streams = @(
+                try { Send-PmpMail -Certificate $SaCert -ServiceAccountEmail $GoogleAccount -ServiceAccountKeyId 'not-the-key-id' @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' -Verbose *>&1 }
+                catch { $_ }
+            )
+            $failure = $streams | Where-Object { $_ -is [Management.Automation.ErrorRecord] } | Select-Object -Last 1
+            $failure.FullyQualifiedErrorId | Should -Be 'PmpMail.AuthenticationFailed,PmpMail.Commands.SendPmpMailCommand'
+            "$failure" | Should -Match 'Invalid JWT Signature'
+            "$failure" | Should -Match 'not-the-key-id'
+            "$failure" | Should -Match 'Remedy: .*Keys'
+            $text = ConvertTo-StreamText $streams
+            # Case-sensitive: -Verbose says 'the private key stays in .NET'; a PEM header is upper case.
+            $text | Should -Not -MatchExactly 'PRIVATE KEY'
+            $text | Should -Not -Match '-----BEGIN'
+            $text.Contains($CertKeyPart) | Should -BeFalse
+
+            { Send-PmpMail -Certificate $SaCert -ServiceAccountEmail 'sender' -ServiceAccountKeyId $CertKeyId @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' } |
+                Should -Throw -ErrorId 'PmpMail.ServiceAccountEmailInvalid,PmpMail.Commands.SendPmpMailCommand'
+            $publicOnly = [Security.Cryptography.X509Certificates.X509Certificate2]::new($SaCert.RawData)
+            $e = { Send-PmpMail -Certificate $publicOnly @sa @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' } |
+                Should -Throw -ErrorId 'PmpMail.ServiceAccountCertificateInvalid,PmpMail.Commands.SendPmpMailCommand' -PassThru
+            "$e" | Should -Match 'no private key'
+            { Send-PmpMail -CertificateThumbprint ' :: ' @sa @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject 'never' -Body 'x' } |
+                Should -Throw -ErrorId 'PmpMail.CertificateThumbprintInvalid,PmpMail.Commands.SendPmpMailCommand'
+        }
+
+        It 'keeps the parameter sets unambiguous: Google''s certificate sets need -ServiceAccountEmail, Entra''s -TenantId' {
+            foreach ($name in 'Send-PmpMail', 'Test-PmpMailPermission', 'Connect-PmpMail', 'New-PmpMailConnection', 'Register-PmpMailProfile') {
+                $sets = (Get-Command $name).ParameterSets
+                foreach ($set in 'ServiceAccountCertificateThumbprint', 'ServiceAccountCertificate', 'ServiceAccountCertificatePath') {
+                    $parameters = ($sets | Where-Object Name -EQ $set).Parameters
+                    ($parameters | Where-Object Name -EQ 'ServiceAccountEmail').IsMandatory | Should -BeTrue -Because "$name $set"
+                    ($parameters | Where-Object Name -EQ 'ServiceAccountKeyId').IsMandatory | Should -BeTrue -Because "$name $set"
+                    $parameters.Name | Should -Not -Contain 'TenantId' -Because "$name $set"
+                }
+                foreach ($set in 'CertificateThumbprint', 'Certificate', 'CertificatePath') {
+                    ($sets | Where-Object Name -EQ $set).Parameters.Name | Should -Not -Contain 'ServiceAccountEmail' -Because "$name $set"
+                }
+                (($sets | Where-Object Name -EQ 'ServiceAccountKeyEnvironmentVariable').Parameters | Where-Object Name -EQ 'ServiceAccountKeyEnvironmentVariable').IsMandatory | Should -BeTrue
+            }
+            # Every set of Send-PmpMail is still distinguishable: no two have the same mandatory parameters.
+            $signatures = (Get-Command Send-PmpMail).ParameterSets | ForEach-Object { ($_.Parameters | Where-Object IsMandatory | ForEach-Object Name | Sort-Object) -join ',' }
+            $signatures | Group-Object | Where-Object Count -GT 1 | Should -BeNullOrEmpty
+        }
+    }
+
     It 'never shows the key: not in output, -Verbose, warnings or errors' {
         $secure = ConvertTo-SecureString $KeyText -AsPlainText -Force
         $subject = "Gmail leak check $([guid]::NewGuid().ToString('n'))"

@@ -27,6 +27,10 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     internal const string ClientAssertionSet = "ClientAssertion";
     internal const string ServiceAccountKeyPathSet = "ServiceAccountKeyPath";
     internal const string ServiceAccountKeySet = "ServiceAccountKey";
+    internal const string ServiceAccountKeyEnvironmentVariableSet = "ServiceAccountKeyEnvironmentVariable";
+    internal const string ServiceAccountCertificateThumbprintSet = "ServiceAccountCertificateThumbprint";
+    internal const string ServiceAccountCertificateSet = "ServiceAccountCertificate";
+    internal const string ServiceAccountCertificatePathSet = "ServiceAccountCertificatePath";
 
     #region Parameters
 
@@ -45,7 +49,8 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 
     /// <summary>
     /// The app registration's application (client) id; with -ManagedIdentity the client id of a user-assigned
-    /// identity; with -FederatedTokenFile the app or user-assigned identity holding the federated credential.
+    /// identity; with -FederatedTokenFile the app or user-assigned identity holding the federated credential; with
+    /// -ServiceAccountEmail (optional) the service account's numeric client id, which the delegation remedies name.
     /// </summary>
     [Parameter(ParameterSetName = ClientSecretSet, Mandatory = true)]
     [Parameter(ParameterSetName = ClientSecretCredentialSet)]
@@ -56,6 +61,9 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     [Parameter(ParameterSetName = ManagedIdentitySet)]
     [Parameter(ParameterSetName = FederatedTokenFileSet)]
     [Parameter(ParameterSetName = ClientAssertionSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet)]
     [ValidateNotNullOrEmpty]
     [Alias("ApplicationId", "AppId")]
     public string? ClientId { get; set; }
@@ -78,21 +86,25 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
 
     /// <summary>Thumbprint of a certificate in CurrentUser\My or LocalMachine\My.</summary>
     [Parameter(ParameterSetName = CertificateThumbprintSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
     public string? CertificateThumbprint { get; set; }
 
     /// <summary>A certificate with its private key.</summary>
     [Parameter(ParameterSetName = CertificateSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet, Mandatory = true)]
     [ValidateNotNull]
     public X509Certificate2? Certificate { get; set; }
 
     /// <summary>Path of a PFX (PKCS#12) file with the certificate and private key.</summary>
     [Parameter(ParameterSetName = CertificatePathSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
     public string? CertificatePath { get; set; }
 
     /// <summary>Password of the PFX file.</summary>
     [Parameter(ParameterSetName = CertificatePathSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet)]
     public SecureString? CertificatePassword { get; set; }
 
     /// <summary>
@@ -155,23 +167,64 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
     public SecureString? ServiceAccountKey { get; set; }
 
     /// <summary>
+    /// Google Workspace: the name of an environment variable holding the whole JSON key file's text (as CI systems
+    /// store it), read when the connection is made, never saved (a profile keeps the name only) and never shown.
+    /// </summary>
+    [Parameter(ParameterSetName = ServiceAccountKeyEnvironmentVariableSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ServiceAccountKeyEnvironmentVariable { get; set; }
+
+    /// <summary>
+    /// Google Workspace with a certificate (-CertificateThumbprint, -Certificate or -CertificatePath) whose public key
+    /// was uploaded to the service account, so the private key stays in the store or PFX: the service account's email
+    /// (client_email), the assertion's issuer.
+    /// </summary>
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ServiceAccountEmail { get; set; }
+
+    /// <summary>
+    /// Google Workspace with a certificate: the id Google gave the uploaded key (IAM &amp; Admin &gt; Service accounts
+    /// &gt; Keys), the assertion's kid.
+    /// </summary>
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet, Mandatory = true)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ServiceAccountKeyId { get; set; }
+
+    /// <summary>
     /// Google Workspace: the user the service account acts as (domain-wide delegation). Send-PmpMail defaults to each
     /// message's -From address; Test-PmpMailPermission and Connect-PmpMail test this user.
     /// </summary>
     [Parameter(ParameterSetName = ServiceAccountKeyPathSet)]
     [Parameter(ParameterSetName = ServiceAccountKeySet)]
+    [Parameter(ParameterSetName = ServiceAccountKeyEnvironmentVariableSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet)]
     [ValidateNotNullOrEmpty]
     public string? Impersonate { get; set; }
 
     /// <summary>Google Workspace: override of the token URI (e.g. the emulator's /token); default the key file's token_uri.</summary>
     [Parameter(ParameterSetName = ServiceAccountKeyPathSet)]
     [Parameter(ParameterSetName = ServiceAccountKeySet)]
+    [Parameter(ParameterSetName = ServiceAccountKeyEnvironmentVariableSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet)]
     [ValidateNotNull]
     public Uri? GoogleTokenUri { get; set; }
 
     /// <summary>Google Workspace: override of the Gmail API root (e.g. the emulator); default https://gmail.googleapis.com.</summary>
     [Parameter(ParameterSetName = ServiceAccountKeyPathSet)]
     [Parameter(ParameterSetName = ServiceAccountKeySet)]
+    [Parameter(ParameterSetName = ServiceAccountKeyEnvironmentVariableSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificateSet)]
+    [Parameter(ParameterSetName = ServiceAccountCertificatePathSet)]
     [ValidateNotNull]
     public Uri? GmailRoot { get; set; }
 
@@ -294,6 +347,9 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
             ClientAssertion = ClientAssertion,
             ServiceAccountKeyPath = ServiceAccountKeyPath is null ? null : ResolvePath(ServiceAccountKeyPath),
             ServiceAccountKey = ServiceAccountKey,
+            ServiceAccountKeyEnvironmentVariable = ServiceAccountKeyEnvironmentVariable,
+            ServiceAccountEmail = ServiceAccountEmail,
+            ServiceAccountKeyId = ServiceAccountKeyId,
             Impersonate = Impersonate,
             GoogleTokenUri = GoogleTokenUri,
             GmailRoot = GmailRoot,
@@ -369,6 +425,10 @@ public abstract class PmpMailCredentialCmdletBase : PSCmdlet
         ClientAssertionSet => CredentialKind.ClientAssertion,
         ServiceAccountKeyPathSet => CredentialKind.GoogleServiceAccountKeyPath,
         ServiceAccountKeySet => CredentialKind.GoogleServiceAccountKey,
+        ServiceAccountKeyEnvironmentVariableSet => CredentialKind.GoogleServiceAccountKeyEnvironmentVariable,
+        ServiceAccountCertificateThumbprintSet => CredentialKind.GoogleServiceAccountCertificateThumbprint,
+        ServiceAccountCertificateSet => CredentialKind.GoogleServiceAccountCertificate,
+        ServiceAccountCertificatePathSet => CredentialKind.GoogleServiceAccountCertificatePath,
         _ => null,
     };
 }

@@ -138,15 +138,38 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
                 // The key file's path only: the key stays in its file (protect it with the file system's ACLs).
                 profile.CredentialType = "GoogleServiceAccountKeyPath";
                 profile.ServiceAccountKeyPath = spec.ServiceAccountKeyPath;
-                profile.Impersonate = spec.Impersonate;
-                profile.GoogleTokenUri = spec.GoogleTokenUri;
-                profile.GmailRoot = spec.GmailRoot;
+                SaveGoogle(profile, spec);
+                break;
+            case CredentialKind.GoogleServiceAccountKeyEnvironmentVariable:
+                // The variable's name only: the key is read from it where the profile is used.
+                profile.CredentialType = "GoogleServiceAccountKeyEnvironmentVariable";
+                profile.ServiceAccountKeyEnvironmentVariable = spec.ServiceAccountKeyEnvironmentVariable;
+                SaveGoogle(profile, spec);
+                break;
+            case CredentialKind.GoogleServiceAccountCertificateThumbprint:
+            case CredentialKind.GoogleServiceAccountCertificate:
+                // As for Entra: a certificate object is saved by its thumbprint and found in the store where used.
+                string googleThumbprint = NormalizeThumbprint(spec.CertificateThumbprint ?? spec.Certificate!.Thumbprint);
+                profile.CredentialType = "GoogleServiceAccountCertificateThumbprint";
+                profile.CertificateThumbprint = googleThumbprint;
+                SaveGoogle(profile, spec);
+                WarnIfNotInStore(googleThumbprint);
+                break;
+            case CredentialKind.GoogleServiceAccountCertificatePath:
+                profile.CredentialType = "GoogleServiceAccountCertificatePath";
+                profile.CertificatePath = spec.CertificatePath;
+                if (spec.CertificatePassword is { Length: > 0 })
+                {
+                    profile.ProtectedCertificatePassword = ProtectOrRefuse(spec.CertificatePassword, "PFX password");
+                }
+
+                SaveGoogle(profile, spec);
                 break;
             case CredentialKind.GoogleServiceAccountKey:
                 throw new PmpMailSetupException(
                     "ServiceAccountKeyNotSaved",
                     "A -ServiceAccountKey (the key itself) is never saved in a profile.",
-                    "Register the profile with -ServiceAccountKeyPath (the key file, protected by its file permissions), or pass -ServiceAccountKey each time.");
+                    "Register the profile with -ServiceAccountKeyPath (the key file, protected by its file permissions) or -ServiceAccountKeyEnvironmentVariable (the name of a variable that holds it), or pass -ServiceAccountKey each time.");
             case CredentialKind.EnvironmentVariable:
                 // Only the endpoint settings are saved; the AZURE_* variables are read where the profile is used.
                 profile.CredentialType = "EnvironmentVariable";
@@ -158,6 +181,16 @@ public sealed class RegisterPmpMailProfileCommand : PmpMailCredentialCmdletBase
         }
 
         return profile;
+    }
+
+    /// <summary>The Google settings every Google profile keeps (the certificate's email and key id are no secrets).</summary>
+    private static void SaveGoogle(PmpMailProfile profile, CredentialSpec spec)
+    {
+        profile.ServiceAccountEmail = spec.ServiceAccountEmail;
+        profile.ServiceAccountKeyId = spec.ServiceAccountKeyId;
+        profile.Impersonate = spec.Impersonate;
+        profile.GoogleTokenUri = spec.GoogleTokenUri;
+        profile.GmailRoot = spec.GmailRoot;
     }
 
     private static string ProtectOrRefuse(System.Security.SecureString secret, string what)

@@ -20,20 +20,52 @@ internal static class ConnectionFactory
     public static PmpMailConnection Create(CredentialSpec spec, Func<string, string?> readVariable, Action<string> verbose)
     {
         spec = EnvironmentCredential.Resolve(spec, readVariable, verbose);
-        PmpMailConfig config;
         if (spec.IsGoogle)
         {
-            config = NewGoogleConfig(spec, verbose);
-        }
-        else
-        {
-            config = NewConfig(spec, readVariable, verbose);
-            config.Cloud = spec.Environment;
-            config.AuthorityHost = spec.AuthorityHost;
-            config.GraphRoot = spec.GraphRoot;
-            config.AssertionAlgorithm = spec.AssertionAlgorithm;
+            return CreateGoogle(spec, readVariable, verbose);
         }
 
+        PmpMailConfig config = NewConfig(spec, readVariable, verbose);
+        config.Cloud = spec.Environment;
+        config.AuthorityHost = spec.AuthorityHost;
+        config.GraphRoot = spec.GraphRoot;
+        config.AssertionAlgorithm = spec.AssertionAlgorithm;
+        ApplyCommon(config, spec, verbose);
+        switch (spec.Kind)
+        {
+            case CredentialKind.ClientSecret:
+            case CredentialKind.ClientSecretCredential:
+                config.Credential = PmpMailCredential.FromClientSecret(spec.ClientSecret!);
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.ClientSecretEnvironmentVariable:
+                config.Credential = ReadSecretVariable(spec.ClientSecretEnvironmentVariable!);
+                verbose($"Client secret read from environment variable '{spec.ClientSecretEnvironmentVariable}'.");
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.Certificate:
+                return Open(config, spec, spec.Certificate!, false, verbose);
+            case CredentialKind.CertificateThumbprint:
+                return OpenByThumbprint(config, spec, verbose);
+            case CredentialKind.CertificatePath:
+                return Open(config, spec, CertificateFile.LoadPfx(spec.CertificatePath!, spec.CertificatePassword), true, verbose);
+            case CredentialKind.CertificatePem:
+                // One file with both: the native library takes the CERTIFICATE block and the PRIVATE KEY block.
+                config.Credential = PmpMailCredential.FromPemFiles(spec.CertificatePath!, spec.CertificatePath!);
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.ManagedIdentity:
+            case CredentialKind.WorkloadIdentity:
+                return Open(config, spec, null, false, verbose);
+            case CredentialKind.ClientAssertion:
+                var assertion = new ScriptBlockAssertion(spec.ClientAssertion!);
+                verbose("Client assertions come from the -ClientAssertion script block, run in this session once per token.");
+                return Connected(PmpMailClient.CreateWithClientAssertion(config, assertion.Provide), spec, null, false, verbose, assertion);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown credential kind.");
+        }
+    }
+
+    /// <summary>The settings both providers take: CA, proxy, timeout, retries, send concurrency.</summary>
+    private static void ApplyCommon(PmpMailConfig config, CredentialSpec spec, Action<string> verbose)
+    {
         if (!string.IsNullOrEmpty(spec.TrustedCaPath))
         {
             config.Http = new PmpMailHttpOptions { ExtraCaCertificatesPem = File.ReadAllText(spec.TrustedCaPath) };
@@ -72,39 +104,111 @@ internal static class ConnectionFactory
             config.Sending.MaxConcurrentPerMailbox = perMailbox;
             verbose($"Up to {perMailbox} sends in flight per mailbox (Graph allows 4 per app and mailbox; more may be refused with 429).");
         }
+    }
 
+    /// <summary>
+    /// Google Workspace: the key (file, SecureString or environment variable) or a certificate that signs in .NET,
+    /// then the native client. A PFX the factory loads belongs to the connection; a store certificate to the client.
+    /// </summary>
+    private static PmpMailConnection CreateGoogle(CredentialSpec spec, Func<string, string?> readVariable, Action<string> verbose)
+    {
+        X509Certificate2? loaded = spec.Kind == CredentialKind.GoogleServiceAccountCertificatePath
+            ? CertificateFile.LoadPfx(spec.CertificatePath!, spec.CertificatePassword)
+            : null;
+        try
+        {
+            PmpMailConfig config = NewGoogleConfig(spec, GoogleCredential(spec, readVariable, loaded, verbose), verbose);
+            ApplyCommon(config, spec, verbose);
+            PmpMailClient client;
+            try
+            {
+                client = PmpMailClient.Create(config);
+            }
+            catch (PmpMailCredentialException ex) when (spec.Kind == CredentialKind.GoogleServiceAccountKeyEnvironmentVariable)
+            {
+                // The core names fields and positions only, never the text: safe to repeat, with the variable's name.
+                throw new PmpMailSetupException(
+                    "ServiceAccountKeyEnvironmentVariableInvalid",
+                    $"The environment variable '{spec.ServiceAccountKeyEnvironmentVariable}' does not hold a usable service account key: {ex.Detail.Message}.",
+                    "Set it to the whole text of the service account's JSON key file as the Google Cloud console downloads it (not the file's path: for a file use -ServiceAccountKeyPath).",
+                    ex);
+            }
+            catch (PmpMailCertificateNotFoundException ex)
+            {
+                throw CertificateNotFound(ex);
+            }
+
+            if (client.SigningCertificate is X509Certificate2 certificate)
+            {
+                verbose($"Signing Google's token assertions (RS256, key {spec.ServiceAccountKeyId}) with certificate {certificate.Thumbprint} ({certificate.Subject}, expires {certificate.NotAfter:u}); the private key stays in .NET.");
+            }
+
+            return Connected(client, spec, client.SigningCertificate, ownsCertificate: loaded is not null, verbose);
+        }
+        catch
+        {
+            loaded?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The Google credential for the spec's kind; argument problems become setup errors naming the parameter.</summary>
+    private static PmpMailCredential GoogleCredential(CredentialSpec spec, Func<string, string?> readVariable, X509Certificate2? loaded, Action<string> verbose)
+    {
         switch (spec.Kind)
         {
-            case CredentialKind.ClientSecret:
-            case CredentialKind.ClientSecretCredential:
-                config.Credential = PmpMailCredential.FromClientSecret(spec.ClientSecret!);
-                return Open(config, spec, null, false, verbose);
-            case CredentialKind.ClientSecretEnvironmentVariable:
-                config.Credential = ReadSecretVariable(spec.ClientSecretEnvironmentVariable!);
-                verbose($"Client secret read from environment variable '{spec.ClientSecretEnvironmentVariable}'.");
-                return Open(config, spec, null, false, verbose);
-            case CredentialKind.Certificate:
-                return Open(config, spec, spec.Certificate!, false, verbose);
-            case CredentialKind.CertificateThumbprint:
-                return OpenByThumbprint(config, spec, verbose);
-            case CredentialKind.CertificatePath:
-                return Open(config, spec, CertificateFile.LoadPfx(spec.CertificatePath!, spec.CertificatePassword), true, verbose);
-            case CredentialKind.CertificatePem:
-                // One file with both: the native library takes the CERTIFICATE block and the PRIVATE KEY block.
-                config.Credential = PmpMailCredential.FromPemFiles(spec.CertificatePath!, spec.CertificatePath!);
-                return Open(config, spec, null, false, verbose);
-            case CredentialKind.ManagedIdentity:
-            case CredentialKind.WorkloadIdentity:
             case CredentialKind.GoogleServiceAccountKeyPath:
+                if (!File.Exists(spec.ServiceAccountKeyPath))
+                {
+                    throw new PmpMailSetupException("ServiceAccountKeyFileNotFound", $"The service account key file '{spec.ServiceAccountKeyPath}' does not exist.", "Check -ServiceAccountKeyPath: the JSON key file downloaded from the Google Cloud console (IAM > Service accounts > Keys).");
+                }
+
+                verbose($"Google Workspace: service account key file '{spec.ServiceAccountKeyPath}'.");
+                return PmpMailCredential.FromServiceAccountKeyFile(spec.ServiceAccountKeyPath!);
             case CredentialKind.GoogleServiceAccountKey:
-                return Open(config, spec, null, false, verbose);
-            case CredentialKind.ClientAssertion:
-                var assertion = new ScriptBlockAssertion(spec.ClientAssertion!);
-                verbose("Client assertions come from the -ClientAssertion script block, run in this session once per token.");
-                return Connected(PmpMailClient.CreateWithClientAssertion(config, assertion.Provide), spec, null, false, verbose, assertion);
+                verbose("Google Workspace: service account key from -ServiceAccountKey.");
+                return PmpMailCredential.FromServiceAccountKeyJson(spec.ServiceAccountKey!);
+            case CredentialKind.GoogleServiceAccountKeyEnvironmentVariable:
+                string name = spec.ServiceAccountKeyEnvironmentVariable!;
+                string? text = readVariable(name);
+                if (string.IsNullOrWhiteSpace(text))
+                {
+                    throw new PmpMailSetupException(
+                        "ServiceAccountKeyEnvironmentVariableNotSet",
+                        $"The environment variable '{name}' that should hold the service account's JSON key is not set or empty in this process.",
+                        "Set it to the whole text of the key file for the account that runs the job (for example from the CI system's secret store) before calling the cmdlet, or use -ServiceAccountKeyPath.");
+                }
+
+                verbose($"Google Workspace: service account key read from environment variable '{name}'.");
+                return PmpMailCredential.FromServiceAccountKeyJson(text!);
             default:
-                throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown credential kind.");
+                try
+                {
+                    PmpMailCredential credential = spec.Kind == CredentialKind.GoogleServiceAccountCertificateThumbprint
+                        ? PmpMailCredential.FromServiceAccountCertificateThumbprint(spec.ServiceAccountEmail!, spec.CertificateThumbprint!, spec.ServiceAccountKeyId!, spec.ClientId)
+                        : PmpMailCredential.FromServiceAccountCertificate(spec.ServiceAccountEmail!, loaded ?? spec.Certificate!, spec.ServiceAccountKeyId!, spec.ClientId);
+                    verbose($"Google Workspace: service account {spec.ServiceAccountEmail}, key {spec.ServiceAccountKeyId}, signed by a certificate in .NET.");
+                    return credential;
+                }
+                catch (ArgumentException ex)
+                {
+                    throw SignerArgumentInvalid(spec, ex);
+                }
         }
+    }
+
+    private static PmpMailSetupException SignerArgumentInvalid(CredentialSpec spec, ArgumentException ex)
+    {
+        // The Interop's messages without the "(Parameter 'x')" suffix .NET appends.
+        string message = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty).Replace($"{System.Environment.NewLine}Parameter name: {ex.ParamName}", string.Empty);
+        return ex.ParamName switch
+        {
+            "thumbprint" => ThumbprintInvalid(spec.CertificateThumbprint!, ex),
+            "serviceAccountEmail" => new PmpMailSetupException("ServiceAccountEmailInvalid", message, "Pass -ServiceAccountEmail as the key file's client_email, e.g. sender@project.iam.gserviceaccount.com.", ex),
+            "privateKeyId" => new PmpMailSetupException("ServiceAccountKeyIdInvalid", message, "Pass -ServiceAccountKeyId as the Cloud console lists the uploaded key (IAM & Admin > Service accounts > Keys).", ex),
+            "clientId" => new PmpMailSetupException("ServiceAccountClientIdInvalid", message, "Pass -ClientId as the service account's numeric client id (Unique ID), or leave it out.", ex),
+            _ => new PmpMailSetupException("ServiceAccountCertificateInvalid", message, "Use an RSA certificate with its private key (from the store or a PFX) whose public key was uploaded to the service account.", ex),
+        };
     }
 
     /// <summary>The setup error (ErrorId CertificateNotFound) for a thumbprint neither store holds with a private key.</summary>
@@ -212,11 +316,10 @@ internal static class ConnectionFactory
     }
 
     /// <summary>
-    /// Google Workspace: the key file (read by the native library) or the key text (a SecureString, zeroed after the
-    /// call), -Impersonate and the Google endpoints. The Entra-only settings (-Environment, -AuthorityHost,
-    /// -GraphRoot, -AssertionAlgorithm) do not apply and are refused.
+    /// Google Workspace: the credential, -Impersonate and the Google endpoints. The Entra-only settings
+    /// (-Environment, -AuthorityHost, -GraphRoot, -AssertionAlgorithm) do not apply and are refused.
     /// </summary>
-    private static PmpMailConfig NewGoogleConfig(CredentialSpec spec, Action<string> verbose)
+    private static PmpMailConfig NewGoogleConfig(CredentialSpec spec, PmpMailCredential credential, Action<string> verbose)
     {
         string? entraOnly =
             spec.Environment is not null ? "-Environment"
@@ -230,23 +333,6 @@ internal static class ConnectionFactory
                 "GoogleParameterConflict",
                 $"{entraOnly} is a Microsoft 365 setting; it does not apply to a Google Workspace service account.",
                 "Leave it out; for the emulator or a proxy use -GoogleTokenUri and -GmailRoot.");
-        }
-
-        PmpMailCredential credential;
-        if (spec.Kind == CredentialKind.GoogleServiceAccountKeyPath)
-        {
-            if (!File.Exists(spec.ServiceAccountKeyPath))
-            {
-                throw new PmpMailSetupException("ServiceAccountKeyFileNotFound", $"The service account key file '{spec.ServiceAccountKeyPath}' does not exist.", "Check -ServiceAccountKeyPath: the JSON key file downloaded from the Google Cloud console (IAM > Service accounts > Keys).");
-            }
-
-            credential = PmpMailCredential.FromServiceAccountKeyFile(spec.ServiceAccountKeyPath!);
-            verbose($"Google Workspace: service account key file '{spec.ServiceAccountKeyPath}'.");
-        }
-        else
-        {
-            credential = PmpMailCredential.FromServiceAccountKeyJson(spec.ServiceAccountKey!);
-            verbose("Google Workspace: service account key from -ServiceAccountKey.");
         }
 
         verbose(spec.Impersonate is null ? "Impersonating each message's From address (domain-wide delegation)." : $"Impersonating {spec.Impersonate} (domain-wide delegation).");

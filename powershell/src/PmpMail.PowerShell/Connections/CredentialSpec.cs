@@ -41,6 +41,12 @@ internal sealed class CredentialSpec
     public string? ServiceAccountKeyPath { get; init; }
     /// <summary>Google Workspace: the key's JSON text (<see cref="CredentialKind.GoogleServiceAccountKey"/>); never saved, never shown.</summary>
     public SecureString? ServiceAccountKey { get; init; }
+    /// <summary>Google Workspace: the environment variable holding the key's JSON text (its name only; read when used).</summary>
+    public string? ServiceAccountKeyEnvironmentVariable { get; init; }
+    /// <summary>Google Workspace with a certificate: the service account's email (the assertion's iss).</summary>
+    public string? ServiceAccountEmail { get; init; }
+    /// <summary>Google Workspace with a certificate: the uploaded key's id (the assertion's kid).</summary>
+    public string? ServiceAccountKeyId { get; init; }
     /// <summary>Google Workspace: the user every token acts as; null means each message's From address.</summary>
     public string? Impersonate { get; set; }
     /// <summary>Google Workspace: token URI override (e.g. the emulator's /token).</summary>
@@ -63,7 +69,8 @@ internal sealed class CredentialSpec
     public string? ProfileName { get; init; }
 
     /// <summary>True for a Google Workspace service account (Gmail), false for Microsoft 365 (Graph).</summary>
-    public bool IsGoogle => Kind is CredentialKind.GoogleServiceAccountKeyPath or CredentialKind.GoogleServiceAccountKey;
+    public bool IsGoogle => Kind is CredentialKind.GoogleServiceAccountKeyPath or CredentialKind.GoogleServiceAccountKey or CredentialKind.GoogleServiceAccountKeyEnvironmentVariable
+        or CredentialKind.GoogleServiceAccountCertificateThumbprint or CredentialKind.GoogleServiceAccountCertificate or CredentialKind.GoogleServiceAccountCertificatePath;
 
     /// <summary>True for credentials without an app registration's tenant (managed identity).</summary>
     public bool IsManagedIdentity => Kind == CredentialKind.ManagedIdentity;
@@ -83,6 +90,9 @@ internal sealed class CredentialSpec
         CredentialKind.WorkloadIdentity => $"workload identity: app {ClientId ?? "from AZURE_CLIENT_ID"} in tenant {TenantId ?? "from AZURE_TENANT_ID"}, token file {FederatedTokenFile ?? "from AZURE_FEDERATED_TOKEN_FILE"}",
         CredentialKind.GoogleServiceAccountKeyPath => $"Google Workspace service account key file '{ServiceAccountKeyPath}'" + (Impersonate is null ? string.Empty : $" as {Impersonate}"),
         CredentialKind.GoogleServiceAccountKey => "Google Workspace service account key (-ServiceAccountKey)" + (Impersonate is null ? string.Empty : $" as {Impersonate}"),
+        CredentialKind.GoogleServiceAccountKeyEnvironmentVariable => $"Google Workspace service account key in environment variable '{ServiceAccountKeyEnvironmentVariable}'" + (Impersonate is null ? string.Empty : $" as {Impersonate}"),
+        CredentialKind.GoogleServiceAccountCertificateThumbprint or CredentialKind.GoogleServiceAccountCertificate or CredentialKind.GoogleServiceAccountCertificatePath =>
+            $"Google Workspace service account {ServiceAccountEmail} (key {ServiceAccountKeyId}, signed with a certificate)" + (Impersonate is null ? string.Empty : $" as {Impersonate}"),
         CredentialKind.ClientAssertion => $"app {ClientId} in tenant {TenantId} with the -ClientAssertion script block's federated token",
         _ => $"app {ClientId} in tenant {TenantId}",
     };

@@ -27,6 +27,8 @@ public sealed class PmpMailConnection : IDisposable
         Provider = spec.IsGoogle ? PmpMailProvider.GoogleWorkspace : PmpMailProvider.Microsoft365;
         Impersonate = spec.Impersonate;
         ServiceAccountKeyPath = spec.ServiceAccountKeyPath;
+        ServiceAccountKeyEnvironmentVariable = spec.ServiceAccountKeyEnvironmentVariable;
+        ServiceAccountEmail = spec.ServiceAccountEmail;
         AuthorityHost = spec.AuthorityHost;
         GraphRoot = spec.GraphRoot;
         ProfileName = spec.ProfileName;
@@ -42,6 +44,10 @@ public sealed class PmpMailConnection : IDisposable
     public string? Impersonate { get; }
     /// <summary>Google Workspace: the key file, for -ServiceAccountKeyPath (never the key itself).</summary>
     public string? ServiceAccountKeyPath { get; }
+    /// <summary>Google Workspace: the environment variable the key was read from, for -ServiceAccountKeyEnvironmentVariable (its name only).</summary>
+    public string? ServiceAccountKeyEnvironmentVariable { get; }
+    /// <summary>Google Workspace: the service account, for a certificate that signs (-ServiceAccountEmail).</summary>
+    public string? ServiceAccountEmail { get; }
     /// <summary>Tenant as given (GUID, domain or authority URL); null for a managed identity.</summary>
     public string? TenantId { get; }
     /// <summary>

@@ -8,7 +8,8 @@ namespace PmpMail;
 /// A saved connection profile (Register-PmpMailProfile). Never holds a plain-text secret: certificates are
 /// kept by thumbprint or file path, secrets DPAPI-protected (Windows, CurrentUser) or as the name of an
 /// environment variable read at use time; a managed identity, workload identity or -EnvironmentVariable
-/// profile holds no secret at all.
+/// profile holds no secret at all, and a Google service account key is kept as its file's path or the name of
+/// the environment variable that holds it.
 /// </summary>
 public sealed class PmpMailProfile
 {
@@ -23,7 +24,8 @@ public sealed class PmpMailProfile
     public string? ClientId { get; set; }
     /// <summary>
     /// CertificateThumbprint, CertificatePath, ClientSecretProtected, ClientSecretEnvironmentVariable, ManagedIdentity,
-    /// WorkloadIdentity or EnvironmentVariable.
+    /// WorkloadIdentity, EnvironmentVariable, or for Google Workspace GoogleServiceAccountKeyPath,
+    /// GoogleServiceAccountKeyEnvironmentVariable, GoogleServiceAccountCertificateThumbprint or GoogleServiceAccountCertificatePath.
     /// </summary>
     public string CredentialType { get; set; } = string.Empty;
     /// <summary>Certificate thumbprint (looked up in CurrentUser\My and LocalMachine\My).</summary>
@@ -40,6 +42,12 @@ public sealed class PmpMailProfile
     public string? FederatedTokenFile { get; set; }
     /// <summary>Google Workspace: the service account key file (its path only; the key is never saved).</summary>
     public string? ServiceAccountKeyPath { get; set; }
+    /// <summary>Google Workspace: the environment variable that holds the key's JSON text (its name only; read when used).</summary>
+    public string? ServiceAccountKeyEnvironmentVariable { get; set; }
+    /// <summary>Google Workspace with a certificate: the service account's email.</summary>
+    public string? ServiceAccountEmail { get; set; }
+    /// <summary>Google Workspace with a certificate: the uploaded key's id.</summary>
+    public string? ServiceAccountKeyId { get; set; }
     /// <summary>Google Workspace: the user the service account acts as; null means each message's From address.</summary>
     public string? Impersonate { get; set; }
     /// <summary>Google Workspace: token URI override.</summary>
@@ -92,6 +100,9 @@ public sealed class PmpMailProfile
             "WorkloadIdentity" => CredentialKind.WorkloadIdentity,
             "EnvironmentVariable" => CredentialKind.EnvironmentVariable,
             "GoogleServiceAccountKeyPath" => CredentialKind.GoogleServiceAccountKeyPath,
+            "GoogleServiceAccountKeyEnvironmentVariable" => CredentialKind.GoogleServiceAccountKeyEnvironmentVariable,
+            "GoogleServiceAccountCertificateThumbprint" => CredentialKind.GoogleServiceAccountCertificateThumbprint,
+            "GoogleServiceAccountCertificatePath" => CredentialKind.GoogleServiceAccountCertificatePath,
             _ => throw new PmpMailSetupException("ProfileInvalid", $"Profile '{Name}' has an unknown credential type '{CredentialType}'.", "Register the profile again."),
         };
         return new CredentialSpec
@@ -108,6 +119,9 @@ public sealed class PmpMailProfile
             ManagedIdentityResourceId = ManagedIdentityResourceId,
             FederatedTokenFile = FederatedTokenFile,
             ServiceAccountKeyPath = ServiceAccountKeyPath,
+            ServiceAccountKeyEnvironmentVariable = ServiceAccountKeyEnvironmentVariable,
+            ServiceAccountEmail = ServiceAccountEmail,
+            ServiceAccountKeyId = ServiceAccountKeyId,
             Impersonate = Impersonate,
             GoogleTokenUri = GoogleTokenUri,
             GmailRoot = GmailRoot,
