@@ -145,6 +145,8 @@ public sealed class GoogleSignerTests(EmulatorFixture emulator)
             // The certificate is the credential's: the Entra entry points refuse a Google config, and a key credential is no signer.
             Assert.Contains("FromServiceAccountCertificate", Assert.Throws<ArgumentException>(() => PmpMailClient.CreateWithCertificate(config, certificate)).Message, StringComparison.Ordinal);
             Assert.Throws<ArgumentException>(() => PmpMailClient.CreateWithCertificateThumbprint(config, certificate.Thumbprint));
+            var microsoft = new PmpMailConfig(EmulatorFixture.TenantId, EmulatorFixture.CertificateApp) { Credential = config.Credential };
+            Assert.Contains("ForGoogleWorkspace", Assert.Throws<ArgumentException>(() => PmpMailClient.Create(microsoft)).Message, StringComparison.Ordinal);
             using var refused = new SensitiveBufferWriter();
             Assert.Throws<ArgumentException>(() => DocumentWriter.WriteConfig(refused, PmpMailConfig.ForGoogleWorkspace(PmpMailCredential.FromServiceAccountKeyFile("/k.json")), hostAuth: "signer"));
         }

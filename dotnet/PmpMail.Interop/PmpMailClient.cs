@@ -84,6 +84,12 @@ public sealed class PmpMailClient : IDisposable
         Guard.NotNull(config, nameof(config));
         if (config.Credential is PmpMailCredential.ServiceAccountCertificateCredential google)
         {
+            // Else the signer path would make an Entra certificate client out of a Google credential.
+            if (config.Provider != PmpMailProvider.GoogleWorkspace)
+            {
+                throw new ArgumentException("A service account certificate is a Google Workspace credential: use PmpMailConfig.ForGoogleWorkspace.", nameof(config));
+            }
+
             return CreateWithGoogleSigner(config, google);
         }
 
