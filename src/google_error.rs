@@ -93,7 +93,7 @@ pub(crate) fn token_error(
         (_, "invalid_grant") if lower.contains("signature") => (
             Status::AuthenticationFailed,
             format!("Google refused the assertion's signature: the key (id {}) was deleted, disabled or expired, or is not {email}'s.", account.private_key_id.as_deref().unwrap_or("unknown")),
-            format!("In the Google Cloud console (IAM & Admin > Service accounts > {email} > Keys) check that the key is active; create a new JSON key if it is not."),
+            format!("In the Google Cloud console (IAM & Admin > Service accounts > {email} > Keys) check that a key with this id is listed and active (with a host signer: that its certificate was uploaded there and the key id given is the one the console shows); create a new key if it is not."),
         ),
         (_, "invalid_grant") if lower.contains("account not found") || lower.contains("disabled") => (
             Status::AuthenticationFailed,

@@ -96,7 +96,10 @@ async fn inbox_api_lists_views_serves_and_deletes() {
         "noreply@contoso.onmicrosoft.com"
     );
     assert_eq!(v["headers"][0]["name"], "X-Report-Run");
-    assert_eq!((&v["via"], &v["service"]), (&json!("sendMail"), &json!("Graph")));
+    assert_eq!(
+        (&v["via"], &v["service"]),
+        (&json!("sendMail"), &json!("Graph"))
+    );
     assert!(!v["clientRequestId"].as_str().unwrap().is_empty());
     assert_eq!(v["text"], "Patch report");
     assert!(!v.to_string().contains(&STANDARD.encode(csv)));
