@@ -41,6 +41,10 @@ pub struct BatchOptions {
     /// Sends in flight for this batch in all (1..64; default: the client's
     /// `sending.maxConcurrent`). 1 sends the messages one by one in input order.
     pub max_concurrent: Option<u32>,
+    /// Stop at the first message that is `failed` or `unknown` (default false): messages that
+    /// have not started are `cancelled` (never sent); sends in flight run to their answer. What a
+    /// loop that ends at its first error would do (PowerShell's `-ErrorAction Stop`).
+    pub stop_on_failure: Option<bool>,
 }
 
 impl BatchOptions {
@@ -214,7 +218,7 @@ pub(crate) async fn run(
     client: &Client,
     messages: Vec<Result<Message>>,
     options: &BatchOptions,
-    cancel: Option<&CancelToken>,
+    caller_cancel: Option<&CancelToken>,
     progress: &mut dyn FnMut(&BatchProgress),
 ) -> Result<BatchResult> {
     let started = Instant::now();
@@ -246,7 +250,19 @@ pub(crate) async fn run(
             .map(|m| parking_lot::Mutex::new(Some(m)))
             .collect(),
     );
-    let cancel = cancel.cloned().unwrap_or_default();
+    // The batch's own token: the caller's cancel stops it, and so does its first failure with
+    // stopOnFailure, without cancelling the caller's token.
+    let stop_on_failure = options.stop_on_failure.unwrap_or(false);
+    let stopped_at_failure = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cancel = CancelToken::new();
+    let forward_caller_cancel = caller_cancel.cloned().map(|caller| {
+        let batch = cancel.clone();
+        tokio::spawn(async move {
+            // Never ready: ends (Err) when the caller cancels.
+            let _ = caller.run(std::future::pending::<()>()).await;
+            batch.cancel();
+        })
+    });
     let batch_slots = Arc::new(tokio::sync::Semaphore::new(overall));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<BatchItem>();
     let mut workers = tokio::task::JoinSet::new();
@@ -263,6 +279,7 @@ pub(crate) async fn run(
             let client = client.clone();
             let messages = messages.clone();
             let cancel = cancel.clone();
+            let stopped_at_failure = stopped_at_failure.clone();
             let batch_slots = batch_slots.clone();
             let done_tx = done_tx.clone();
             workers.spawn(async move {
@@ -293,7 +310,20 @@ pub(crate) async fn run(
                             }
                         }
                     };
-                    if done_tx.send(item(index, result, waited)).is_err() {
+                    let mut done = item(index, result, waited);
+                    if stop_on_failure {
+                        if matches!(done.status, ItemStatus::Failed | ItemStatus::Unknown) {
+                            // Before this worker takes its next message, so nothing starts
+                            // after the failure.
+                            stopped_at_failure.store(true, std::sync::atomic::Ordering::SeqCst);
+                            cancel.cancel();
+                        } else if done.status == ItemStatus::Cancelled
+                            && stopped_at_failure.load(std::sync::atomic::Ordering::SeqCst)
+                        {
+                            done.error = Some(stopped_by_failure().to_document());
+                        }
+                    }
+                    if done_tx.send(done).is_err() {
                         return;
                     }
                 }
@@ -345,6 +375,9 @@ pub(crate) async fn run(
             _ = ticker.tick() => report(&counts, &remaining_per_lane),
         }
     }
+    if let Some(forward) = forward_caller_cancel {
+        forward.abort();
+    }
     // Every worker has returned (the channel closed); a panicked one is reported per message.
     while let Some(joined) = workers.join_next().await {
         if let Err(e) = joined {
@@ -384,6 +417,16 @@ pub(crate) async fn run(
         duration_ms: started.elapsed().as_millis() as u64,
         results,
     })
+}
+
+/// Why a message was not sent when an earlier one failed under stopOnFailure.
+fn stopped_by_failure() -> Error {
+    Error::new(
+        Status::Cancelled,
+        "not sent: the batch stopped at its first failed message (stopOnFailure)",
+    )
+    .with_outcome(Outcome::Failed)
+    .with_remedy("Nothing was sent for this message; fix the failure reported for the earlier message and send it again.")
 }
 
 /// A batch limit: absent → the client's; never above the client's (the client's slots would

@@ -107,6 +107,26 @@ public sealed class BatchTests : IDisposable
     }
 
     [Fact]
+    public void StopOnFailureSendsNothingAfterTheFirstFailedMessage()
+    {
+        // The second sendMail is refused (400: nothing sent); one by one, so the rest have not started.
+        _emulator.SetFaults(new { path = "sendMail", action = "status", status = 400, graphCode = "ErrorInvalidRecipients", skip = 1, count = 1 });
+        using PmpMailClient client = PmpMailClient.Create(_emulator.SecretConfig());
+        string run = Guid.NewGuid().ToString("N");
+        List<PmpMailMessage> messages = Enumerable.Range(0, 5).Select(i => NewMessage(EmulatorFixture.SiteAMailbox, $"xunit stop {run} {i}")).ToList();
+        using var caller = new CancellationTokenSource();
+
+        PmpBatchResult result = client.SendMailBatch(messages, new PmpBatchOptions { MaxConcurrent = 1, StopOnFailure = true }, cancellationToken: caller.Token);
+
+        Assert.Equal(
+            [PmpBatchItemStatus.Sent, PmpBatchItemStatus.Failed, PmpBatchItemStatus.Cancelled, PmpBatchItemStatus.Cancelled, PmpBatchItemStatus.Cancelled],
+            result.Items.Select(i => i.Status));
+        Assert.Contains("stopOnFailure", result.Items[2].Error!.Message);
+        Assert.Equal([$"xunit stop {run} 0"], _emulator.Messages().Select(m => (string?)m!["subject"]));
+        Assert.False(caller.IsCancellationRequested);
+    }
+
+    [Fact]
     public void InMemoryAttachmentsArriveByteForByteInABatch()
     {
         // A batch takes no pinned buffers: its in-memory attachments travel inside the document.

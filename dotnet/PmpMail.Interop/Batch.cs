@@ -19,6 +19,13 @@ public sealed class PmpBatchOptions
     /// messages one by one in input order.
     /// </summary>
     public int? MaxConcurrent { get; set; }
+
+    /// <summary>
+    /// Stop at the first message that failed or whose outcome is unknown: messages that have not started are reported
+    /// <see cref="PmpBatchItemStatus.Cancelled"/> and never sent; sends in flight run to their answer. Default false
+    /// (every message is tried).
+    /// </summary>
+    public bool StopOnFailure { get; set; }
 }
 
 /// <summary>Where a batch stands: passed to the progress handler of <see cref="PmpMailClient.SendMailBatch"/>.</summary>

@@ -458,6 +458,28 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         (Get-EmulatorCounters).sendMailRequests | Should -Be 3
     }
 
+    It '-ErrorAction Stop ends a pipeline batch at its first failed message: the messages after it are not sent, and are in $Error as cancelled' {
+        # The second sendMail is refused (400, nothing sent); -ThrottleLimit 1 sends one by one, so rows 3-5 have not started.
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 400; graphCode = 'ErrorInvalidRecipients'; skip = 1; count = 1 }
+        $rows = 1..5 | ForEach-Object { [pscustomobject]@{ To = "user$_@contoso.com"; Subject = "stop $_" } }
+        $Error.Clear()
+        $thrown = $null
+        try { $rows | Send-PmpMail -From $Mailbox @sp -ThrottleLimit 1 -ErrorAction Stop } catch { $thrown = $_ }
+        $thrown | Should -Not -BeNullOrEmpty -Because '-ErrorAction Stop makes the first failure terminating'
+        $thrown.FullyQualifiedErrorId | Should -Be 'PmpMail.SendFailed.ErrorInvalidRecipients,PmpMail.Commands.SendPmpMailCommand'
+        $thrown.TargetObject | Should -Be 'To: user2@contoso.com'
+        (Get-EmulatorMessages).subject | Should -Be @('stop 1') -Because 'nothing after the failure may be sent'
+        (Get-EmulatorCounters).sendMailRequests | Should -Be 2
+        $cancelled = @($Error | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'PmpMail.Cancelled,*' })
+        ($cancelled.TargetObject | Sort-Object) | Should -Be @('To: user3@contoso.com', 'To: user4@contoso.com', 'To: user5@contoso.com')
+
+        # Without -ErrorAction Stop the batch goes on past a failure (nothing was cancelled).
+        Invoke-Emulator 'reset' -Method POST | Out-Null
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 400; graphCode = 'ErrorInvalidRecipients'; skip = 1; count = 1 }
+        $results = $rows | Send-PmpMail -From $Mailbox @sp -ThrottleLimit 1 -PassThru -ErrorAction SilentlyContinue
+        $results.Status | Should -Be @('sent', 'failed', 'sent', 'sent', 'sent')
+    }
+
     It 'reports 429 beyond the retry budget as PmpMail.Throttled, sends nothing and keeps the secret out of every stream' {
         Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 429; retryAfterSeconds = 1; count = 10 }
         $errors = $null

@@ -245,6 +245,52 @@ fn one_at_a_time_sends_in_input_order() {
 }
 
 #[test]
+fn stop_on_failure_sends_nothing_after_the_first_failure() {
+    let emu = start_emulator();
+    let client = client_for(&emu, APP, secret_auth());
+    // The second sendMail is refused (400: nothing was sent).
+    let refuse_second = || {
+        faults(json!({"rules": [
+            {"path": "sendMail", "action": "status", "status": 400,
+             "graphCode": "ErrorInvalidRecipients", "skip": 1, "count": 1},
+        ]}))
+    };
+    emu.set_faults(refuse_second());
+    let subjects: Vec<String> = (0..5).map(|i| format!("stop {i}")).collect();
+    let messages = |subjects: &[String]| subjects.iter().map(|s| mail(MAILBOX, s)).collect();
+    let options = BatchOptions {
+        max_concurrent: Some(1),
+        stop_on_failure: Some(true),
+        ..BatchOptions::default()
+    };
+    let caller = CancelToken::new();
+    let (result, _) = run(&client, messages(&subjects), &options, Some(&caller));
+    check_outcomes(&result, &subjects, &emu);
+    let statuses: Vec<ItemStatus> = result.results.iter().map(|r| r.status).collect();
+    use ItemStatus::*;
+    assert_eq!(statuses, [Sent, Failed, Cancelled, Cancelled, Cancelled]);
+    let arrived: Vec<String> = emu.messages().into_iter().map(|m| m.subject).collect();
+    assert_eq!(arrived, ["stop 0"]);
+    let why = result.results[2].error.as_ref().unwrap();
+    assert!(why.message.contains("stopOnFailure"), "{}", why.message);
+    assert!(
+        !caller.is_cancelled(),
+        "the batch's stop must not cancel the caller's token"
+    );
+
+    // Without it the batch goes on past the failure.
+    emu.reset();
+    emu.set_faults(refuse_second());
+    let options = BatchOptions {
+        max_concurrent: Some(1),
+        ..BatchOptions::default()
+    };
+    let (result, _) = run(&client, messages(&subjects), &options, None);
+    let statuses: Vec<ItemStatus> = result.results.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Sent, Failed, Sent, Sent, Sent]);
+}
+
+#[test]
 fn cancelling_a_batch_stops_it_and_reports_the_rest_cancelled() {
     let emu = start_emulator();
     let client = client_for(&emu, APP, secret_auth());

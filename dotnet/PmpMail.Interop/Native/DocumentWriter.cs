@@ -271,13 +271,18 @@ internal static class DocumentWriter
         writer.WriteEndArray();
     }
 
-    /// <summary>Writes the batch options document; only the limits that are set.</summary>
+    /// <summary>Writes the batch options document; only what is set.</summary>
     public static void WriteBatchOptions(SensitiveBufferWriter buffer, PmpBatchOptions options)
     {
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartObject();
         WriteIfSet(writer, "maxConcurrentPerMailbox", options.MaxConcurrentPerMailbox);
         WriteIfSet(writer, "maxConcurrent", options.MaxConcurrent);
+        if (options.StopOnFailure)
+        {
+            writer.WriteBoolean("stopOnFailure", true);
+        }
+
         writer.WriteEndObject();
     }
 

@@ -196,6 +196,9 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
             MaxConcurrentPerMailbox = ThrottleLimit,
             // One by one in input order, across mailboxes too: today's order for scripts that depend on it.
             MaxConcurrent = ThrottleLimit == 1 ? 1 : null,
+            // -ErrorAction Stop ends the command at the first failed message, as a one-by-one loop would: messages that
+            // had not started are not sent (reported cancelled).
+            StopOnFailure = ErrorActionIsStop(),
         };
         _clock = Stopwatch.StartNew();
         WriteVerbose($"Sending {pending.Count} message(s) with at most {ThrottleLimit} in flight per mailbox.");
@@ -232,6 +235,16 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
     }
 
     #endregion
+
+    /// <summary>True when a failed message ends the command: -ErrorAction Stop, or $ErrorActionPreference = 'Stop' without -ErrorAction.</summary>
+    private bool ErrorActionIsStop()
+    {
+        object? value = MyInvocation.BoundParameters.TryGetValue("ErrorAction", out object? bound)
+            ? bound
+            : SessionState.PSVariable.GetValue("ErrorActionPreference");
+        return LanguagePrimitives.TryConvertTo(value, CultureInfo.InvariantCulture, out ActionPreference preference)
+            && preference == ActionPreference.Stop;
+    }
 
     /// <summary>A record of pipeline input: its message, or the ErrorId that kept it from being sent.</summary>
     private sealed record Row(int Index, PmpMailMessage? Message, string Target, string From, string[] To, string? Subject, bool SaveToSentItems, string? InvalidErrorId);
@@ -310,7 +323,10 @@ public sealed class SendPmpMailCommand : PmpMailConnectedCmdletBase
 
             if (errors.Count > 0)
             {
-                ReportAfterStop(errors, $"Send-PmpMail stopped reporting at input record {_rows[next].Index} (-ErrorAction Stop, Ctrl+C, or a command after it that ends the pipeline) after its batch had run. Also not sent: input record(s) {Ranges(indexes)}; their errors are in $Error (newest first).");
+                string cancelled = result.Cancelled > 0
+                    ? $" -ErrorAction Stop cancelled the batch at its first failure: {result.Cancelled} message(s) that had not started were not sent (PmpMail.Cancelled)."
+                    : "";
+                ReportAfterStop(errors, $"Send-PmpMail stopped reporting at input record {_rows[next].Index} (-ErrorAction Stop, Ctrl+C, or a command after it that ends the pipeline) after its batch had run.{cancelled} Also not sent: input record(s) {Ranges(indexes)}; their errors are in $Error (newest first).");
             }
 
             throw;
