@@ -298,6 +298,24 @@ extern "C" {
 pmp_status pmp_send_batch(const struct pmp_client *client, const uint8_t *messages_json, size_t messages_len, const uint8_t *options_json, size_t options_len, pmp_batch_progress_callback progress, void *userdata, const struct pmp_cancel *cancel, char **results_out);
 
 /*
+ `pmp_send_batch` whose messages may take attachment bytes from `buffers`: an attachment
+ `{"name": "report.pdf", "buffer": 2}` of any message is the bytes of `buffers[2]` (several
+ messages may name the same buffer). An index outside `0..buffer_count` fails that message
+ only (`failed`, nothing sent for it).
+
+ The library copies every buffer once when the call starts (the messages go out on its own
+ threads) and keeps no pointer after returning: the host may unpin or free them then. The
+ copies live until the call returns, so the buffers cost their size once more in native
+ memory for the batch's duration. `buffers` may be NULL when `buffer_count` is 0; an entry
+ may have NULL `data` when its `len` is 0. Everything else is as `pmp_send_batch`.
+
+ # Safety
+ As `pmp_send_batch`; `buffers` NULL with `buffer_count` 0 or valid for `buffer_count`
+ entries, each `data` readable for `len` bytes (or NULL with `len` 0) while the call starts.
+ */
+pmp_status pmp_send_batch_with_buffers(const struct pmp_client *client, const uint8_t *messages_json, size_t messages_len, const struct pmp_buffer *buffers, size_t buffer_count, const uint8_t *options_json, size_t options_len, pmp_batch_progress_callback progress, void *userdata, const struct pmp_cancel *cancel, char **results_out);
+
+/*
  Sends one message (docs/contracts.md section 4) whose attachments may take their bytes from
  `buffers`: an attachment `{"name": "report.pdf", "buffer": 2}` is the bytes of `buffers[2]`,
  sent as they are (no base64 in the document). `path` and `contentBase64` attachments work as

@@ -212,11 +212,13 @@ fn item(index: usize, result: Result<SendResult>, waited: Duration) -> BatchItem
     }
 }
 
-/// Runs a batch on `client` and returns the results in input order. `progress` is called after
-/// every finished message and, while a mailbox is throttled, every 250 ms.
+/// Runs a batch on `client` and returns the results in input order. An attachment
+/// `{"buffer": n}` of any message is `buffers[n]`. `progress` is called after every finished
+/// message and, while a mailbox is throttled, every 250 ms.
 pub(crate) async fn run(
     client: &Client,
     messages: Vec<Result<Message>>,
+    buffers: Vec<bytes::Bytes>,
     options: &BatchOptions,
     caller_cancel: Option<&CancelToken>,
     progress: &mut dyn FnMut(&BatchProgress),
@@ -255,6 +257,7 @@ pub(crate) async fn run(
     let stop_on_failure = options.stop_on_failure.unwrap_or(false);
     let stopped_at_failure = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cancel = CancelToken::new();
+    let buffers: Arc<[bytes::Bytes]> = buffers.into();
     let forward_caller_cancel = caller_cancel.cloned().map(|caller| {
         let batch = cancel.clone();
         tokio::spawn(async move {
@@ -282,7 +285,9 @@ pub(crate) async fn run(
             let stopped_at_failure = stopped_at_failure.clone();
             let batch_slots = batch_slots.clone();
             let done_tx = done_tx.clone();
+            let buffers = buffers.clone();
             workers.spawn(async move {
+                let buffers: Vec<&[u8]> = buffers.iter().map(|b| &b[..]).collect();
                 loop {
                     let Some(index) = queue.lock().pop_front() else {
                         return;
@@ -299,7 +304,7 @@ pub(crate) async fn run(
                                 Ok(Ok(_permit)) => {
                                     let queued = turn_started.elapsed();
                                     let (result, waited) =
-                                        client.send_one(&message, &[], Some(&cancel)).await;
+                                        client.send_one(&message, &buffers, Some(&cancel)).await;
                                     (result, waited + queued)
                                 }
                                 _ => (

@@ -437,9 +437,7 @@ impl Client {
         cancel: Option<&CancelToken>,
         progress: &mut dyn FnMut(&BatchProgress),
     ) -> Result<BatchResult> {
-        crate::runtime::block_on_workers(
-            self.send_batch_async(messages, options, cancel, progress),
-        )?
+        self.send_batch_with_buffers(messages, Vec::new(), options, cancel, progress)
     }
 
     /// [`Client::send_batch`] for async callers (the workers run on the caller's runtime).
@@ -450,14 +448,31 @@ impl Client {
         cancel: Option<&CancelToken>,
         progress: &mut dyn FnMut(&BatchProgress),
     ) -> Result<BatchResult> {
-        batch::run(self, messages, options, cancel, progress).await
+        batch::run(self, messages, Vec::new(), options, cancel, progress).await
+    }
+
+    /// [`Client::send_batch`] whose messages may take attachment bytes from `buffers`: an
+    /// attachment `{"name": "a.pdf", "buffer": n}` of any message is `buffers[n]` (several
+    /// messages may name the same buffer). An index outside `buffers` fails that message only.
+    pub fn send_batch_with_buffers(
+        &self,
+        messages: Vec<Result<Message>>,
+        buffers: Vec<bytes::Bytes>,
+        options: &BatchOptions,
+        cancel: Option<&CancelToken>,
+        progress: &mut dyn FnMut(&BatchProgress),
+    ) -> Result<BatchResult> {
+        crate::runtime::block_on_workers(batch::run(
+            self, messages, buffers, options, cancel, progress,
+        ))?
     }
 
     /// Parses a batch document (a JSON array of message documents) and an options document
-    /// (`None` for the defaults) and sends the batch.
+    /// (`None` for the defaults) and sends the batch, its buffer attachments from `buffers`.
     pub fn send_batch_json(
         &self,
         messages_json: &str,
+        buffers: Vec<bytes::Bytes>,
         options_json: Option<&str>,
         cancel: Option<&CancelToken>,
         progress: &mut dyn FnMut(&BatchProgress),
@@ -467,7 +482,7 @@ impl Client {
             None => BatchOptions::default(),
         };
         let messages = batch::parse_messages(messages_json)?;
-        self.send_batch(messages, &options, cancel, progress)
+        self.send_batch_with_buffers(messages, buffers, &options, cancel, progress)
     }
 
     pub(crate) fn sending_limits(&self) -> crate::config::SendingLimits {

@@ -30,7 +30,7 @@ Import-Module (Join-Path $PSScriptRoot 'PmpBuild.psm1')
 
 $repo = Get-PmpRepositoryRoot
 # How many checks test_abi runs ("checks run: N"): a block removed or skipped is a failure.
-$TestAbiChecks = 82
+$TestAbiChecks = 83
 
 function Get-CCompiler {
     <#
@@ -227,26 +227,31 @@ delegations = [{ clientId = "$googleClientId", scopes = ["https://www.googleapis
         Test-Succeeded (Invoke-Program 'send_mail.valgrind' ($valgrind + $exe.send_mail + (& $sendArguments $config 'C example (valgrind)')))
     }
 
-    Step 'emulator recorded exactly 13 messages' {
+    Step 'emulator recorded exactly 17 messages' {
         # Over HTTPS trusting only the emulator's CA (Invoke-PmpEmulatorControl).
         $messages = @(Invoke-PmpEmulatorControl $emulator 'messages')
         $counters = Invoke-PmpEmulatorControl $emulator 'counters'
         $viaCount = @($messages | Where-Object { $_.PSObject.Properties['via'] -and $_.via }).Count
         Write-Host "messages recorded: $($messages.Count) ($viaCount with 'via'); counters: $($counters | ConvertTo-Json -Compress)"
         # test_abi sends 3 alone (pmp_send_mail, pmp_send_mail_with_buffers with and without
-        # buffers) and 2 in a batch, send_mail 1, each run twice (native + valgrind), and
-        # send_mail 1 through Gmail; nothing else sends.
-        $messages.Count -eq 13 -and $viaCount -eq 13 -and $counters.messagesAccepted -eq 13
+        # buffers), 2 in a batch and 2 in a batch with buffers, send_mail 1, each run twice
+        # (native + valgrind), and send_mail 1 through Gmail; nothing else sends.
+        $messages.Count -eq 17 -and $viaCount -eq 17 -and $counters.messagesAccepted -eq 17
     }
 
-    Step 'the buffer test_abi passed arrived byte for byte' {
+    Step 'the buffers test_abi passed arrived byte for byte' {
         # SHA-256 of test_abi.c's payload[] (8 bytes: 00 ff 'p' 'm' 'p' '\n' 80 7f).
         $expected = '1fb50c9b6be17d67381c01e93bc91cc60d4d4820a9a253de13899bdab764dea3'
         $sent = @(@(Invoke-PmpEmulatorControl $emulator 'messages') | Where-Object { $_.subject -eq 'C buffers' })
         $exact = @($sent | Where-Object { @($_.attachments).Count -eq 1 -and $_.attachments[0].name -eq 'payload.bin' -and
                 $_.attachments[0].size -eq 8 -and $_.attachments[0].sha256 -eq $expected })
         Write-Host "'C buffers' messages: $($sent.Count), with the exact payload: $($exact.Count)"
-        $sent.Count -eq 2 -and $exact.Count -eq 2
+        # The batch's two messages share that buffer.
+        $batch = @(@(Invoke-PmpEmulatorControl $emulator 'messages') | Where-Object { $_.subject -like 'C batch buffers *' })
+        $batchExact = @($batch | Where-Object { @($_.attachments).Count -eq 1 -and $_.attachments[0].name -eq 'batch-payload.bin' -and
+                $_.attachments[0].size -eq 8 -and $_.attachments[0].sha256 -eq $expected })
+        Write-Host "'C batch buffers' messages: $($batch.Count), with the exact payload: $($batchExact.Count)"
+        $sent.Count -eq 2 -and $exact.Count -eq 2 -and $batch.Count -eq 4 -and $batchExact.Count -eq 4
     }
 
     Step "no secret, private key or access token in the C programs' output" {

@@ -129,7 +129,7 @@ public sealed class BatchTests : IDisposable
     [Fact]
     public void InMemoryAttachmentsArriveByteForByteInABatch()
     {
-        // A batch takes no pinned buffers: its in-memory attachments travel inside the document.
+        // In-memory attachments go to pmp_send_batch_with_buffers as pinned buffers (BufferTests checks the document).
         byte[] small = new byte[70_000];
         new Random(5).NextBytes(small);
         byte[] large = new byte[(3 * 1024 * 1024) + 5];

@@ -52,6 +52,23 @@ public sealed class BufferTests(EmulatorFixture emulator)
     }
 
     [Fact]
+    public void ABatchDocumentNumbersBuffersAcrossItsMessages()
+    {
+        PmpMailMessage first = NewMessage("batch document 1");
+        first.Attachments.Add(PmpMailAttachment.FromBytes("a.bin", new byte[] { 1 }));
+        PmpMailMessage second = NewMessage("batch document 2");
+        second.Attachments.Add(PmpMailAttachment.FromFile("/tmp/report.csv"));
+        second.Attachments.Add(PmpMailAttachment.FromBytes("b.bin", new byte[] { 2, 3 }));
+        using var buffer = new SensitiveBufferWriter();
+        List<ReadOnlyMemory<byte>> contents = DocumentWriter.WriteMessages(buffer, [first, second]);
+        JsonArray messages = JsonNode.Parse(buffer.WrittenSpan.ToArray())!.AsArray();
+        Assert.Equal("""{"name":"a.bin","buffer":0}""", messages[0]!["attachments"]![0]!.ToJsonString());
+        Assert.Equal("""{"name":"b.bin","buffer":1}""", messages[1]!["attachments"]![1]!.ToJsonString());
+        Assert.DoesNotContain("contentBase64", System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+        Assert.Equal([new byte[] { 1 }, new byte[] { 2, 3 }], contents.Select(c => c.ToArray()));
+    }
+
+    [Fact]
     public void SmallBuffersArriveByteExactInOneSendMail()
     {
         byte[] whole = RandomBytes(200_000, 1);

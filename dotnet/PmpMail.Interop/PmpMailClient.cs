@@ -503,18 +503,32 @@ public sealed class PmpMailClient : IDisposable
         {
             BatchProgressSink? sink = progress is null ? null : new BatchProgressSink(progress, cancel);
             GCHandle sinkHandle = sink is null ? default : GCHandle.Alloc(sink);
+            List<ReadOnlyMemory<byte>> contents = documents.Contents;
+            var pins = new MemoryHandle[contents.Count];
+            var buffers = new PmpBuffer[contents.Count];
             try
             {
+                // The library copies the buffers when the call starts (its threads send the messages); they stay
+                // pinned until it returns.
+                for (int i = 0; i < contents.Count; i++)
+                {
+                    pins[i] = contents[i].Pin();
+                    buffers[i] = new PmpBuffer { Data = (byte*)pins[i].Pointer, Length = (nuint)contents[i].Length };
+                }
+
                 fixed (byte* messagesJson = documents.Messages.WrittenSpan)
+                fixed (PmpBuffer* list = buffers)
                 fixed (byte* optionsJson = documents.Options is null ? default : documents.Options.WrittenSpan)
                 {
                     // The registration is disposed (waiting for a running callback) before the handle is freed.
                     using (cancellationToken.Register(static state => ((PmpCancelHandle)state!).Request(), cancel))
                     {
-                        status = NativeMethods.SendBatch(
+                        status = NativeMethods.SendBatchWithBuffers(
                             _handle,
                             messagesJson,
                             (nuint)documents.Messages.WrittenSpan.Length,
+                            list, // NULL with 0 without in-memory attachments
+                            (nuint)buffers.Length,
                             optionsJson, // NULL with 0 without options: the client's limits
                             (nuint)(documents.Options?.WrittenSpan.Length ?? 0),
                             sink is null ? default : BatchProgressSink.Callback,
@@ -529,6 +543,11 @@ public sealed class PmpMailClient : IDisposable
                 if (sinkHandle.IsAllocated)
                 {
                     sinkHandle.Free();
+                }
+
+                foreach (MemoryHandle pin in pins)
+                {
+                    pin.Dispose();
                 }
             }
 
@@ -588,13 +607,17 @@ public sealed class PmpMailClient : IDisposable
     /// <summary>The two documents of a batch, written before the call (and, for the async call, on the caller's thread).</summary>
     private sealed class BatchDocuments : IDisposable
     {
-        private BatchDocuments(SensitiveBufferWriter messages, SensitiveBufferWriter? options)
+        private BatchDocuments(SensitiveBufferWriter messages, List<ReadOnlyMemory<byte>> contents, SensitiveBufferWriter? options)
         {
             Messages = messages;
+            Contents = contents;
             Options = options;
         }
 
         public SensitiveBufferWriter Messages { get; }
+
+        /// <summary>The in-memory attachments' bytes, in the order of their <c>"buffer"</c> numbers.</summary>
+        public List<ReadOnlyMemory<byte>> Contents { get; }
 
         public SensitiveBufferWriter? Options { get; }
 
@@ -604,14 +627,14 @@ public sealed class PmpMailClient : IDisposable
             SensitiveBufferWriter? optionsBuffer = null;
             try
             {
-                DocumentWriter.WriteMessages(messagesBuffer, messages);
+                List<ReadOnlyMemory<byte>> contents = DocumentWriter.WriteMessages(messagesBuffer, messages);
                 if (options is not null)
                 {
                     optionsBuffer = new SensitiveBufferWriter(256);
                     DocumentWriter.WriteBatchOptions(optionsBuffer, options);
                 }
 
-                return new BatchDocuments(messagesBuffer, optionsBuffer);
+                return new BatchDocuments(messagesBuffer, contents, optionsBuffer);
             }
             catch
             {

@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 
+use super::buffers::{borrow_buffers, pmp_buffer};
 use super::cancel::{self, pmp_cancel};
 use super::client::{client_call, pmp_client};
 use super::mail::to_json;
@@ -87,34 +88,109 @@ pub unsafe extern "C" fn pmp_send_batch(
     results_out: *mut *mut c_char,
 ) -> pmp_status {
     ffi_boundary! {
-        // SAFETY: the caller passes a live handle or NULL.
-        let token = unsafe { cancel::borrow(cancel) };
-        let call = |client: &Client| {
-            // SAFETY: the caller guarantees messages_len readable bytes at messages_json.
-            let messages = unsafe { strings::input_str(messages_json, messages_len, "messages_json", MAX_MESSAGE_BYTES) }?;
-            // SAFETY: the caller guarantees options_len readable bytes (or a zero length).
-            let options = unsafe { strings::optional_input_str(options_json, options_len, "options_json", MAX_CONFIG_BYTES) }?;
-            let mut report = |p: &BatchProgress| {
-                let Some(callback) = progress else { return };
-                let view = pmp_batch_progress {
-                    total: p.total,
-                    done: p.done,
-                    sent: p.sent,
-                    failed: p.failed,
-                    unknown: p.unknown,
-                    cancelled: p.cancelled,
-                    waiting_for_throttle: p.waiting_for_throttle,
-                    throttled_for_ms: p.throttled_for_ms,
-                };
-                let previous = IN_PROGRESS_CALLBACK.with(|flag| flag.replace(true));
-                // SAFETY: the host's callback with its own userdata, on the calling thread as
-                // documented; `view` outlives the call.
-                unsafe { callback(userdata, &view) };
-                IN_PROGRESS_CALLBACK.with(|flag| flag.set(previous));
-            };
-            to_json(&client.send_batch_json(messages, options, token, &mut report)?)
-        };
-        // SAFETY: forwarded contract.
-        unsafe { client_call(client, results_out, "results_out", call) }
+        // SAFETY: forwarded contract; no buffers (NULL with 0).
+        unsafe {
+            send_batch(client, messages_json, messages_len, std::ptr::null(), 0, options_json, options_len, progress, userdata, cancel, results_out)
+        }
     }
+}
+
+/// `pmp_send_batch` whose messages may take attachment bytes from `buffers`: an attachment
+/// `{"name": "report.pdf", "buffer": 2}` of any message is the bytes of `buffers[2]` (several
+/// messages may name the same buffer). An index outside `0..buffer_count` fails that message
+/// only (`failed`, nothing sent for it).
+///
+/// The library copies every buffer once when the call starts (the messages go out on its own
+/// threads) and keeps no pointer after returning: the host may unpin or free them then. The
+/// copies live until the call returns, so the buffers cost their size once more in native
+/// memory for the batch's duration. `buffers` may be NULL when `buffer_count` is 0; an entry
+/// may have NULL `data` when its `len` is 0. Everything else is as `pmp_send_batch`.
+///
+/// # Safety
+/// As `pmp_send_batch`; `buffers` NULL with `buffer_count` 0 or valid for `buffer_count`
+/// entries, each `data` readable for `len` bytes (or NULL with `len` 0) while the call starts.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmp_send_batch_with_buffers(
+    client: *const pmp_client,
+    messages_json: *const u8,
+    messages_len: usize,
+    buffers: *const pmp_buffer,
+    buffer_count: usize,
+    options_json: *const u8,
+    options_len: usize,
+    progress: pmp_batch_progress_callback,
+    userdata: *mut c_void,
+    cancel: *const pmp_cancel,
+    results_out: *mut *mut c_char,
+) -> pmp_status {
+    ffi_boundary! {
+        // SAFETY: forwarded contract.
+        unsafe {
+            send_batch(client, messages_json, messages_len, buffers, buffer_count, options_json, options_len, progress, userdata, cancel, results_out)
+        }
+    }
+}
+
+/// The body of both batch calls.
+///
+/// # Safety
+/// The contract of `pmp_send_batch_with_buffers`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn send_batch(
+    client: *const pmp_client,
+    messages_json: *const u8,
+    messages_len: usize,
+    buffers: *const pmp_buffer,
+    buffer_count: usize,
+    options_json: *const u8,
+    options_len: usize,
+    progress: pmp_batch_progress_callback,
+    userdata: *mut c_void,
+    cancel: *const pmp_cancel,
+    results_out: *mut *mut c_char,
+) -> pmp_status {
+    // SAFETY: the caller passes a live handle or NULL.
+    let token = unsafe { cancel::borrow(cancel) };
+    let call = |client: &Client| {
+        // SAFETY: the caller guarantees messages_len readable bytes at messages_json.
+        let messages = unsafe {
+            strings::input_str(
+                messages_json,
+                messages_len,
+                "messages_json",
+                MAX_MESSAGE_BYTES,
+            )
+        }?;
+        // SAFETY: the caller guarantees options_len readable bytes (or a zero length).
+        let options = unsafe {
+            strings::optional_input_str(options_json, options_len, "options_json", MAX_CONFIG_BYTES)
+        }?;
+        // SAFETY: the caller guarantees the buffer list and its bytes while the call starts;
+        // they are copied here, because the batch's messages go out on the library's threads.
+        let owned: Vec<bytes::Bytes> = unsafe { borrow_buffers(buffers, buffer_count) }?
+            .into_iter()
+            .map(bytes::Bytes::copy_from_slice)
+            .collect();
+        let mut report = |p: &BatchProgress| {
+            let Some(callback) = progress else { return };
+            let view = pmp_batch_progress {
+                total: p.total,
+                done: p.done,
+                sent: p.sent,
+                failed: p.failed,
+                unknown: p.unknown,
+                cancelled: p.cancelled,
+                waiting_for_throttle: p.waiting_for_throttle,
+                throttled_for_ms: p.throttled_for_ms,
+            };
+            let previous = IN_PROGRESS_CALLBACK.with(|flag| flag.replace(true));
+            // SAFETY: the host's callback with its own userdata, on the calling thread as
+            // documented; `view` outlives the call.
+            unsafe { callback(userdata, &view) };
+            IN_PROGRESS_CALLBACK.with(|flag| flag.set(previous));
+        };
+        to_json(&client.send_batch_json(messages, owned, options, token, &mut report)?)
+    };
+    // SAFETY: forwarded contract.
+    unsafe { client_call(client, results_out, "results_out", call) }
 }

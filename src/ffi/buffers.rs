@@ -29,7 +29,7 @@ pub struct pmp_buffer {
 /// # Safety
 /// `buffers` must be NULL with `count` 0, or point to `count` readable `pmp_buffer`s, each
 /// of whose `data` is readable for `len` bytes (or NULL with `len` 0), all valid for `'a`.
-unsafe fn borrow_buffers<'a>(
+pub(super) unsafe fn borrow_buffers<'a>(
     buffers: *const pmp_buffer,
     count: usize,
 ) -> Result<Vec<&'a [u8]>, Error> {

@@ -32,7 +32,9 @@ mod strings;
 mod version;
 
 pub use assertion::{pmp_assertion_callback, pmp_assertion_params};
-pub use batch::{pmp_batch_progress, pmp_batch_progress_callback, pmp_send_batch};
+pub use batch::{
+    pmp_batch_progress, pmp_batch_progress_callback, pmp_send_batch, pmp_send_batch_with_buffers,
+};
 pub use buffers::{pmp_buffer, pmp_send_mail_with_buffers};
 pub use cancel::{pmp_cancel, pmp_cancel_free, pmp_cancel_new, pmp_cancel_request};
 pub use client::{

@@ -427,6 +427,24 @@ int main(int argc, char **argv) {
                          NULL, NULL, &batch_result) == PMP_STATUS_INVALID_ARGUMENT &&
               last_error_contains("maxConcurrent"),
           "batch: bad options named");
+    /* pmp_send_batch_with_buffers: one buffer list for the whole batch (copied when the call starts);
+       two messages share a buffer, a bad index fails its own message only. */
+    char buffer_batch[1024];
+    snprintf(buffer_batch, sizeof buffer_batch,
+             "[{\"from\":\"%s\",\"to\":[\"a@contoso.com\"],\"subject\":\"C batch buffers 0\","
+             "\"attachments\":[{\"name\":\"batch-payload.bin\",\"buffer\":1}]},"
+             "{\"from\":\"%s\",\"to\":[\"b@contoso.com\"],\"subject\":\"C batch buffers 1\","
+             "\"attachments\":[{\"name\":\"batch-payload.bin\",\"buffer\":1}]},"
+             "{\"from\":\"%s\",\"to\":[\"c@contoso.com\"],\"subject\":\"C batch buffers 2\","
+             "\"attachments\":[{\"name\":\"none.bin\",\"buffer\":2}]}]",
+             mailbox, mailbox, mailbox);
+    batch_result = NULL;
+    CHECK(pmp_send_batch_with_buffers(client, (const uint8_t *)buffer_batch, strlen(buffer_batch), buffers, 2, NULL,
+                                      0, NULL, NULL, NULL, &batch_result) == PMP_STATUS_OK &&
+              batch_result != NULL && strstr(batch_result, "\"total\":3,\"sent\":2,\"failed\":1") != NULL &&
+              strstr(batch_result, "{\"index\":2,\"status\":\"failed\"") != NULL,
+          "pmp_send_batch_with_buffers: a shared buffer, a bad index fails its message only");
+    pmp_string_free(batch_result);
     pmp_cancel *batch_cancel = NULL;
     CHECK(pmp_cancel_new(&batch_cancel) == PMP_STATUS_OK, "batch: cancel handle");
     pmp_cancel_request(batch_cancel);

@@ -382,20 +382,32 @@ fn batch_documents_and_options_are_checked() {
     let emu = start_emulator();
     let client = client_for(&emu, APP, secret_auth());
     let e = client
-        .send_batch_json(r#"{"from":"x"}"#, None, None, &mut |_| {})
+        .send_batch_json(r#"{"from":"x"}"#, Vec::new(), None, None, &mut |_| {})
         .unwrap_err();
     assert_eq!(e.status, pmp_mail::Status::InvalidArgument);
     assert!(e.message.contains("JSON array"), "{}", e.message);
     let e = client
-        .send_batch_json("[]", Some(r#"{"maxConcurrent":0}"#), None, &mut |_| {})
+        .send_batch_json(
+            "[]",
+            Vec::new(),
+            Some(r#"{"maxConcurrent":0}"#),
+            None,
+            &mut |_| {},
+        )
         .unwrap_err();
     assert!(e.message.contains("maxConcurrent"), "{}", e.message);
     let e = client
-        .send_batch_json("[]", Some(r#"{"threads":3}"#), None, &mut |_| {})
+        .send_batch_json(
+            "[]",
+            Vec::new(),
+            Some(r#"{"threads":3}"#),
+            None,
+            &mut |_| {},
+        )
         .unwrap_err();
     assert!(e.message.contains("threads"), "{}", e.message);
     let empty = client
-        .send_batch_json("[]", None, None, &mut |_| {})
+        .send_batch_json("[]", Vec::new(), None, None, &mut |_| {})
         .unwrap();
     assert_eq!((empty.total, empty.results.len()), (0, 0));
     assert_eq!(emu.counters().send_mail_requests, 0);

@@ -289,3 +289,99 @@ fn bad_buffer_references_fail_before_any_request() {
         "no request for a refused message"
     );
 }
+
+#[test]
+fn batch_buffers_are_shared_by_messages_through_the_abi() {
+    let emu = start_emulator();
+    let config = config_json(&emu, APP, secret_auth()).to_string();
+    let report = pseudo_random_bytes(200_000, 41);
+    // Above the upload-session threshold: that message goes through a draft.
+    let big = pseudo_random_bytes(4 * 1024 * 1024, 42);
+    let messages = json!([
+        {"from": MAILBOX, "to": ["a@contoso.com"], "subject": "batch 0",
+         "attachments": [{"name": "report.bin", "buffer": 0}]},
+        {"from": MAILBOX_SITE_A, "to": ["a@contoso.com"], "subject": "batch 1",
+         "attachments": [{"name": "report.bin", "buffer": 0}, {"name": "big.bin", "buffer": 1}]},
+        {"from": MAILBOX, "to": ["a@contoso.com"], "subject": "batch 2",
+         "attachments": [{"name": "missing.bin", "buffer": 2}]},
+    ])
+    .to_string();
+    let list = as_buffers(&[&report, &big]);
+    let mut client: *mut pmp_client = ptr::null_mut();
+    let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: the config, the documents and the buffers outlive the calls; `client` and `out`
+    // are valid locals; the client is freed once.
+    let status = unsafe {
+        assert_eq!(
+            pmp_client_new(config.as_ptr(), config.len(), &mut client),
+            pmp_status::Ok
+        );
+        let status = pmp_send_batch_with_buffers(
+            client,
+            messages.as_ptr(),
+            messages.len(),
+            list.as_ptr(),
+            list.len(),
+            ptr::null(),
+            0,
+            None,
+            ptr::null_mut(),
+            ptr::null(),
+            &mut out,
+        );
+        pmp_client_free(client);
+        status
+    };
+    assert_eq!(status, pmp_status::Ok);
+    let result = take_string(out);
+    let statuses: Vec<&str> = result["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["sent", "sent", "failed"], "{result:#}");
+    assert!(
+        result["results"][2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("buffer"),
+        "{result:#}"
+    );
+    let arrived = emu.messages();
+    assert_eq!(arrived.len(), 2);
+    for m in &arrived {
+        let by_name = |n: &str| m.attachments.iter().find(|a| a.name == n).unwrap();
+        assert_eq!(by_name("report.bin").sha256, sha256_hex(&report));
+        if m.subject == "batch 1" {
+            assert_eq!(by_name("big.bin").sha256, sha256_hex(&big));
+            assert_eq!(m.via, "draft");
+        }
+    }
+
+    // A NULL list with a count is the call's error: nothing was sent.
+    // SAFETY: as above.
+    let status = unsafe {
+        assert_eq!(
+            pmp_client_new(config.as_ptr(), config.len(), &mut client),
+            pmp_status::Ok
+        );
+        let status = pmp_send_batch_with_buffers(
+            client,
+            messages.as_ptr(),
+            messages.len(),
+            ptr::null(),
+            2,
+            ptr::null(),
+            0,
+            None,
+            ptr::null_mut(),
+            ptr::null(),
+            &mut out,
+        );
+        pmp_client_free(client);
+        status
+    };
+    assert_eq!(status, pmp_status::NullParameter);
+    assert_eq!(emu.messages().len(), 2);
+}

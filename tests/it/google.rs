@@ -622,7 +622,7 @@ fn a_batch_sends_as_several_users_through_gmail() {
         {"from": "not an address", "to": ["a@example.net"]},
     ]);
     let result = client
-        .send_batch_json(&messages.to_string(), None, None, &mut |_| {})
+        .send_batch_json(&messages.to_string(), Vec::new(), None, None, &mut |_| {})
         .unwrap();
     let doc = serde_json::to_value(&result).unwrap();
     assert_eq!(

@@ -243,18 +243,23 @@ internal static class DocumentWriter
     {
         Guard.NotEmpty(message.From, "message", "The message has no From address (the mailbox to send as).");
         using var writer = new Utf8JsonWriter(buffer, Options);
-        WriteMessage(writer, message, inMemoryAsBuffers: true);
+        int nextBuffer = 0;
+        WriteMessage(writer, message, ref nextBuffer);
     }
 
     /// <summary>
-    /// Writes the batch's messages as one JSON array. A null element throws; a message without a
-    /// From address is written as it is, so that it becomes its own failed item instead of failing the batch.
+    /// Writes the batch's messages as one JSON array and returns the bytes of their in-memory attachments: each is
+    /// <c>"buffer": n</c>, n counting them across the whole batch, passed as the call's buffers in that order
+    /// (<c>pmp_send_batch_with_buffers</c>). A null element throws; a message without a From address is written as it
+    /// is, so that it becomes its own failed item instead of failing the batch.
     /// </summary>
-    public static void WriteMessages(SensitiveBufferWriter buffer, IEnumerable<PmpMailMessage> messages)
+    public static List<ReadOnlyMemory<byte>> WriteMessages(SensitiveBufferWriter buffer, IEnumerable<PmpMailMessage> messages)
     {
         using var writer = new Utf8JsonWriter(buffer, Options);
         writer.WriteStartArray();
         int count = 0;
+        int nextBuffer = 0;
+        var contents = new List<ReadOnlyMemory<byte>>();
         foreach (PmpMailMessage message in messages)
         {
             if (message is null)
@@ -262,13 +267,13 @@ internal static class DocumentWriter
                 throw new ArgumentException($"Message {count} of the batch is null.", nameof(messages));
             }
 
-            // pmp_send_batch takes no buffers (its messages go out on the library's threads after
-            // the call's arguments could be pinned), so in-memory bytes go inside the document.
-            WriteMessage(writer, message, inMemoryAsBuffers: false);
+            WriteMessage(writer, message, ref nextBuffer);
+            contents.AddRange(InMemory(message));
             count++;
         }
 
         writer.WriteEndArray();
+        return contents;
     }
 
     /// <summary>Writes the batch options document; only what is set.</summary>
@@ -286,7 +291,8 @@ internal static class DocumentWriter
         writer.WriteEndObject();
     }
 
-    private static void WriteMessage(Utf8JsonWriter writer, PmpMailMessage message, bool inMemoryAsBuffers)
+    /// <summary>In-memory attachments are written as <c>"buffer": n</c>, numbered from <paramref name="nextBuffer"/>.</summary>
+    private static void WriteMessage(Utf8JsonWriter writer, PmpMailMessage message, ref int nextBuffer)
     {
         writer.WriteStartObject();
         writer.WriteString("from", message.From);
@@ -325,23 +331,15 @@ internal static class DocumentWriter
         if (message.Attachments.Count > 0)
         {
             writer.WriteStartArray("attachments");
-            int buffers = 0;
             foreach (PmpMailAttachment attachment in message.Attachments)
             {
                 writer.WriteStartObject();
                 WriteIfSet(writer, "path", attachment.Path);
                 WriteIfSet(writer, "name", attachment.Name);
-                if (attachment.Content is { } content)
+                if (attachment.Content is not null)
                 {
-                    if (inMemoryAsBuffers)
-                    {
-                        // The bytes go beside the document as a pinned buffer, not as base64 inside it.
-                        writer.WriteNumber("buffer", buffers++);
-                    }
-                    else
-                    {
-                        writer.WriteBase64String("contentBase64", content.Span);
-                    }
+                    // The bytes go beside the document as a pinned buffer, not as base64 inside it.
+                    writer.WriteNumber("buffer", nextBuffer++);
                 }
 
                 WriteIfSet(writer, "contentType", attachment.ContentType);

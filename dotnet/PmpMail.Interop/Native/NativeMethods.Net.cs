@@ -61,12 +61,14 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial uint SendMailWithBuffersCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, PmpCancelHandle cancel, out byte* resultOut);
 
-    [LibraryImport(Lib, EntryPoint = "pmp_send_batch")]
+    [LibraryImport(Lib, EntryPoint = "pmp_send_batch_with_buffers")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
-    internal static partial uint SendBatch(
+    internal static partial uint SendBatchWithBuffers(
         PmpClientHandle client,
         byte* messagesJson,
         nuint messagesLength,
+        PmpBuffer* buffers,
+        nuint bufferCount,
         byte* optionsJson,
         nuint optionsLength,
         delegate* unmanaged[Cdecl]<void*, PmpBatchProgressNative*, void> progress,

@@ -106,11 +106,13 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib, EntryPoint = "pmp_send_mail_with_buffers", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
     internal static extern uint SendMailWithBuffersCancellable(PmpClientHandle client, byte* messageJson, nuint messageLength, PmpBuffer* buffers, nuint bufferCount, PmpCancelHandle cancel, out byte* resultOut);
 
-    [DllImport(Lib, EntryPoint = "pmp_send_batch", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-    internal static extern uint SendBatch(
+    [DllImport(Lib, EntryPoint = "pmp_send_batch_with_buffers", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+    internal static extern uint SendBatchWithBuffers(
         PmpClientHandle client,
         byte* messagesJson,
         nuint messagesLength,
+        PmpBuffer* buffers,
+        nuint bufferCount,
         byte* optionsJson,
         nuint optionsLength,
         IntPtr progress,
