@@ -10,8 +10,11 @@
     stderr is shown and kept, and the suite fails if any of it holds the client secret or an
     access token ("eyJ"). Other checks: test_abi runs exactly $TestAbiChecks checks and prints the
     wrong-secret error document; the example fails with a wrong secret and shows AADSTS7000215;
-    the emulator's control API (over TLS validated against its CA) shows exactly 12 messages, and
+    the emulator's control API (over TLS validated against its CA) shows exactly 37 messages, and
     the ones test_abi sent through pmp_send_mail_with_buffers carry its buffer byte for byte.
+    test_abi's Google section runs with a fault plan (a 429, a connection dropped after accept)
+    and each run's Gmail records are checked: once each, byte-exact, non-ASCII intact, one token
+    per user for 8 concurrent sends, nothing for a user without domain-wide delegation.
     Prints "N passed, M failed" last and throws when anything failed.
 
     Needs a C compiler (gcc or cc; $env:CC overrides) and valgrind. Windows is not supported yet
@@ -30,7 +33,7 @@ Import-Module (Join-Path $PSScriptRoot 'PmpBuild.psm1')
 
 $repo = Get-PmpRepositoryRoot
 # How many checks test_abi runs ("checks run: N"): a block removed or skipped is a failure.
-$TestAbiChecks = 83
+$TestAbiChecks = 100
 
 function Get-CCompiler {
     <#
@@ -109,8 +112,14 @@ clientId = "$googleClientId"
 
 [[google.domains]]
 name = "example.com"
-users = [{ address = "$googleUser" }]
+# c-ann and c-bob: only test_abi's concurrent sends use them, so their token counts are theirs.
+users = [{ address = "$googleUser" }, { address = "c-ann@example.com" }, { address = "c-bob@example.com" }]
 delegations = [{ clientId = "$googleClientId", scopes = ["https://www.googleapis.com/auth/gmail.send"] }]
+
+# A domain whose admin delegated nothing: unauthorized_client, the Admin-console remedy.
+[[google.domains]]
+name = "nodwd.example"
+users = [{ address = "alerts@nodwd.example" }]
 "@ | Set-Content -LiteralPath (Join-Path $work 'directory.toml') -Encoding utf8NoBOM
 
     $emulator = Start-PmpEmulator -CargoProfile $CargoProfile -Strict -ConfigPath (Join-Path $work 'directory.toml') `
@@ -154,6 +163,27 @@ delegations = [{ clientId = "$googleClientId", scopes = ["https://www.googleapis
                 http     = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $emulator.CaPath -Raw); useSystemProxy = $false; timeoutSeconds = 60 }
                 retry    = [ordered]@{ maxAttempts = 3; maxTotalWaitSeconds = 30 }
             } | ConvertTo-Json -Compress -Depth 5))
+    # test_abi's Google section: no impersonate (each message's From is the user), and a random
+    # attachment above 5 MiB (a resumable upload) whose SHA-256 the emulator's record must show.
+    $googleAbiConfig = Join-Path $work 'google-abi-config.json'
+    [System.IO.File]::WriteAllText($googleAbiConfig, ([ordered]@{
+                provider = 'googleWorkspace'
+                auth     = [ordered]@{ type = 'serviceAccountKey'; keyPath = $googleKey }
+                google   = [ordered]@{ tokenUri = "$($emulator.BaseUrl)/token"; gmailRoot = $emulator.BaseUrl }
+                http     = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $emulator.CaPath -Raw); useSystemProxy = $false; timeoutSeconds = 60 }
+                retry    = [ordered]@{ maxAttempts = 3; maxTotalWaitSeconds = 30 }
+            } | ConvertTo-Json -Compress -Depth 5))
+    $largeFile = Join-Path $work 'large.bin'
+    [System.IO.File]::WriteAllBytes($largeFile, [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(6 * 1024 * 1024 + 3))
+    $largeSha256 = (Get-FileHash -LiteralPath $largeFile -Algorithm SHA256).Hash.ToLowerInvariant()
+    # What test_abi's Google section expects: its first Gmail send is throttled once (429,
+    # Retry-After: 1), and the connection of its second message drops after Gmail accepted it.
+    # Rule 2 never sees the requests rule 1 answers; its skip lets the throttled send's retry through.
+    $gmailFaults = @{ rules = @(
+            @{ path = 'gmailSend'; action = 'status'; status = 429; retryAfterSeconds = 1; graphCode = 'rateLimitExceeded'; count = 1 }
+            @{ path = 'gmailSend'; action = 'dropAfterAccept'; skip = 1; count = 1 }
+        )
+    }
 
     $include = Join-Path $repo 'include'
     $programs = [ordered]@{
@@ -198,12 +228,79 @@ delegations = [{ clientId = "$googleClientId", scopes = ["https://www.googleapis
         }
         $ok
     }
+    # What the emulator holds now: message ids, Google token counts, counters (Test-GmailRun compares).
+    function Get-EmulatorState {
+        [pscustomobject]@{
+            Ids      = @(@(Invoke-PmpEmulatorControl $emulator 'messages') | ForEach-Object id)
+            Tokens   = @(Invoke-PmpEmulatorControl $emulator 'google/tokens')
+            Counters = Invoke-PmpEmulatorControl $emulator 'counters'
+        }
+    }
+    function Get-TokensIssued($State, [string] $Subject) {
+        $issued = 0
+        foreach ($entry in $State.Tokens) { if ($entry.serviceAccount -eq $googleAccount -and $entry.subject -eq $Subject) { $issued += $entry.issued } }
+        $issued
+    }
+    # What test_abi's Google section left in the emulator since $Before: each message once and
+    # byte-exact, the dropped one recorded once (a resend would be a second record), nothing for
+    # the undelegated user, and one token per user for the concurrent sends.
+    function Test-GmailRun($Before) {
+        $after = Get-EmulatorState
+        $new = @(@(Invoke-PmpEmulatorControl $emulator 'messages') | Where-Object { $_.id -notin $Before.Ids -and $_.PSObject.Properties['provider'] -and $_.provider -eq 'gmail' })
+        $failures = [System.Collections.Generic.List[string]]::new()
+        function Expect([bool] $Condition, [string] $What) { if (-not $Condition) { $failures.Add($What) } }
+        $bySubject = { param([string] $Subject) @($new | Where-Object subject -CEQ $Subject) }
+        Expect ((& $bySubject 'C Gmail throttled').Count -eq 1) 'the throttled message was recorded once'
+        Expect ((& $bySubject 'C Gmail dropped').Count -eq 1) 'the message whose answer was lost was recorded once (not resent)'
+        Expect ($after.Counters.droppedAfterAccept - $Before.Counters.droppedAfterAccept -eq 1) 'one connection dropped after accept'
+        Expect (@($new | Where-Object mailbox -EQ 'alerts@nodwd.example').Count -eq 0) 'nothing sent as the undelegated user'
+        Expect ((Get-TokensIssued $after 'alerts@nodwd.example') -eq 0) 'no token for the undelegated user'
+        $nonAscii = & $bySubject 'C Gmail Größe – 漢字 ✓'
+        Expect ($nonAscii.Count -eq 1) 'the non-ASCII message arrived once with its subject intact'
+        if ($nonAscii.Count -eq 1) {
+            $m = $nonAscii[0]
+            Expect ($m.from.name -ceq 'Jörg Müller' -and $m.to[0].name -ceq 'Ann Ärger' -and $m.body -cmatch 'Grüße aus C ✓') 'non-ASCII names and body'
+            # SHA-256 of test_abi.c's payload[] (as for 'C buffers').
+            Expect (@($m.attachments).Count -eq 1 -and $m.attachments[0].name -ceq 'bericht ä.bin' -and $m.attachments[0].size -eq 8 -and
+                $m.attachments[0].sha256 -eq '1fb50c9b6be17d67381c01e93bc91cc60d4d4820a9a253de13899bdab764dea3') 'the small attachment, its non-ASCII name and bytes'
+        }
+        $large = & $bySubject 'C Gmail large'
+        Expect ($large.Count -eq 1) 'the large message arrived once'
+        if ($large.Count -eq 1) {
+            Expect ($large[0].via -eq 'gmail:resumable') "the large message went through the resumable upload (via $($large[0].via))"
+            Expect (@($large[0].attachments).Count -eq 1 -and $large[0].attachments[0].name -ceq 'groß.bin' -and
+                $large[0].attachments[0].size -eq (Get-Item -LiteralPath $largeFile).Length -and
+                $large[0].attachments[0].sha256 -eq $largeSha256) 'the large attachment, byte for byte'
+        }
+        foreach ($i in 0..7) {
+            $user = if ($i % 2 -eq 0) { 'c-ann@example.com' } else { 'c-bob@example.com' }
+            $sent = & $bySubject "C Gmail concurrent $i"
+            Expect ($sent.Count -eq 1 -and $sent[0].mailbox -eq $user) "concurrent message $i arrived once as $user"
+        }
+        foreach ($user in 'c-ann@example.com', 'c-bob@example.com') {
+            $issued = (Get-TokensIssued $after $user) - (Get-TokensIssued $Before $user)
+            Expect ($issued -eq 1) "one token for $user under 8 concurrent sends (issued: $issued)"
+        }
+        Write-Host "Gmail messages from this test_abi run: $($new.Count) ($(@($new | Group-Object via | ForEach-Object { "$($_.Count) $($_.Name)" }) -join ', '))"
+        foreach ($failure in $failures) { Write-Host "Gmail: expected $failure" -ForegroundColor Red }
+        $new.Count -eq 12 -and $failures.Count -eq 0
+    }
+    # One test_abi run with the Google section's fault plan in place, then its Gmail records checked.
+    function Invoke-TestAbi([string] $Label, [string[]] $Prefix) {
+        $before = Get-EmulatorState
+        Invoke-PmpEmulatorControl $emulator 'faults' -Method PUT -Body $gmailFaults | Out-Null
+        try { $run = Invoke-Program $Label ($Prefix + @($exe.test_abi, $config, $mailbox, $emulator.CaPath, $googleAbiConfig, $largeFile)) }
+        finally { Invoke-PmpEmulatorControl $emulator 'faults' -Method DELETE | Out-Null }
+        $abi = Test-AbiRun $run
+        $gmail = Test-GmailRun $before
+        $abi -and $gmail
+    }
     $sendArguments = { param([string] $ConfigPath, [string] $Subject) @($ConfigPath, $mailbox, 'ops@contoso.com', $Subject) }
     # Runtime worker threads live until exit: their memory is "possibly lost", not "definitely".
     $valgrind = @('valgrind', '--leak-check=full', '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite', '--error-exitcode=1', '--quiet')
 
     Step 'smoke' { Test-Succeeded (Invoke-Program 'smoke' @($exe.smoke)) }
-    Step 'test_abi' { Test-AbiRun (Invoke-Program 'test_abi' @($exe.test_abi, $config, $mailbox, $emulator.CaPath)) }
+    Step 'test_abi' { Invoke-TestAbi 'test_abi' @() }
     Step 'send_mail example' { Test-Succeeded (Invoke-Program 'send_mail' (@($exe.send_mail) + (& $sendArguments $config 'C example'))) }
     Step 'send_mail example with a wrong secret fails' {
         $run = Invoke-Program 'send_mail.wrong-secret' (@($exe.send_mail) + (& $sendArguments $wrongConfig 'C example (wrong secret)'))
@@ -222,21 +319,25 @@ delegations = [{ clientId = "$googleClientId", scopes = ["https://www.googleapis
         $gmail.Count -eq 1 -and $gmail[0].provider -eq 'gmail' -and $gmail[0].mailbox -eq $googleUser
     }
     Step 'smoke under valgrind' { Test-Succeeded (Invoke-Program 'smoke.valgrind' ($valgrind + $exe.smoke)) }
-    Step 'test_abi under valgrind' { Test-AbiRun (Invoke-Program 'test_abi.valgrind' ($valgrind + @($exe.test_abi, $config, $mailbox, $emulator.CaPath))) }
+    Step 'test_abi under valgrind' { Invoke-TestAbi 'test_abi.valgrind' $valgrind }
     Step 'send_mail under valgrind' {
         Test-Succeeded (Invoke-Program 'send_mail.valgrind' ($valgrind + $exe.send_mail + (& $sendArguments $config 'C example (valgrind)')))
     }
 
-    Step 'emulator recorded exactly 17 messages' {
+    Step 'emulator recorded exactly 41 messages' {
         # Over HTTPS trusting only the emulator's CA (Invoke-PmpEmulatorControl).
         $messages = @(Invoke-PmpEmulatorControl $emulator 'messages')
         $counters = Invoke-PmpEmulatorControl $emulator 'counters'
         $viaCount = @($messages | Where-Object { $_.PSObject.Properties['via'] -and $_.via }).Count
         Write-Host "messages recorded: $($messages.Count) ($viaCount with 'via'); counters: $($counters | ConvertTo-Json -Compress)"
-        # test_abi sends 3 alone (pmp_send_mail, pmp_send_mail_with_buffers with and without
-        # buffers), 2 in a batch and 2 in a batch with buffers, send_mail 1, each run twice
-        # (native + valgrind), and send_mail 1 through Gmail; nothing else sends.
-        $messages.Count -eq 17 -and $viaCount -eq 17 -and $counters.messagesAccepted -eq 17
+        # Through Graph, test_abi sends 3 alone (pmp_send_mail, pmp_send_mail_with_buffers with
+        # and without buffers), 2 in a batch and 2 in a batch with buffers, send_mail 1, each run
+        # twice (native + valgrind). Through Gmail, test_abi's Google section 12 (throttled,
+        # dropped after accept, non-ASCII, large, 8 concurrent) per run, and send_mail 1. Nothing
+        # else sends.
+        $gmail = @($messages | Where-Object { $_.PSObject.Properties['provider'] -and $_.provider -eq 'gmail' }).Count
+        Write-Host "Graph: $($messages.Count - $gmail), Gmail: $gmail"
+        $messages.Count -eq 41 -and $gmail -eq 25 -and $viaCount -eq 41 -and $counters.messagesAccepted -eq 41
     }
 
     Step 'the buffers test_abi passed arrived byte for byte' {

@@ -1,11 +1,14 @@
 /*
  * C-level checks of the pmp-mail ABI against the committed header and a running emulator.
  *
- *   test_abi CONFIG.json MAILBOX CA.pem
+ *   test_abi CONFIG.json MAILBOX CA.pem GOOGLE-CONFIG.json LARGE-FILE
  *
  * CONFIG.json must carry a client-secret auth object, {"type":"clientSecret","secret":"..."}
  * (tools/Invoke-CAbiTests.ps1, the c-abi suite, writes it): the wrong-secret and host-signer
  * checks are built from it, and a config without it fails those checks instead of skipping them.
+ * GOOGLE-CONFIG.json is a googleWorkspace config with a key file and no google.impersonate;
+ * LARGE-FILE is sent through Gmail as an attachment (above 5 MiB: the resumable upload). The
+ * suite sets the fault plan the Google section expects and checks what the emulator recorded.
  *
  * Prints one line per check, every report, result and last-error document it gets (so that
  * the suite can grep this output for a leaked secret or token), the library's log on stderr, and
@@ -222,9 +225,176 @@ static void watch_batch(void *userdata, const pmp_batch_progress *p) {
     }
 }
 
+/*
+ * Google Workspace (the c-abi suite's directory declares these users; the service account's
+ * domain-wide delegation covers example.com but not nodwd.example).
+ */
+#define GMAIL_USER "alerts@example.com"
+#define GMAIL_UNDELEGATED_USER "alerts@nodwd.example"
+#define GMAIL_CLIENT_ID "123456789012345678901"
+#define GMAIL_THREADS 8
+
+/* The number after "key": in a result document, or -1. */
+static long json_number(const char *doc, const char *key) {
+    const char *at = doc != NULL ? strstr(doc, key) : NULL;
+    return at != NULL ? strtol(at + strlen(key), NULL, 10) : -1;
+}
+
+/* One of the concurrent sends: its own thread, the shared client. */
+typedef struct gmail_send {
+    const pmp_client *client;
+    int index;
+    pmp_status status;
+} gmail_send;
+
+static void *send_concurrently(void *arg) {
+    gmail_send *send = arg;
+    char message[256];
+    /* Half as each user: each user's first token is fetched while the others wait for it. */
+    snprintf(message, sizeof message,
+             "{\"from\":\"%s\",\"to\":[\"ops@example.net\"],\"subject\":\"C Gmail concurrent %d\",\"body\":\"x\"}",
+             send->index % 2 == 0 ? "c-ann@example.com" : "c-bob@example.com", send->index);
+    char *result = NULL;
+    send->status = pmp_send_mail(send->client, (const uint8_t *)message, strlen(message), &result);
+    if (send->status == PMP_STATUS_OK) {
+        print_document("concurrent result", result);
+    } else {
+        pmp_string_free(last_error()); /* the last error is this thread's */
+    }
+    pmp_string_free(result);
+    return NULL;
+}
+
+/*
+ * Through Gmail with a key file: throttling waited out, an answer lost after Gmail accepted the
+ * message, missing delegation, a non-ASCII message with a small attachment, a large one, and
+ * concurrent sends as two users. The suite's fault plan answers the first Gmail send with 429
+ * (Retry-After: 1) and drops the connection after accepting the second message, so those two
+ * sends come first. The suite checks what arrived (once each, byte-exact) and the token counts.
+ */
+static void google_section(const char *config_path, const char *large_path) {
+    size_t config_len = 0;
+    char *config = read_file(config_path, &config_len);
+    CHECK(config != NULL && strstr(config, "\"googleWorkspace\"") != NULL, "gmail: read the googleWorkspace config");
+    pmp_client *client = NULL;
+    pmp_status status = config != NULL ? pmp_client_new((const uint8_t *)config, config_len, &client)
+                                       : PMP_STATUS_INVALID_ARGUMENT;
+    free(config);
+    CHECK(status == PMP_STATUS_OK && client != NULL, "gmail: pmp_client_new with a key file");
+    if (status != PMP_STATUS_OK) {
+        pmp_string_free(last_error());
+        return;
+    }
+
+    /* Throttled once: waited out (the wait is in the result) and sent once. */
+    const char *throttled = "{\"from\":\"" GMAIL_USER "\",\"to\":[\"ops@example.net\"],"
+                            "\"subject\":\"C Gmail throttled\",\"body\":\"x\"}";
+    char *result = NULL;
+    CHECK(pmp_send_mail(client, (const uint8_t *)throttled, strlen(throttled), &result) == PMP_STATUS_OK &&
+              result != NULL && strstr(result, "\"status\":\"sent\"") != NULL,
+          "gmail: a throttled send is sent");
+    print_document("result", result);
+    CHECK(json_number(result, "\"attempts\":") == 2 && json_number(result, "\"waitedMs\":") >= 1000,
+          "gmail: two attempts, waited at least the Retry-After");
+    CHECK(result != NULL && strstr(result, "HTTP 429") != NULL, "gmail: the 429 is in the result's log");
+    pmp_string_free(result);
+
+    /* The answer is lost after Gmail accepted the message: unknown, and not sent again. */
+    const char *dropped = "{\"from\":\"" GMAIL_USER "\",\"to\":[\"ops@example.net\"],"
+                          "\"subject\":\"C Gmail dropped\",\"body\":\"x\"}";
+    char *untouched = (char *)0x1;
+    CHECK(pmp_send_mail(client, (const uint8_t *)dropped, strlen(dropped), &untouched) ==
+                  PMP_STATUS_OUTCOME_UNKNOWN &&
+              untouched == (char *)0x1,
+          "gmail: a lost answer is PMP_STATUS_OUTCOME_UNKNOWN");
+    CHECK(last_error_contains("\"outcome\":\"unknown\"") && last_error_contains("\"category\":\"outcomeUnknown\""),
+          "gmail: lost answer: outcome unknown in the error document");
+
+    /* No delegation for the user's domain: gmail.send Missing, the Admin console named. */
+    const char *undelegated = "{\"mailbox\":\"" GMAIL_UNDELEGATED_USER "\"}";
+    char *report = NULL;
+    CHECK(pmp_test_permissions(client, (const uint8_t *)undelegated, strlen(undelegated), &report) == PMP_STATUS_OK,
+          "gmail: pmp_test_permissions without delegation");
+    print_document("report", report);
+    CHECK(report != NULL && strstr(report, "\"authenticated\":false") != NULL &&
+              strstr(report, "{\"name\":\"gmail.send\",\"status\":\"Missing\"") != NULL,
+          "gmail: no delegation: gmail.send Missing");
+    CHECK(report != NULL && strstr(report, "Admin console") != NULL && strstr(report, "Domain-wide delegation") != NULL &&
+              strstr(report, GMAIL_CLIENT_ID) != NULL && strstr(report, "unauthorized_client") != NULL,
+          "gmail: no delegation: the remedy names the Admin console page and the client id");
+    pmp_string_free(report);
+    const char *as_undelegated = "{\"from\":\"" GMAIL_UNDELEGATED_USER "\",\"to\":[\"ops@example.net\"],"
+                                 "\"subject\":\"C Gmail undelegated\"}";
+    CHECK(pmp_send_mail(client, (const uint8_t *)as_undelegated, strlen(as_undelegated), &untouched) ==
+              PMP_STATUS_PERMISSION_DENIED,
+          "gmail: no delegation: a send is PMP_STATUS_PERMISSION_DENIED");
+    CHECK(last_error_contains("Admin console") && last_error_contains("\"outcome\":\"failed\""),
+          "gmail: no delegation: nothing sent, the remedy in the error document");
+
+    /* The delegated user: gmail.send Granted. */
+    const char *delegated = "{\"mailbox\":\"" GMAIL_USER "\"}";
+    report = NULL;
+    CHECK(pmp_test_permissions(client, (const uint8_t *)delegated, strlen(delegated), &report) == PMP_STATUS_OK &&
+              report != NULL && strstr(report, "\"authenticated\":true") != NULL &&
+              strstr(report, "{\"name\":\"gmail.send\",\"status\":\"Granted\"") != NULL,
+          "gmail: delegation: gmail.send Granted");
+    print_document("report", report);
+    pmp_string_free(report);
+
+    /* Non-ASCII names, subject, body and attachment name; a small binary attachment (the
+       suite checks its SHA-256 and the names in what the emulator recorded). */
+    static const uint8_t payload[] = {0x00, 0xff, 'p', 'm', 'p', '\n', 0x80, 0x7f};
+    const pmp_buffer small[1] = {{payload, sizeof payload}};
+    const char *non_ascii = "{\"from\":\"Jörg Müller <" GMAIL_USER ">\",\"to\":[\"Ann Ärger <ann@example.net>\"],"
+                            "\"subject\":\"C Gmail Größe – 漢字 ✓\",\"body\":\"Grüße aus C ✓\","
+                            "\"attachments\":[{\"name\":\"bericht ä.bin\",\"buffer\":0}]}";
+    result = NULL;
+    CHECK(pmp_send_mail_with_buffers(client, (const uint8_t *)non_ascii, strlen(non_ascii), small, 1, NULL, &result) ==
+                  PMP_STATUS_OK &&
+              result != NULL && strstr(result, "\"uploadSession\":false") != NULL,
+          "gmail: non-ASCII message with a small attachment");
+    print_document("result", result);
+    pmp_string_free(result);
+
+    /* A large attachment: the message goes through the resumable upload. */
+    size_t large_len = 0;
+    char *large = read_file(large_path, &large_len);
+    CHECK(large != NULL && large_len > 5 * 1024 * 1024, "gmail: read the large attachment");
+    const pmp_buffer big[1] = {{(const uint8_t *)large, large_len}};
+    const char *large_message = "{\"from\":\"" GMAIL_USER "\",\"to\":[\"ops@example.net\"],"
+                                "\"subject\":\"C Gmail large\",\"attachments\":[{\"name\":\"groß.bin\",\"buffer\":0}]}";
+    result = NULL;
+    CHECK(large != NULL &&
+              pmp_send_mail_with_buffers(client, (const uint8_t *)large_message, strlen(large_message), big, 1, NULL,
+                                         &result) == PMP_STATUS_OK &&
+              result != NULL && strstr(result, "\"uploadSession\":true") != NULL,
+          "gmail: a large attachment through the resumable upload");
+    print_document("result", result);
+    pmp_string_free(result);
+    free(large);
+
+    /* Concurrent sends as two users whose tokens nobody fetched yet: the suite checks that
+       each user got exactly one token. */
+    gmail_send sends[GMAIL_THREADS];
+    pthread_t threads[GMAIL_THREADS];
+    int started = 0;
+    for (int i = 0; i < GMAIL_THREADS; i++) {
+        sends[i] = (gmail_send){.client = client, .index = i, .status = PMP_STATUS_INTERNAL};
+        if (pthread_create(&threads[i], NULL, send_concurrently, &sends[i]) != 0) break;
+        started++;
+    }
+    int sent = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        if (sends[i].status == PMP_STATUS_OK) sent++;
+    }
+    CHECK(started == GMAIL_THREADS && sent == GMAIL_THREADS, "gmail: 8 concurrent sends as two users");
+    pmp_client_free(client);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s CONFIG.json MAILBOX CA.pem\n", argv[0]);
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s CONFIG.json MAILBOX CA.pem GOOGLE-CONFIG.json LARGE-FILE\n", argv[0]);
         return 2;
     }
     const char *mailbox = argv[2];
@@ -547,6 +717,8 @@ int main(int argc, char **argv) {
     pmp_client_free(assertion_client);
     free(assertion_config);
     free(config);
+
+    google_section(argv[4], argv[5]);
 
 summary:
     CHECK(pmp_set_log_callback(NULL, NULL, PMP_LOG_LEVEL_ERROR) == PMP_STATUS_OK, "pmp_set_log_callback(NULL)");
