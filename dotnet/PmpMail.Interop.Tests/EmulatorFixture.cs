@@ -29,6 +29,8 @@ public sealed class EmulatorFixture : IDisposable
     public const string GoogleUndelegatedAccount = "stranger@pmp-xunit.iam.gserviceaccount.com";
     public const string GoogleDomain = "xunit.example";
     public const string GoogleUser = "alerts@xunit.example";
+    /// <summary>A second user of <see cref="GoogleDomain"/>: tokens are per user, so concurrency tests send as both.</summary>
+    public const string GoogleUserB = "reports@xunit.example";
 
     private readonly EmulatorProcess _emulator;
 
@@ -73,7 +75,7 @@ public sealed class EmulatorFixture : IDisposable
                 ["domains"] = new JsonArray(new JsonObject
                 {
                     ["name"] = GoogleDomain,
-                    ["users"] = new JsonArray(new JsonObject { ["address"] = GoogleUser }),
+                    ["users"] = new JsonArray(new JsonObject { ["address"] = GoogleUser }, new JsonObject { ["address"] = GoogleUserB }),
                     ["delegations"] = new JsonArray(new JsonObject
                     {
                         ["clientId"] = GoogleClientId,
@@ -144,6 +146,9 @@ public sealed class EmulatorFixture : IDisposable
     public JsonObject Counters() => _emulator.Control.GetAsync<JsonObject>("counters").GetAwaiter().GetResult();
 
     public JsonArray Messages() => _emulator.Control.GetAsync<JsonArray>("messages").GetAwaiter().GetResult();
+
+    /// <summary>The request log (<c>GET requests</c>; connections dropped by a fault are not in it).</summary>
+    public JsonArray Requests() => _emulator.Control.GetAsync<JsonArray>("requests").GetAwaiter().GetResult();
 
     /// <summary>Clears recorded messages, counters, faults and throttling windows (<c>POST reset</c>).</summary>
     public void Reset() => _emulator.Control.PostAsync("reset").GetAwaiter().GetResult();
