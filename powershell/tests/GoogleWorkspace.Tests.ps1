@@ -1,5 +1,6 @@
 # Google Workspace through the cmdlets: a service account key (file or SecureString), domain-wide
-# delegation granted and missing, and the key never in any output.
+# delegation granted and missing, attachments byte-exact (raw and resumable), non-ASCII, throttling,
+# a lost answer, one token per user under concurrency, and the key never in any output.
 Describe 'Google Workspace' -Tag 'CI' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'common.ps1')
@@ -9,6 +10,8 @@ Describe 'Google Workspace' -Tag 'CI' {
         $script:UndelegatedAccount = 'stranger@pmp-pester.iam.gserviceaccount.com'
         $script:UndelegatedClientId = '118000000000000000022'
         $script:GoogleUser = 'alerts@pester.example'
+        # A second user: tokens are per user, so the concurrency test sends as both.
+        $script:GoogleUserB = 'reports@pester.example'
         $directory = Get-TestDirectory
         $directory.google = @{
             projects        = @(@{ id = $GoogleProject })
@@ -18,7 +21,7 @@ Describe 'Google Workspace' -Tag 'CI' {
             )
             domains         = @(@{
                     name        = 'pester.example'
-                    users       = @(@{ address = $GoogleUser })
+                    users       = @(@{ address = $GoogleUser }, @{ address = $GoogleUserB })
                     delegations = @(@{ clientId = $GoogleClientId; scopes = @('https://www.googleapis.com/auth/gmail.send') })
                 })
         }
@@ -36,6 +39,20 @@ Describe 'Google Workspace' -Tag 'CI' {
         # A line from the middle of the PEM body: what a leak would show.
         $script:KeySecretPart = (($KeyText | ConvertFrom-Json).private_key -split "`n")[5]
         $script:gp = @{ GoogleTokenUri = "$($Emulator.BaseUrl)/token"; GmailRoot = $Emulator.BaseUrl; TrustedCaPath = $Emulator.CaPath }
+
+        # Tokens Google's token endpoint issued to the service account for one user (the emulator is shared: compare).
+        function Get-GoogleTokensIssued([string] $Subject) {
+            $issued = 0
+            foreach ($entry in @(Invoke-Emulator 'google/tokens')) { if ($entry.serviceAccount -eq $GoogleAccount -and $entry.subject -eq $Subject) { $issued += $entry.issued } }
+            $issued
+        }
+        # Gmail send requests in the request log: a connection dropped by a fault is not in it, a resend would be.
+        function Get-GmailSendRequestCount { @(Invoke-Emulator 'requests' | Where-Object path -Like '*/messages/send').Count }
+        function Assert-NoKey([string] $Text) {
+            $Text | Should -Not -MatchExactly 'PRIVATE KEY'
+            $Text.Contains($KeySecretPart) | Should -BeFalse
+            $Text | Should -Not -Match 'ya29\.'
+        }
     }
     AfterAll {
         Disconnect-PmpMail -ErrorAction SilentlyContinue
@@ -312,6 +329,92 @@ Describe 'Google Workspace' -Tag 'CI' {
             # Every set of Send-PmpMail is still distinguishable: no two have the same mandatory parameters.
             $signatures = (Get-Command Send-PmpMail).ParameterSets | ForEach-Object { ($_.Parameters | Where-Object IsMandatory | ForEach-Object Name | Sort-Object) -join ',' }
             $signatures | Group-Object | Where-Object Count -GT 1 | Should -BeNullOrEmpty
+        }
+    }
+
+    It 'sends small and large attachments byte-exact (the large one through the resumable upload) with non-ASCII subject, body, names and file names' {
+        $small = Join-Path $Emulator.StateDir 'klein ü.bin'
+        $large = Join-Path $Emulator.StateDir 'groß 日本.bin'
+        $smallBytes = [Security.Cryptography.RandomNumberGenerator]::GetBytes(1000)
+        # Above the 5 MiB of Gmail's multipart upload: the message goes through a resumable session.
+        $largeBytes = [Security.Cryptography.RandomNumberGenerator]::GetBytes(6MB + 5)
+        [IO.File]::WriteAllBytes($small, $smallBytes)
+        [IO.File]::WriteAllBytes($large, $largeBytes)
+        $subject = "Größe – 漢字 ✓ $([guid]::NewGuid().ToString('n'))"
+        $result = Send-PmpMail -ServiceAccountKeyPath $KeyPath @gp -From "Zoë Ärger <$GoogleUser>" -To 'Jörg Müller <joerg@elsewhere.example>' `
+            -Subject $subject -Body 'Grüße – naïve ✓' -Attachments $small, $large -PassThru
+        $result.Status | Should -Be 'sent'
+        $result.UploadSession | Should -BeTrue
+        $recorded = @(Get-EmulatorMessages | Where-Object subject -CEQ $subject)
+        $recorded | Should -HaveCount 1
+        $m = $recorded[0]
+        $m.via | Should -Be 'gmail:resumable'
+        $m.from.name | Should -BeExactly 'Zoë Ärger'
+        $m.to[0].name | Should -BeExactly 'Jörg Müller'
+        $m.body | Should -Match 'Grüße – naïve ✓'
+        @($m.attachments) | Should -HaveCount 2
+        ($m.attachments | Where-Object name -CEQ 'klein ü.bin').sha256 | Should -Be (Get-Sha256Hex $smallBytes)
+        $big = $m.attachments | Where-Object name -CEQ 'groß 日本.bin'
+        $big.size | Should -Be $largeBytes.Length
+        $big.sha256 | Should -Be (Get-Sha256Hex $largeBytes)
+    }
+
+    It 'waits out a 429 from Gmail and sends once; the wait is in the result''s log and -Verbose' {
+        $subject = "Gmail throttled $([guid]::NewGuid().ToString('n'))"
+        Set-EmulatorFaults @{ path = 'gmailSend'; action = 'status'; status = 429; retryAfterSeconds = 1; graphCode = 'rateLimitExceeded'; count = 1 }
+        try {
+            $streams = @(Send-PmpMail -ServiceAccountKeyPath $KeyPath @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'x' -PassThru -Verbose *>&1)
+        }
+        finally { Clear-EmulatorFaults }
+        $result = $streams | Where-Object { $_ -is [PmpMail.SendResult] }
+        $result.Status | Should -Be 'sent'
+        $result.Attempts | Should -Be 2
+        $wait = @($result.Log | Where-Object { $_ -match 'HTTP 429 .*retrying in \d+ ms' })
+        $wait | Should -HaveCount 1
+        [int][regex]::Match($wait[0], 'retrying in (\d+) ms').Groups[1].Value | Should -BeGreaterOrEqual 1000 -Because 'Gmail asked for Retry-After: 1'
+        (ConvertTo-StreamText @($streams | Where-Object { $_ -is [Management.Automation.VerboseRecord] })) | Should -Match 'HTTP 429'
+        @(Get-EmulatorMessages | Where-Object subject -EQ $subject) | Should -HaveCount 1
+        Assert-NoKey (ConvertTo-StreamText $streams)
+    }
+
+    It 'reports an answer lost after Gmail accepted the message as PmpMail.OutcomeUnknown and does not send it again' {
+        $subject = "Gmail lost answer $([guid]::NewGuid().ToString('n'))"
+        $sends = Get-GmailSendRequestCount
+        $dropped = (Get-EmulatorCounters).droppedAfterAccept
+        Set-EmulatorFaults @{ path = 'gmailSend'; action = 'dropAfterAccept'; count = 1 }
+        try {
+            $streams = @(Send-PmpMail -ServiceAccountKeyPath $KeyPath @gp -From $GoogleUser -To 'ops@elsewhere.example' -Subject $subject -Body 'x' `
+                    -Verbose -ErrorAction SilentlyContinue -ErrorVariable failures *>&1)
+        }
+        finally { Clear-EmulatorFaults }
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'PmpMail.OutcomeUnknown,PmpMail.Commands.SendPmpMailCommand'
+        $failures[0].Exception | Should -BeOfType ([PmpMail.Interop.PmpMailOutcomeUnknownException])
+        $failures[0].Exception.Detail.Outcome | Should -Be 'unknown'
+        "$($failures[0])" | Should -Match 'Sent mail'
+        @(Get-EmulatorMessages | Where-Object subject -EQ $subject) | Should -HaveCount 1 -Because 'Gmail accepted it once and it must not be sent again'
+        (Get-EmulatorCounters).droppedAfterAccept | Should -Be ($dropped + 1)
+        Get-GmailSendRequestCount | Should -Be $sends -Because 'the dropped request is not logged; a second attempt would be'
+        Assert-NoKey (ConvertTo-StreamText ($streams + $failures))
+    }
+
+    It 'sends 8 messages at once as two users with one token request per user' {
+        # A new key: nothing is cached for it, so every send of the batch needs a token at first.
+        $key = Join-Path $Emulator.StateDir 'concurrent.json'
+        Set-Content -LiteralPath $key -Value (New-GoogleKey $GoogleAccount) -Encoding utf8NoBOM
+        $users = $GoogleUser, $GoogleUserB
+        $before = @($users | ForEach-Object { Get-GoogleTokensIssued $_ })
+        $run = [guid]::NewGuid().ToString('n')
+        $rows = 0..7 | ForEach-Object { [pscustomobject]@{ From = $users[$_ % 2]; To = 'ops@elsewhere.example'; Subject = "Gmail concurrent $_ $run" } }
+        $results = @($rows | Send-PmpMail -ServiceAccountKeyPath $key @gp -Body 'x' -ThrottleLimit 8 -PassThru)
+        $results.Status | Should -Be (@('sent') * 8)
+        # Once: the records carry every attachment's bytes (the 6 MiB one too).
+        $recorded = Get-EmulatorMessages
+        foreach ($i in 0..7) {
+            @($recorded | Where-Object subject -EQ "Gmail concurrent $i $run").mailbox | Should -Be $users[$i % 2]
+        }
+        foreach ($u in 0..1) {
+            (Get-GoogleTokensIssued $users[$u]) - $before[$u] | Should -Be 1 -Because "one token for $($users[$u]), however many sends wait for it"
         }
     }
 
