@@ -256,16 +256,8 @@ pub(crate) async fn run(
     // stopOnFailure, without cancelling the caller's token.
     let stop_on_failure = options.stop_on_failure.unwrap_or(false);
     let stopped_at_failure = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let cancel = CancelToken::new();
+    let cancel = caller_cancel.map(CancelToken::child).unwrap_or_default();
     let buffers: Arc<[bytes::Bytes]> = buffers.into();
-    let forward_caller_cancel = caller_cancel.cloned().map(|caller| {
-        let batch = cancel.clone();
-        tokio::spawn(async move {
-            // Never ready: ends (Err) when the caller cancels.
-            let _ = caller.run(std::future::pending::<()>()).await;
-            batch.cancel();
-        })
-    });
     let batch_slots = Arc::new(tokio::sync::Semaphore::new(overall));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<BatchItem>();
     let mut workers = tokio::task::JoinSet::new();
@@ -379,9 +371,6 @@ pub(crate) async fn run(
             },
             _ = ticker.tick() => report(&counts, &remaining_per_lane),
         }
-    }
-    if let Some(forward) = forward_caller_cancel {
-        forward.abort();
     }
     // Every worker has returned (the channel closed); a panicked one is reported per message.
     while let Some(joined) = workers.join_next().await {

@@ -24,6 +24,9 @@ pub struct CancelToken {
 struct Inner {
     cancelled: AtomicBool,
     notify: Notify,
+    /// A child token is cancelled when its parent is, too (a batch's own token under the
+    /// caller's); cancelling the child leaves the parent alone.
+    parent: Option<CancelToken>,
 }
 
 impl std::fmt::Debug for CancelToken {
@@ -43,6 +46,18 @@ impl CancelToken {
         CancelToken::default()
     }
 
+    /// A token that is cancelled when this one is, or on its own; cancelling it does not cancel
+    /// this one. One level only: the child of a child would not wake on its grandparent.
+    pub(crate) fn child(&self) -> CancelToken {
+        debug_assert!(self.inner.parent.is_none(), "one level of child tokens");
+        CancelToken {
+            inner: Arc::new(Inner {
+                parent: Some(self.clone()),
+                ..Inner::default()
+            }),
+        }
+    }
+
     /// Asks the operation to stop at its next wait (or now, if it is waiting).
     pub fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::Release);
@@ -51,6 +66,11 @@ impl CancelToken {
 
     pub fn is_cancelled(&self) -> bool {
         self.inner.cancelled.load(Ordering::Acquire)
+            || self
+                .inner
+                .parent
+                .as_ref()
+                .is_some_and(CancelToken::is_cancelled)
     }
 
     /// Runs `future` until it is ready, unless the token is or becomes cancelled while it is
@@ -58,6 +78,18 @@ impl CancelToken {
     /// completes even on a cancelled token. Use it only for waits, never for a request in
     /// flight.
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Cancelled> {
+        match &self.inner.parent {
+            // The parent's cancel ends the wait as well as the child's own.
+            Some(parent) => match parent.run_own(self.run_own(future)).await {
+                Ok(Ok(output)) => Ok(output),
+                _ => Err(Cancelled),
+            },
+            None => self.run_own(future).await,
+        }
+    }
+
+    /// [`CancelToken::run`] on this token's own flag.
+    async fn run_own<F: Future>(&self, future: F) -> Result<F::Output, Cancelled> {
         let notified = self.inner.notify.notified();
         tokio::pin!(notified, future);
         // Registered before the flag is read, so a cancel after the read still wakes this
@@ -67,7 +99,8 @@ impl CancelToken {
             if let Poll::Ready(output) = future.as_mut().poll(cx) {
                 return Poll::Ready(Ok(output));
             }
-            if self.is_cancelled() || notified.as_mut().poll(cx).is_ready() {
+            if self.inner.cancelled.load(Ordering::Acquire) || notified.as_mut().poll(cx).is_ready()
+            {
                 return Poll::Ready(Err(Cancelled));
             }
             Poll::Pending
@@ -133,6 +166,32 @@ mod tests {
         let token = CancelToken::new();
         token.cancel();
         assert_eq!(block_on(token.run(async { 7 })), Ok(7));
+    }
+
+    #[test]
+    fn a_child_stops_with_its_parent_but_not_the_other_way_round() {
+        let parent = CancelToken::new();
+        let child = parent.child();
+        child.cancel();
+        assert!(child.is_cancelled() && !parent.is_cancelled());
+        assert_eq!(
+            block_on(cancellable_sleep(Some(&child), Duration::from_secs(30))),
+            Err(Cancelled)
+        );
+
+        let parent = CancelToken::new();
+        let child = parent.child();
+        let remote = parent.clone();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            remote.cancel();
+        });
+        let slept = block_on(cancellable_sleep(Some(&child), Duration::from_secs(30)));
+        canceller.join().unwrap();
+        assert_eq!(slept, Err(Cancelled));
+        assert!(child.is_cancelled());
+        // Cancelled before the child was made: it starts cancelled.
+        assert!(parent.child().is_cancelled());
     }
 
     #[test]
