@@ -19,7 +19,8 @@
 //! - 503/504 with Retry-After: retried. Without Retry-After (and 502): retried only for
 //!   idempotent requests; for a send it is an unknown outcome (the server may have queued the
 //!   mail), retried only with `retryUnknownOutcome`, like any other 5xx on a send.
-//! - Connect/DNS/TLS failures before the request was sent: retried (nothing reached the server).
+//! - Connect/DNS/TLS failures before the request was sent, and a request hyper gave up before
+//!   writing any of it (its pooled connection closed first): retried (nothing reached the server).
 //! - A timeout or dropped connection after the request was sent: retried only for idempotent
 //!   requests, or with `retryUnknownOutcome`; otherwise reported as an unknown outcome.
 //! - An untrusted server certificate or a request that cannot be built: never retried.
@@ -367,6 +368,13 @@ fn classify_send_error(e: &reqwest::Error) -> SendFailure {
             format!("could not connect ({chain})"),
             Some(CONNECT_REMEDY.into()),
         )
+    } else if never_started(e) {
+        (
+            false,
+            true,
+            format!("the connection closed before the request was sent ({chain})"),
+            Some("Nothing reached the server, so nothing was sent; it is tried again on another connection.".into()),
+        )
     } else if e.is_timeout() {
         (
             true,
@@ -395,6 +403,23 @@ fn classify_send_error(e: &reqwest::Error) -> SendFailure {
         message,
         remedy,
     }
+}
+
+/// Whether hyper gave the request up before writing any of it (`is_canceled`: the connection
+/// closed while the request waited for it): nothing reached the server, so even a send may be
+/// tried again.
+fn never_started(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
@@ -536,6 +561,50 @@ mod tests {
             redact_urls("ends with https://h/p?"),
             "ends with https://h/p?"
         );
+    }
+
+    /// An error that wraps another, as reqwest and hyper-util wrap hyper's.
+    #[derive(Debug)]
+    struct Wrapped(Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("error sending request")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[test]
+    fn a_request_hyper_never_started_was_not_delivered() {
+        let canceled = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let (ours, theirs) = tokio::io::duplex(64);
+                let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(
+                    hyper_util::rt::TokioIo::new(ours),
+                )
+                .await
+                .unwrap();
+                // The connection goes away before the request is written.
+                drop(connection);
+                drop(theirs);
+                sender
+                    .send_request(hyper::Request::new(String::new()))
+                    .await
+                    .unwrap_err()
+            });
+        assert!(canceled.is_canceled(), "{canceled:?}");
+        assert!(never_started(&Wrapped(Box::new(canceled))));
+        let broken = Wrapped(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(!never_started(&broken));
     }
 
     #[test]
