@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use url::Url;
 
 use crate::config::RetryPolicy;
 use crate::error::{Error, Outcome, Result, Status};
@@ -56,9 +57,35 @@ pub(crate) struct Step {
 /// [`call`].
 pub(crate) struct Request<'a> {
     pub method: Method,
-    pub url: &'a str,
+    pub url: Target<'a>,
     pub headers: &'a [(&'static str, &'a str)],
     pub body: Option<bytes::Bytes>,
+}
+
+/// Where a request goes. reqwest parses a text URL again for every attempt (host and IDNA
+/// included), so a hot path hands over a [`Url`] it built without parsing the host.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Text(&'a str),
+    Parsed(&'a Url),
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    fn from(url: &'a str) -> Target<'a> {
+        Target::Text(url)
+    }
+}
+
+impl<'a> From<&'a String> for Target<'a> {
+    fn from(url: &'a String) -> Target<'a> {
+        Target::Text(url)
+    }
+}
+
+impl<'a> From<&'a Url> for Target<'a> {
+    fn from(url: &'a Url) -> Target<'a> {
+        Target::Parsed(url)
+    }
 }
 
 /// What came of a request whose answer may be lost.
@@ -105,8 +132,11 @@ pub(crate) async fn call(
         let bearer = format!("Bearer {}", token.token.expose());
         let result = http
             .execute(step.name, step.idempotency, log, |client| {
-                let mut request = client
-                    .request(method.clone(), url)
+                let request = match url {
+                    Target::Text(text) => client.request(method.clone(), text),
+                    Target::Parsed(parsed) => client.request(method.clone(), parsed.clone()),
+                };
+                let mut request = request
                     .header(reqwest::header::AUTHORIZATION, &bearer)
                     .header(reqwest::header::ACCEPT, "application/json");
                 for (name, value) in headers {

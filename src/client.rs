@@ -39,10 +39,11 @@ struct ClientInner {
     backend: Backend,
 }
 
-/// The service a client sends through.
+/// The service a client sends through. Both sessions are boxed: they are large and differ in
+/// size.
 enum Backend {
-    Graph(GraphSession),
-    Gmail(GmailSession),
+    Graph(Box<GraphSession>),
+    Gmail(Box<GmailSession>),
 }
 
 impl Backend {
@@ -189,11 +190,11 @@ impl Client {
             tokens,
             config.endpoints.graph_root.clone(),
             config.sending,
-        );
+        )?;
         Ok(Client {
             inner: Arc::new(ClientInner {
                 config,
-                backend: Backend::Graph(session),
+                backend: Backend::Graph(Box::new(session)),
             }),
         })
     }
@@ -235,7 +236,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(ClientInner {
                 config,
-                backend: Backend::Gmail(session),
+                backend: Backend::Gmail(Box::new(session)),
             }),
         })
     }

@@ -165,7 +165,7 @@ async fn probe(
             log,
             Request {
                 method: Method::POST,
-                url: &session.url("/gmail/v1/users/me/messages/send"),
+                url: (&session.url("/gmail/v1/users/me/messages/send")).into(),
                 headers: &[("content-type", "application/json")],
                 body: Some(bytes::Bytes::from_static(b"{}")),
             },

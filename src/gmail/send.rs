@@ -133,7 +133,7 @@ pub(crate) async fn send_in_slot(
                     log,
                     Request {
                         method: Method::POST,
-                        url: &session.url(SEND_PATH),
+                        url: (&session.url(SEND_PATH)).into(),
                         headers: &[("content-type", "application/json")],
                         body: Some(body.into()),
                     },
@@ -150,7 +150,7 @@ pub(crate) async fn send_in_slot(
                     log,
                     Request {
                         method: Method::POST,
-                        url: &session.url(&format!("{UPLOAD_PATH}?uploadType=multipart")),
+                        url: (&session.url(&format!("{UPLOAD_PATH}?uploadType=multipart"))).into(),
                         headers: &[("content-type", &content_type)],
                         body: Some(body.into()),
                     },
@@ -232,7 +232,7 @@ async fn resumable(
             log,
             Request {
                 method: Method::POST,
-                url: &session.url(&format!("{UPLOAD_PATH}?uploadType=resumable")),
+                url: (&session.url(&format!("{UPLOAD_PATH}?uploadType=resumable"))).into(),
                 headers: &[
                     ("content-type", "application/json; charset=UTF-8"),
                     ("x-upload-content-type", "message/rfc822"),
@@ -268,7 +268,7 @@ async fn resumable(
             log,
             Request {
                 method: Method::PUT,
-                url: &location,
+                url: (&location).into(),
                 headers: &[("content-type", "message/rfc822")],
                 body: Some(body),
             },
@@ -289,7 +289,7 @@ async fn resumable(
             log,
             Request {
                 method: Method::PUT,
-                url: &location,
+                url: (&location).into(),
                 headers: &[("content-range", &format!("bytes */{total}"))],
                 body: None,
             },

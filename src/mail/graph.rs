@@ -8,8 +8,9 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde::Deserialize;
+use url::Url;
 
-use crate::authorized::{self, Request, Service};
+use crate::authorized::{self, Request, Service, Target};
 use crate::config::{RetryPolicy, SendingLimits};
 use crate::error::{Error, Outcome, Result, Status};
 use crate::http::{Budget, Http, HttpResponse, Idempotency};
@@ -34,6 +35,25 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 pub(crate) fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
+/// `{root}/v1.0/users/{mailbox}/{path}`, the mailbox percent-encoded.
+fn user_url(root: &str, mailbox: &str, path: &str) -> String {
+    format!("{root}/v1.0/users/{}/{path}", encode_segment(mailbox))
+}
+
+/// [`user_url`] with `root` already parsed: the same URL, with only its path parsed.
+fn user_target(root: &Url, mailbox: &str, path: &str) -> Url {
+    let root_path = root.path().trim_end_matches('/');
+    let mut full = String::with_capacity(root_path.len() + mailbox.len() + path.len() + 16);
+    full.push_str(root_path);
+    full.push_str("/v1.0/users/");
+    full.extend(utf8_percent_encode(mailbox, PATH_SEGMENT));
+    full.push('/');
+    full.push_str(path);
+    let mut url = root.clone();
+    url.set_path(&full);
+    url
 }
 
 /// The Graph request a failure happened in; decides remedies and whether a lost answer means
@@ -97,6 +117,8 @@ pub(crate) struct GraphSession {
     tokens: TokenProvider,
     /// `https://graph.microsoft.com` or the configured override, without a trailing slash.
     graph_root: String,
+    /// [`GraphSession::graph_root`] parsed once, for [`GraphSession::user_target`].
+    graph_root_url: Url,
     gates: SendGates,
 }
 
@@ -106,13 +128,16 @@ impl GraphSession {
         tokens: TokenProvider,
         graph_root: String,
         sending: SendingLimits,
-    ) -> GraphSession {
-        GraphSession {
+    ) -> Result<GraphSession> {
+        let graph_root_url = Url::parse(&graph_root)
+            .map_err(|e| Error::config(format!("graphRoot is not a valid URL ({e})")))?;
+        Ok(GraphSession {
             http,
             tokens,
             graph_root,
+            graph_root_url,
             gates: SendGates::new(sending),
-        }
+        })
     }
 
     /// The client's send slots (per mailbox and overall).
@@ -135,11 +160,13 @@ impl GraphSession {
 
     /// `{graph root}/v1.0/users/{mailbox}/{path}`, the mailbox percent-encoded.
     pub(crate) fn user_url(&self, mailbox: &str, path: &str) -> String {
-        format!(
-            "{}/v1.0/users/{}/{path}",
-            self.graph_root,
-            encode_segment(mailbox)
-        )
+        user_url(&self.graph_root, mailbox, path)
+    }
+
+    /// [`GraphSession::user_url`] as a parsed URL, made from the root parsed once: only the
+    /// path is new, so the host is not parsed (and IDNA-mapped) again for every send.
+    pub(crate) fn user_target(&self, mailbox: &str, path: &str) -> Url {
+        user_target(&self.graph_root_url, mailbox, path)
     }
 
     /// An authenticated Graph request with JSON (or empty) body. A 401 gets one fresh token and
@@ -150,7 +177,7 @@ impl GraphSession {
         step: Step,
         log: &mut OpLog,
         method: Method,
-        url: &str,
+        url: impl Into<Target<'_>>,
         body: Option<bytes::Bytes>,
     ) -> Result<HttpResponse> {
         match self.graph_call_answer(step, log, method, url, body).await? {
@@ -166,7 +193,7 @@ impl GraphSession {
         step: Step,
         log: &mut OpLog,
         method: Method,
-        url: &str,
+        url: impl Into<Target<'_>>,
         body: Option<bytes::Bytes>,
     ) -> Result<Answer> {
         let idempotency = match method {
@@ -185,7 +212,7 @@ impl GraphSession {
         };
         let request = Request {
             method,
-            url,
+            url: url.into(),
             headers,
             body,
         };
@@ -357,6 +384,36 @@ pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_target_is_the_parsed_user_url() {
+        for root in [
+            "https://graph.microsoft.com",
+            "https://dod-graph.microsoft.us",
+            "https://127.0.0.1:4443",
+            "https://proxy.example/graph/prefix",
+            "https://bücher.example",
+        ] {
+            let parsed = Url::parse(root).unwrap();
+            for mailbox in [
+                "alerts@contoso.onmicrosoft.com",
+                "first.last+tag@contoso.com",
+                "o'brien@contoso.com",
+                "a b?c#d%41/e@contoso.com",
+                "jürgen@bücher.example",
+                "11111111-2222-3333-4444-555555555555",
+            ] {
+                for path in ["sendMail", "messages", "messages/AAMk=/send"] {
+                    let text = user_url(root, mailbox, path);
+                    assert_eq!(
+                        user_target(&parsed, mailbox, path).as_str(),
+                        Url::parse(&text).unwrap().as_str(),
+                        "{root} {mailbox} {path}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn segments_keep_at_and_encode_the_rest() {
