@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use reqwest::header::AUTHORIZATION;
 use url::Url;
 
 use crate::config::RetryPolicy;
@@ -129,16 +130,20 @@ pub(crate) async fn call(
     let mut refusals: u32 = 0;
     let mut waited = Duration::ZERO;
     loop {
-        let bearer = format!("Bearer {}", token.token.expose());
         let result = http
             .execute(step.name, step.idempotency, log, |client| {
                 let request = match url {
                     Target::Text(text) => client.request(method.clone(), text),
                     Target::Parsed(parsed) => client.request(method.clone(), parsed.clone()),
                 };
-                let mut request = request
-                    .header(reqwest::header::AUTHORIZATION, &bearer)
-                    .header(reqwest::header::ACCEPT, "application/json");
+                let mut request = match &token.bearer {
+                    Some(bearer) => request.header(AUTHORIZATION, bearer.clone()),
+                    // Not a valid header value: reqwest fails the request as invalid.
+                    None => {
+                        request.header(AUTHORIZATION, format!("Bearer {}", token.token.expose()))
+                    }
+                }
+                .header(reqwest::header::ACCEPT, "application/json");
                 for (name, value) in headers {
                     request = request.header(*name, *value);
                 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
 use crate::config::AssertionAlgorithm;
@@ -42,12 +43,23 @@ const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct AccessToken {
     pub token: Secret,
+    /// `Bearer {token}`, made once per token rather than per request, marked sensitive (Debug
+    /// shows `Sensitive`; HTTP/2 never indexes it). None when the token cannot be a header
+    /// value: the request then fails as an invalid request, as it did before.
+    pub bearer: Option<HeaderValue>,
     pub expires_at: SystemTime,
     pub refresh_at: SystemTime,
     /// Handed out (from the cache, or in place of a failed refresh) only before this.
     pub usable_until: SystemTime,
     /// Increments with every token fetched into its cache.
     pub generation: u64,
+}
+
+/// The Authorization value for `token` (see [`AccessToken::bearer`]).
+pub(crate) fn bearer_header(token: &Secret) -> Option<HeaderValue> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 impl AccessToken {
@@ -279,6 +291,7 @@ impl TokenProvider {
             format_time(expires_at)
         ));
         Ok(Arc::new(AccessToken {
+            bearer: bearer_header(&issued.token),
             token: issued.token,
             expires_at,
             refresh_at: now + timing.refresh_after,
@@ -507,6 +520,26 @@ impl NumberOrString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_header_is_made_once_sensitive_and_never_shown() {
+        let bearer = bearer_header(&Secret::new("eyJ0.SECRET-TOKEN.sig")).unwrap();
+        assert!(bearer.is_sensitive());
+        assert_eq!(bearer.to_str().unwrap(), "Bearer eyJ0.SECRET-TOKEN.sig");
+        let now = SystemTime::now();
+        let token = AccessToken {
+            token: Secret::new("eyJ0.SECRET-TOKEN.sig"),
+            bearer: Some(bearer),
+            expires_at: now,
+            refresh_at: now,
+            usable_until: now,
+            generation: 1,
+        };
+        let debug = format!("{token:?}");
+        assert!(!debug.contains("SECRET-TOKEN"), "{debug}");
+        // A token that cannot be a header value gets none (the request fails as invalid).
+        assert!(bearer_header(&Secret::new("two\nlines")).is_none());
+    }
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)

@@ -314,6 +314,7 @@ mod tests {
         let now = SystemTime::now();
         Arc::new(AccessToken {
             token: Secret::new("t"),
+            bearer: None,
             expires_at: now + expires_in,
             refresh_at: now + expires_in,
             usable_until: now + expires_in,
