@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::AUTHORIZATION;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderValue};
 use url::Url;
 
 use crate::config::RetryPolicy;
@@ -143,13 +143,13 @@ pub(crate) async fn call(
                         request.header(AUTHORIZATION, format!("Bearer {}", token.token.expose()))
                     }
                 }
-                .header(reqwest::header::ACCEPT, "application/json");
+                .header(ACCEPT, HeaderValue::from_static("application/json"));
                 for (name, value) in headers {
                     request = request.header(*name, *value);
                 }
                 match &body {
                     Some(b) => request.body(b.clone()),
-                    None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
+                    None => request.header(CONTENT_LENGTH, HeaderValue::from_static("0")),
                 }
             })
             .await;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{
     Budget, Http, HttpFailure, HttpResponse, Idempotency, SendFailure, TransportFailure,
@@ -13,6 +13,10 @@ use super::{
 use crate::config::RetryPolicy;
 use crate::error::Result;
 use crate::logging::OpLog;
+
+/// Static names: a name given as text is parsed and copied for every request.
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+const RETURN_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("return-client-request-id");
 
 /// Jitter added to computed backoff, so that clients throttled together do not return together.
 const MAX_JITTER_MS: u64 = 250;
@@ -194,8 +198,8 @@ impl Http {
             let request = build(client)
                 .await
                 .map_err(HttpFailure::Build)?
-                .header("client-request-id", &client_request_id)
-                .header("return-client-request-id", "true");
+                .header(CLIENT_REQUEST_ID, &client_request_id)
+                .header(RETURN_CLIENT_REQUEST_ID, HeaderValue::from_static("true"));
             let outcome = send_once(request, &client_request_id, attempt).await;
             let attempted = match &outcome {
                 Ok(response) => Attempted::Response {
