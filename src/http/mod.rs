@@ -312,7 +312,12 @@ fn build_client(settings: &HttpSettings, alpn: &[&[u8]]) -> Result<reqwest::Clie
         .pool_idle_timeout(Duration::from_secs(90))
         .tls_backend_preconfigured(tls::client_config(&settings.extra_roots, alpn)?);
     if !alpn.contains(&b"h2".as_slice()) {
-        builder = builder.http1_only();
+        // reqwest's own retries re-send only HTTP/2 refusals (REFUSED_STREAM, a graceful
+        // GOAWAY), which HTTP/1.1 never gives; with them on, it still copies every request
+        // in case one comes.
+        builder = builder
+            .http1_only()
+            .retry(reqwest::retry::never().max_retries_per_request(0));
     }
     if let Some(proxy_url) = &settings.proxy {
         let mut proxy = reqwest::Proxy::all(proxy_url.expose())
