@@ -119,7 +119,29 @@ pub(crate) struct GraphSession {
     graph_root: String,
     /// [`GraphSession::graph_root`] parsed once, for [`GraphSession::user_target`].
     graph_root_url: Url,
+    /// The last sendMail URL built, by mailbox.
+    send_mail_url: LastUrl,
     gates: SendGates,
+}
+
+/// The last URL built and the mailbox it is for: a host sending mail after mail from one
+/// mailbox builds its URL once instead of for every send.
+#[derive(Debug, Default)]
+struct LastUrl(parking_lot::Mutex<Option<(String, Url)>>);
+
+impl LastUrl {
+    /// The URL for `mailbox`: the kept one when it is that mailbox's, else `make()` (then kept).
+    fn get_or_make(&self, mailbox: &str, make: impl FnOnce() -> Url) -> Url {
+        let mut last = self.0.lock();
+        if let Some((kept, url)) = &*last
+            && kept == mailbox
+        {
+            return url.clone();
+        }
+        let url = make();
+        *last = Some((mailbox.to_owned(), url.clone()));
+        url
+    }
 }
 
 impl GraphSession {
@@ -136,6 +158,7 @@ impl GraphSession {
             tokens,
             graph_root,
             graph_root_url,
+            send_mail_url: LastUrl::default(),
             gates: SendGates::new(sending),
         })
     }
@@ -167,6 +190,12 @@ impl GraphSession {
     /// path is new, so the host is not parsed (and IDNA-mapped) again for every send.
     pub(crate) fn user_target(&self, mailbox: &str, path: &str) -> Url {
         user_target(&self.graph_root_url, mailbox, path)
+    }
+
+    /// `{graph root}/v1.0/users/{mailbox}/sendMail` ([`GraphSession::user_target`]).
+    pub(crate) fn send_mail_target(&self, mailbox: &str) -> Url {
+        self.send_mail_url
+            .get_or_make(mailbox, || self.user_target(mailbox, "sendMail"))
     }
 
     /// An authenticated Graph request with JSON (or empty) body. A 401 gets one fresh token and
@@ -384,6 +413,31 @@ pub(crate) fn graph_error(step: Step, response: &HttpResponse, mailbox: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_url_is_reused_only_for_its_mailbox() {
+        let root = Url::parse("https://graph.microsoft.com").unwrap();
+        let last = LastUrl::default();
+        let made = std::cell::Cell::new(0);
+        let url_of = |mailbox: &str| {
+            last.get_or_make(mailbox, || {
+                made.set(made.get() + 1);
+                user_target(&root, mailbox, "sendMail")
+            })
+        };
+        for (mailbox, builds) in [
+            ("a@x.com", 1),
+            ("a@x.com", 1),
+            ("b@x.com", 2),
+            ("a@x.com", 3),
+        ] {
+            assert_eq!(
+                url_of(mailbox).as_str(),
+                format!("https://graph.microsoft.com/v1.0/users/{mailbox}/sendMail")
+            );
+            assert_eq!(made.get(), builds, "{mailbox}");
+        }
+    }
 
     #[test]
     fn user_target_is_the_parsed_user_url() {

@@ -52,7 +52,7 @@ pub(crate) async fn send_mail(
     body: Vec<u8>,
     log: &mut OpLog,
 ) -> Result<SendResult> {
-    let url = session.user_target(&message.from.address, "sendMail");
+    let url = session.send_mail_target(&message.from.address);
     let response = session
         .graph_call(Step::SendMail, log, Method::POST, &url, Some(body.into()))
         .await?;
