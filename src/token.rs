@@ -57,7 +57,10 @@ pub struct AccessToken {
 
 /// The Authorization value for `token` (see [`AccessToken::bearer`]).
 pub(crate) fn bearer_header(token: &Secret) -> Option<HeaderValue> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose())).ok()?;
+    // The header value shares one buffer with every request that uses it (no copy), and that
+    // buffer is wiped when the token and its last request are gone.
+    let text = zeroize::Zeroizing::new(format!("Bearer {}", token.expose()).into_bytes());
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text)).ok()?;
     value.set_sensitive(true);
     Some(value)
 }
