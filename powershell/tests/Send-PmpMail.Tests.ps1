@@ -473,6 +473,14 @@ Describe 'Send-PmpMail' -Tag 'CI' {
         $cancelled = @($Error | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'PmpMail.Cancelled,*' })
         ($cancelled.TargetObject | Sort-Object) | Should -Be @('To: user3@contoso.com', 'To: user4@contoso.com', 'To: user5@contoso.com')
 
+        # $ErrorActionPreference = 'Stop' without -ErrorAction does the same.
+        Invoke-Emulator 'reset' -Method POST | Out-Null
+        Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 400; graphCode = 'ErrorInvalidRecipients'; skip = 1; count = 1 }
+        $thrown = $null
+        try { & { $ErrorActionPreference = 'Stop'; $rows | Send-PmpMail -From $Mailbox @sp -ThrottleLimit 1 } } catch { $thrown = $_ }
+        $thrown.FullyQualifiedErrorId | Should -Be 'PmpMail.SendFailed.ErrorInvalidRecipients,PmpMail.Commands.SendPmpMailCommand'
+        (Get-EmulatorMessages).subject | Should -Be @('stop 1')
+
         # Without -ErrorAction Stop the batch goes on past a failure (nothing was cancelled).
         Invoke-Emulator 'reset' -Method POST | Out-Null
         Set-EmulatorFaults @{ path = 'sendMail'; action = 'status'; status = 400; graphCode = 'ErrorInvalidRecipients'; skip = 1; count = 1 }
