@@ -356,7 +356,7 @@ fn classify_send_error(e: &reqwest::Error) -> SendFailure {
     let chain = error_chain(e);
     // The rustls error can hide behind io::Error wrappers whose source() skips it, so the
     // rendered chain is checked too.
-    let bad_certificate = find_rustls_error(e)
+    let bad_certificate = find_in_chain::<rustls::Error>(e)
         .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)))
         || chain.contains("invalid peer certificate");
     let (maybe_delivered, retryable, message, remedy) = if bad_certificate {
@@ -414,30 +414,24 @@ fn classify_send_error(e: &reqwest::Error) -> SendFailure {
 /// closed while the request waited for it): nothing reached the server, so even a send may be
 /// tried again.
 fn never_started(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_canceled)
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    find_in_chain::<hyper::Error>(e).is_some_and(hyper::Error::is_canceled)
 }
 
-fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+/// The first error of type `T` in `e`'s source chain, also where an `io::Error` wraps it
+/// without exposing it as its `source()`.
+fn find_in_chain<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut source: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls);
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>()
             && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+            && let Some(found) = inner.downcast_ref::<T>()
         {
-            return Some(tls);
+            return Some(found);
         }
         source = err.source();
     }
