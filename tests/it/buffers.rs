@@ -307,31 +307,36 @@ fn batch_buffers_are_shared_by_messages_through_the_abi() {
     ])
     .to_string();
     let list = as_buffers(&[&report, &big]);
-    let mut client: *mut pmp_client = ptr::null_mut();
-    let mut out: *mut c_char = ptr::null_mut();
-    // SAFETY: the config, the documents and the buffers outlive the calls; `client` and `out`
-    // are valid locals; the client is freed once.
-    let status = unsafe {
-        assert_eq!(
-            pmp_client_new(config.as_ptr(), config.len(), &mut client),
-            pmp_status::Ok
-        );
-        let status = pmp_send_batch_with_buffers(
-            client,
-            messages.as_ptr(),
-            messages.len(),
-            list.as_ptr(),
-            list.len(),
-            ptr::null(),
-            0,
-            None,
-            ptr::null_mut(),
-            ptr::null(),
-            &mut out,
-        );
-        pmp_client_free(client);
-        status
+    // `pmp_send_batch_with_buffers` on a new ABI client: the status and the result pointer.
+    let send = |buffers: *const pmp_buffer, count: usize| {
+        let mut client: *mut pmp_client = ptr::null_mut();
+        let mut out: *mut c_char = ptr::null_mut();
+        // SAFETY: the config, the documents and (per the callers) the buffers outlive the
+        // calls; `client` and `out` are valid locals; the client is freed once.
+        let status = unsafe {
+            assert_eq!(
+                pmp_client_new(config.as_ptr(), config.len(), &mut client),
+                pmp_status::Ok
+            );
+            let status = pmp_send_batch_with_buffers(
+                client,
+                messages.as_ptr(),
+                messages.len(),
+                buffers,
+                count,
+                ptr::null(),
+                0,
+                None,
+                ptr::null_mut(),
+                ptr::null(),
+                &mut out,
+            );
+            pmp_client_free(client);
+            status
+        };
+        (status, out)
     };
+    let (status, out) = send(list.as_ptr(), list.len());
     assert_eq!(status, pmp_status::Ok);
     let result = take_string(out);
     let statuses: Vec<&str> = result["results"]
@@ -360,28 +365,7 @@ fn batch_buffers_are_shared_by_messages_through_the_abi() {
     }
 
     // A NULL list with a count is the call's error: nothing was sent.
-    // SAFETY: as above.
-    let status = unsafe {
-        assert_eq!(
-            pmp_client_new(config.as_ptr(), config.len(), &mut client),
-            pmp_status::Ok
-        );
-        let status = pmp_send_batch_with_buffers(
-            client,
-            messages.as_ptr(),
-            messages.len(),
-            ptr::null(),
-            2,
-            ptr::null(),
-            0,
-            None,
-            ptr::null_mut(),
-            ptr::null(),
-            &mut out,
-        );
-        pmp_client_free(client);
-        status
-    };
+    let (status, _) = send(ptr::null(), 2);
     assert_eq!(status, pmp_status::NullParameter);
     assert_eq!(emu.messages().len(), 2);
 }
