@@ -1,5 +1,4 @@
 using System;
-using System.Buffers;
 using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
@@ -351,36 +350,20 @@ public sealed class PmpMailClient : IDisposable
         Guard.NotNull(message, nameof(message));
         using var buffer = new SensitiveBufferWriter(4096);
         DocumentWriter.WriteMessage(buffer, message);
-        List<ReadOnlyMemory<byte>> contents = DocumentWriter.InMemory(message);
-        var pins = new MemoryHandle[contents.Count];
-        var buffers = new PmpBuffer[contents.Count];
         uint status;
         byte* result;
-        try
+        // Pinned until the native call has returned; it keeps no pointer.
+        using (var pinned = new PinnedBuffers(DocumentWriter.InMemory(message)))
         {
-            for (int i = 0; i < contents.Count; i++)
-            {
-                pins[i] = contents[i].Pin();
-                buffers[i] = new PmpBuffer { Data = (byte*)pins[i].Pointer, Length = (nuint)contents[i].Length };
-            }
-
             fixed (byte* json = buffer.WrittenSpan)
-            fixed (PmpBuffer* list = buffers)
+            fixed (PmpBuffer* list = pinned.List)
             {
                 var length = (nuint)buffer.WrittenSpan.Length;
-                var count = (nuint)buffers.Length;
+                var count = (nuint)pinned.List.Length;
                 using var cancel = CancelScope.For(cancellationToken);
                 status = cancel.Handle is null
                     ? NativeMethods.SendMailWithBuffers(_handle, json, length, list, count, IntPtr.Zero, out result)
                     : NativeMethods.SendMailWithBuffersCancellable(_handle, json, length, list, count, cancel.Handle, out result);
-            }
-        }
-        finally
-        {
-            // The native call has returned and keeps no pointer: the contents may move again.
-            foreach (MemoryHandle pin in pins)
-            {
-                pin.Dispose();
             }
         }
 
@@ -501,23 +484,15 @@ public sealed class PmpMailClient : IDisposable
         byte* output;
         using (PmpCancelHandle cancel = PmpCancelHandle.Create())
         {
+            // The library copies the buffers when the call starts (its threads send the messages); they stay
+            // pinned until it returns.
+            using var pinned = new PinnedBuffers(documents.Contents);
             BatchProgressSink? sink = progress is null ? null : new BatchProgressSink(progress, cancel);
             GCHandle sinkHandle = sink is null ? default : GCHandle.Alloc(sink);
-            List<ReadOnlyMemory<byte>> contents = documents.Contents;
-            var pins = new MemoryHandle[contents.Count];
-            var buffers = new PmpBuffer[contents.Count];
             try
             {
-                // The library copies the buffers when the call starts (its threads send the messages); they stay
-                // pinned until it returns.
-                for (int i = 0; i < contents.Count; i++)
-                {
-                    pins[i] = contents[i].Pin();
-                    buffers[i] = new PmpBuffer { Data = (byte*)pins[i].Pointer, Length = (nuint)contents[i].Length };
-                }
-
                 fixed (byte* messagesJson = documents.Messages.WrittenSpan)
-                fixed (PmpBuffer* list = buffers)
+                fixed (PmpBuffer* list = pinned.List)
                 fixed (byte* optionsJson = documents.Options is null ? default : documents.Options.WrittenSpan)
                 {
                     // The registration is disposed (waiting for a running callback) before the handle is freed.
@@ -528,7 +503,7 @@ public sealed class PmpMailClient : IDisposable
                             messagesJson,
                             (nuint)documents.Messages.WrittenSpan.Length,
                             list, // NULL with 0 without in-memory attachments
-                            (nuint)buffers.Length,
+                            (nuint)pinned.List.Length,
                             optionsJson, // NULL with 0 without options: the client's limits
                             (nuint)(documents.Options?.WrittenSpan.Length ?? 0),
                             sink is null ? default : BatchProgressSink.Callback,
@@ -543,11 +518,6 @@ public sealed class PmpMailClient : IDisposable
                 if (sinkHandle.IsAllocated)
                 {
                     sinkHandle.Free();
-                }
-
-                foreach (MemoryHandle pin in pins)
-                {
-                    pin.Dispose();
                 }
             }
 
