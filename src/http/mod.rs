@@ -8,7 +8,8 @@
 //! idempotent ([`Idempotency::NonIdempotent`]: sendMail, draft create and `send`, attachment
 //! and upload-session POSTs) go over a second client that speaks HTTP/1.1 only (ALPN
 //! `http/1.1`): one request per connection at a time, connections pooled and reused, so a
-//! drop costs the one send it carried. Token requests and idempotent Graph calls (GET, PUT,
+//! drop costs the one send it carried. Sends that go to the server directly use hyper's
+//! connections without reqwest's layers ([`direct`]); sends through a proxy use reqwest. Token requests and idempotent Graph calls (GET, PUT,
 //! DELETE) keep HTTP/2 on one connection; a drop there is retried. HTTP/2's own signals cannot
 //! do this: an abrupt drop has no GOAWAY, and after a GOAWAY hyper hands the streams below its
 //! last-stream-id the same error as those above it.
@@ -30,6 +31,7 @@
 //! TLS: loading the OS trust store costs milliseconds, so it happens once per process (see
 //! [`tls`]); each client gets its own `rustls::ClientConfig` on top of the shared verifier.
 
+mod direct;
 mod retry;
 mod tls;
 
@@ -212,15 +214,18 @@ pub struct Http {
     allow_http_loopback: bool,
 }
 
-/// The two clients of one runtime.
+/// The clients of one runtime.
 #[derive(Debug, Clone)]
 struct Clients {
     /// HTTP/2 when the server offers it: token requests and idempotent Graph calls share one
     /// connection.
     client: reqwest::Client,
     /// HTTP/1.1 only: every request whose lost answer is an unknown outcome has a connection of
-    /// its own while it is in flight.
+    /// its own while it is in flight. Used for sends through a proxy.
     send_client: reqwest::Client,
+    /// The same for sends that go to the server directly (most): hyper without reqwest's
+    /// layers. `None` when `http.proxy` is set.
+    direct: Option<Arc<direct::DirectSend>>,
 }
 
 impl Clients {
@@ -228,8 +233,20 @@ impl Clients {
         Ok(Clients {
             client: build_client(settings, tls::ALPN)?,
             send_client: build_client(settings, tls::ALPN_HTTP1)?,
+            direct: direct::DirectSend::new(
+                settings,
+                tls::client_config(&settings.extra_roots, tls::ALPN_HTTP1)?,
+            )
+            .map(Arc::new),
         })
     }
+}
+
+/// The transport of one attempt: the reqwest client its request is built with and, for a
+/// send, the direct transport that carries it when no proxy is in the way.
+pub(crate) struct Transport {
+    pub client: reqwest::Client,
+    direct: Option<Arc<direct::DirectSend>>,
 }
 
 impl Http {
@@ -248,18 +265,24 @@ impl Http {
         })
     }
 
-    /// The client for a request: a dropped connection costs every request on it, so requests
-    /// that must not be repeated blindly never share one.
-    pub(crate) fn client_for(&self, idempotency: Idempotency) -> Result<reqwest::Client> {
+    /// The transport for a request: a dropped connection costs every request on it, so
+    /// requests that must not be repeated blindly never share one.
+    pub(crate) fn transport_for(&self, idempotency: Idempotency) -> Result<Transport> {
         let clients = match crate::runtime::place() {
             Place::Caller => &self.caller,
             Place::Workers => self.lazy(&self.workers)?,
             Place::Foreign => self.lazy(&self.foreign)?,
         };
         Ok(match idempotency {
-            Idempotency::NonIdempotent => clients.send_client.clone(),
+            Idempotency::NonIdempotent => Transport {
+                client: clients.send_client.clone(),
+                direct: clients.direct.clone(),
+            },
             Idempotency::Idempotent | Idempotency::ResumeFirst | Idempotency::ManagedIdentity => {
-                clients.client.clone()
+                Transport {
+                    client: clients.client.clone(),
+                    direct: None,
+                }
             }
         })
     }
@@ -352,61 +375,135 @@ struct SendFailure {
 /// handshake.
 const CONNECT_REMEDY: &str = "Nothing reached the server, so nothing was sent. Check that the host name resolves (DNS), that a firewall allows outbound HTTPS to it, and the proxy settings (http.proxy, http.noProxy, http.useSystemProxy and the HTTPS_PROXY/NO_PROXY environment variables).";
 
-fn classify_send_error(e: &reqwest::Error) -> SendFailure {
-    let chain = error_chain(e);
-    // The rustls error can hide behind io::Error wrappers whose source() skips it, so the
-    // rendered chain is checked too.
-    let bad_certificate = find_in_chain::<rustls::Error>(e)
-        .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)))
-        || chain.contains("invalid peer certificate");
-    let (maybe_delivered, retryable, message, remedy) = if bad_certificate {
-        (
+/// Why an attempt got no answer, whichever transport carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The server's certificate is not trusted: nothing was sent, and trying again will not
+    /// change that.
+    BadCertificate,
+    /// Name resolution, connection or TLS handshake failed: nothing was sent.
+    Connect,
+    /// The connection closed before any of the request was written.
+    NeverStarted,
+    /// No answer within the timeout after the request was handed over.
+    Timeout,
+    /// The request could not be built (a bug).
+    Invalid,
+    /// The connection broke after the request was (maybe) written.
+    AfterSend,
+    /// The answer began and its body broke off.
+    BodyCutOff,
+}
+
+/// The failure for `cause`, `chain` being the error's text ([`error_chain`]).
+fn send_failure(cause: Cause, chain: &str) -> SendFailure {
+    let (maybe_delivered, retryable, message, remedy) = match cause {
+        Cause::BadCertificate => (
             false,
             false,
             format!("the server's TLS certificate is not trusted ({chain})"),
             Some("Nothing was sent. If a proxy inspects TLS or the endpoint uses a private CA, add its CA certificate to http.extraCaCertificatesPem.".into()),
-        )
-    } else if e.is_connect() {
-        (
+        ),
+        Cause::Connect => (
             false,
             true,
             format!("could not connect ({chain})"),
             Some(CONNECT_REMEDY.into()),
-        )
-    } else if never_started(e) {
-        (
+        ),
+        Cause::NeverStarted => (
             false,
             true,
             format!("the connection closed before the request was sent ({chain})"),
             Some("Nothing reached the server, so nothing was sent; it is tried again on another connection.".into()),
-        )
-    } else if e.is_timeout() {
-        (
+        ),
+        Cause::Timeout => (
             true,
             true,
             format!("timed out after the request was sent ({chain})"),
             None,
-        )
-    } else if e.is_builder() {
-        (
+        ),
+        Cause::Invalid => (
             false,
             false,
             format!("invalid request ({chain})"),
             Some("This is a bug in pmp-mail; please report it.".into()),
-        )
-    } else {
-        (
+        ),
+        Cause::AfterSend => (
             true,
             true,
             format!("the connection failed after the request was sent ({chain})"),
             None,
-        )
+        ),
+        Cause::BodyCutOff => (
+            true,
+            true,
+            format!("the response body was cut off ({chain})"),
+            None,
+        ),
     };
     SendFailure {
         maybe_delivered,
         retryable,
         message,
         remedy,
+    }
+}
+
+/// Whether `e` is (or wraps) rustls refusing the server's certificate. The rustls error can
+/// hide behind io::Error wrappers whose source() skips it, so the rendered chain is checked
+/// too.
+fn bad_certificate(e: &(dyn std::error::Error + 'static), chain: &str) -> bool {
+    find_in_chain::<rustls::Error>(e)
+        .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)))
+        || chain.contains("invalid peer certificate")
+}
+
+fn classify_send_error(e: &reqwest::Error) -> SendFailure {
+    let chain = error_chain(e);
+    let cause = if bad_certificate(e, &chain) {
+        Cause::BadCertificate
+    } else if e.is_connect() {
+        Cause::Connect
+    } else if never_started(e) {
+        Cause::NeverStarted
+    } else if e.is_timeout() {
+        Cause::Timeout
+    } else if e.is_builder() {
+        Cause::Invalid
+    } else {
+        Cause::AfterSend
+    };
+    send_failure(cause, &chain)
+}
+
+/// [`classify_send_error`] for the direct transport.
+fn classify_direct_failure(failure: &direct::Failure) -> SendFailure {
+    match failure {
+        direct::Failure::Connect(e) => {
+            let chain = error_chain(e.as_ref());
+            let cause = if bad_certificate(e.as_ref(), &chain) {
+                Cause::BadCertificate
+            } else {
+                Cause::Connect
+            };
+            send_failure(cause, &chain)
+        }
+        direct::Failure::Request(e) => {
+            let cause = if e.is_canceled() {
+                Cause::NeverStarted
+            } else {
+                Cause::AfterSend
+            };
+            send_failure(cause, &error_chain(e))
+        }
+        direct::Failure::NotSent => send_failure(
+            Cause::NeverStarted,
+            "the new connection closed before it took the request",
+        ),
+        direct::Failure::Body(e) => send_failure(Cause::BodyCutOff, &error_chain(e)),
+        direct::Failure::Timeout => {
+            send_failure(Cause::Timeout, "no answer within http.timeoutSeconds")
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{
-    Budget, Http, HttpFailure, HttpResponse, Idempotency, SendFailure, TransportFailure,
-    classify_send_error, error_chain,
+    Budget, Cause, Http, HttpFailure, HttpResponse, Idempotency, SendFailure, Transport,
+    TransportFailure, classify_direct_failure, classify_send_error, error_chain, send_failure,
 };
 use crate::config::RetryPolicy;
 use crate::error::Result;
@@ -194,13 +194,15 @@ impl Http {
         loop {
             attempt += 1;
             let client_request_id = new_client_request_id();
-            let client = self.client_for(idempotency).map_err(HttpFailure::Build)?;
+            let Transport { client, direct } = self
+                .transport_for(idempotency)
+                .map_err(HttpFailure::Build)?;
             let request = build(client)
                 .await
                 .map_err(HttpFailure::Build)?
                 .header(CLIENT_REQUEST_ID, &client_request_id)
                 .header(RETURN_CLIENT_REQUEST_ID, HeaderValue::from_static("true"));
-            let outcome = send_once(request, &client_request_id, attempt).await;
+            let outcome = send_once(request, direct.as_deref(), &client_request_id, attempt).await;
             let attempted = match &outcome {
                 Ok(response) => Attempted::Response {
                     status: response.status,
@@ -310,49 +312,54 @@ impl Http {
     }
 }
 
-/// One attempt: send, read the whole body, or say why there is no response.
+/// One attempt: send, read the whole body, or say why there is no response. A send goes over
+/// `direct` when no proxy is in the way, else through reqwest.
 async fn send_once(
     request: reqwest::RequestBuilder,
+    direct: Option<&super::direct::DirectSend>,
     client_request_id: &str,
     attempt: u32,
 ) -> std::result::Result<HttpResponse, SendFailure> {
-    let response = request.send().await.map_err(|e| classify_send_error(&e))?;
-    let status = response.status().as_u16();
-    let request_id = response
-        .headers()
-        .get("request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let retry_after = parse_retry_after(response.headers());
-    let www_authenticate = response
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let location = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match response.bytes().await {
-        Ok(body) => Ok(HttpResponse {
+    let answered = |status: u16, headers: &HeaderMap, body| {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        HttpResponse {
             status,
-            request_id,
-            retry_after,
-            www_authenticate,
-            location,
+            request_id: header("request-id"),
+            retry_after: parse_retry_after(headers),
+            www_authenticate: header("www-authenticate"),
+            location: header("location"),
             body,
             client_request_id: client_request_id.to_owned(),
             attempts: attempt,
             repeated_after_unknown_outcome: false,
             budget_exhausted: None,
-        }),
-        Err(e) => Err(SendFailure {
-            maybe_delivered: true,
-            retryable: true,
-            message: format!("the response body was cut off ({})", error_chain(&e)),
-            remedy: None,
-        }),
+        }
+    };
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| classify_send_error(&e))?;
+    if let Some(direct) = direct
+        && direct.serves(request.url())
+    {
+        let answer = direct
+            .send(request)
+            .await
+            .map_err(|f| classify_direct_failure(&f))?;
+        return Ok(answered(answer.status, &answer.headers, answer.body));
+    }
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|e| classify_send_error(&e))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    match response.bytes().await {
+        Ok(body) => Ok(answered(status, &headers, body)),
+        Err(e) => Err(send_failure(Cause::BodyCutOff, &error_chain(&e))),
     }
 }
 

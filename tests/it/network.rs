@@ -193,10 +193,12 @@ fn use_system_proxy_false_ignores_https_proxy() {
             stdout.contains(&format!("child sent (useSystemProxy {use_system_proxy})")),
             "{stdout}"
         );
+        // With the system proxy: one tunnel for the token request, one for the send (the
+        // send's own HTTP/1.1 transport must not go around the proxy).
         let tunnels = proxy.targets().len() - before;
         assert_eq!(
-            tunnels > 0,
-            expect_tunnel,
+            tunnels,
+            if expect_tunnel { 2 } else { 0 },
             "useSystemProxy {use_system_proxy}: {tunnels} tunnels"
         );
     }
