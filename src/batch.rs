@@ -188,13 +188,18 @@ fn lanes(messages: &[Result<Message>], one_by_one: bool) -> Vec<(String, Vec<usi
 fn item(index: usize, result: Result<SendResult>, waited: Duration) -> BatchItem {
     let waited_ms = waited.as_millis() as u64;
     match result {
-        Ok(sent) => BatchItem {
-            index,
-            status: ItemStatus::Sent,
-            waited_ms,
-            result: Some(sent),
-            error: None,
-        },
+        Ok(mut sent) => {
+            // The result's wait includes the turn the message waited for in the batch, so the
+            // two numbers agree (rounded separately they could differ by a millisecond).
+            sent.waited_ms = waited_ms;
+            BatchItem {
+                index,
+                status: ItemStatus::Sent,
+                waited_ms,
+                result: Some(sent),
+                error: None,
+            }
+        }
         Err(e) => {
             let status = match (e.status, e.outcome) {
                 (_, Some(Outcome::Unknown)) => ItemStatus::Unknown,

@@ -306,7 +306,9 @@ async fn driving<W: Future>(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// TCP to the first of `origin`'s addresses that answers, TCP_NODELAY set.
+/// TCP to `origin`, TCP_NODELAY set. A name with several addresses gets them raced
+/// ([`race`]), so an unreachable first address (a broken IPv6 route) does not use up the
+/// connect timeout.
 async fn tcp_connect(origin: &Origin) -> Result<TcpStream, BoxError> {
     let addresses: Vec<SocketAddr> = match &origin.host {
         Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::from(*ip), origin.port)],
@@ -316,20 +318,85 @@ async fn tcp_connect(origin: &Origin) -> Result<TcpStream, BoxError> {
             .map_err(|e| format!("dns error: {e}"))?
             .collect(),
     };
-    let mut last: Option<std::io::Error> = None;
-    for address in addresses {
-        match TcpStream::connect(address).await {
-            Ok(tcp) => {
-                tcp.set_nodelay(true)?;
-                return Ok(tcp);
-            }
-            Err(e) => last = Some(e),
+    let tcp = race(interleaved(addresses), ATTEMPT_DELAY, TcpStream::connect)
+        .await
+        .map_err(|e| format!("tcp connect error: {e}"))?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+/// How long an attempt has before the next address is tried beside it (RFC 8305's
+/// "connection attempt delay"; hyper-util waits 300 ms before its fallback family).
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// The addresses with the families alternating, starting with the resolver's first choice
+/// (RFC 8305 §4): IPv6, IPv4, IPv6, ... when the resolver put IPv6 first.
+fn interleaved(addresses: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first) = addresses.first() else {
+        return addresses;
+    };
+    let first_is_v6 = first.is_ipv6();
+    let (mut preferred, mut other): (Vec<_>, Vec<_>) = addresses
+        .into_iter()
+        .partition(|a| a.is_ipv6() == first_is_v6);
+    let mut out = Vec::with_capacity(preferred.len() + other.len());
+    preferred.reverse();
+    other.reverse();
+    loop {
+        match (preferred.pop(), other.pop()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
         }
     }
-    Err(match last {
-        Some(e) => format!("tcp connect error: {e}").into(),
-        None => "dns error: the name resolved to no address".into(),
-    })
+}
+
+/// Connects to the first of `addresses` that answers: one attempt at a time, the next one
+/// started when the last failed or after `delay` without an answer, earlier attempts left
+/// running; the first connection wins and the others are dropped.
+async fn race<C, F, Fut>(
+    addresses: Vec<SocketAddr>,
+    delay: Duration,
+    connect: F,
+) -> std::io::Result<C>
+where
+    F: Fn(SocketAddr) -> Fut,
+    Fut: Future<Output = std::io::Result<C>> + Send + 'static,
+    C: Send + 'static,
+{
+    let mut waiting = addresses.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    let mut last = None;
+    if let Some(address) = waiting.next() {
+        running.spawn(connect(address));
+    }
+    while !running.is_empty() {
+        let more = waiting.len() > 0;
+        tokio::select! {
+            finished = running.join_next() => {
+                match finished {
+                    Some(Ok(Ok(connected))) => return Ok(connected),
+                    Some(Ok(Err(e))) => last = Some(e),
+                    Some(Err(panicked)) => last = Some(std::io::Error::other(panicked)),
+                    None => {}
+                }
+                // A failed attempt hands over to the next address at once.
+                if let Some(address) = waiting.next() {
+                    running.spawn(connect(address));
+                }
+            }
+            () = tokio::time::sleep(delay), if more => {
+                if let Some(address) = waiting.next() {
+                    running.spawn(connect(address));
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the name resolved to no address",
+        )
+    }))
 }
 
 fn origin(url: &Url) -> Option<Origin> {
@@ -640,6 +707,59 @@ mod tests {
             let failure = direct.send(post(&hanging.url)).await.err().unwrap();
             assert!(matches!(failure, Failure::Timeout), "{failure:?}");
             assert!(super::super::classify_direct_failure(&failure).maybe_delivered);
+        });
+    }
+
+    fn address(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn address_families_alternate_from_the_resolvers_first_choice() {
+        let v6a = address("[2001:db8::1]:443");
+        let v6b = address("[2001:db8::2]:443");
+        let v4a = address("192.0.2.1:443");
+        let v4b = address("192.0.2.2:443");
+        let v4c = address("192.0.2.3:443");
+        assert_eq!(
+            interleaved(vec![v6a, v6b, v4a, v4b, v4c]),
+            vec![v6a, v4a, v6b, v4b, v4c]
+        );
+        assert_eq!(interleaved(vec![v4a, v6a, v4b]), vec![v4a, v6a, v4b]);
+        assert_eq!(interleaved(vec![]), Vec::<SocketAddr>::new());
+    }
+
+    #[test]
+    fn an_address_that_never_answers_does_not_hold_up_the_next() {
+        let dead = address("[2001:db8::1]:443");
+        let refused = address("192.0.2.9:443");
+        let good = address("192.0.2.1:443");
+        let attempt = move |to: SocketAddr| async move {
+            if to == dead {
+                std::future::pending::<()>().await;
+            }
+            if to == refused {
+                return Err(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+            }
+            Ok(to)
+        };
+        run(async {
+            let started = tokio::time::Instant::now();
+            let won = race(vec![dead, good], Duration::from_millis(50), attempt).await;
+            assert_eq!(won.unwrap(), good);
+            assert!(started.elapsed() < Duration::from_secs(5));
+            // A refused attempt hands over at once, without waiting out the delay.
+            let started = tokio::time::Instant::now();
+            let won = race(vec![refused, good], Duration::from_secs(30), attempt).await;
+            assert_eq!(won.unwrap(), good);
+            assert!(started.elapsed() < Duration::from_secs(5));
+            let lost = race(vec![refused], Duration::from_secs(30), attempt).await;
+            assert_eq!(
+                lost.unwrap_err().kind(),
+                std::io::ErrorKind::ConnectionRefused
+            );
+            let none = race(vec![], Duration::from_secs(30), attempt).await;
+            assert!(none.is_err());
         });
     }
 }
