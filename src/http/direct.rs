@@ -70,13 +70,16 @@ struct Origin {
 }
 
 /// An open connection: the handle requests go in by, and the connection's I/O, which the
-/// future of the send using it drives (there is no connection task).
+/// future of the send using it drives (there is no connection task). `io` is dropped when the
+/// connection ends: that hands back a request still waiting in it, unwritten.
 struct Conn {
     origin: Origin,
     sender: SendRequest<reqwest::Body>,
-    io: Connection<TokioIo<Stream>, reqwest::Body>,
+    io: Option<Io>,
     idle_since: Instant,
 }
+
+type Io = Connection<TokioIo<Stream>, reqwest::Body>;
 
 impl Conn {
     /// Whether the connection can take a request: not expired, and not closed by the server
@@ -85,8 +88,11 @@ impl Conn {
         if self.idle_since.elapsed() >= IDLE_TIMEOUT || self.sender.is_closed() {
             return false;
         }
+        let Some(io) = &mut self.io else {
+            return false;
+        };
         let mut cx = Context::from_waker(Waker::noop());
-        if Pin::new(&mut self.io).poll(&mut cx).is_ready() {
+        if Pin::new(io).poll(&mut cx).is_ready() {
             return false;
         }
         !self.sender.is_closed() && self.sender.is_ready()
@@ -185,14 +191,12 @@ impl DirectSend {
                     body.collect().await.map_err(Failure::Body)?.to_bytes(),
                 ))
             };
-            let mut closed = false;
-            let answered =
-                tokio::time::timeout_at(deadline, driving(&mut conn.io, &mut closed, exchange))
-                    .await
-                    .map_err(|_| Failure::Timeout)?;
+            let answered = tokio::time::timeout_at(deadline, driving(&mut conn.io, exchange))
+                .await
+                .map_err(|_| Failure::Timeout)?;
             match answered {
                 Ok((parts, body)) => {
-                    if !closed {
+                    if conn.io.is_some() {
                         conn.idle_since = Instant::now();
                         self.idle.lock().push(conn);
                     }
@@ -242,7 +246,7 @@ impl DirectSend {
             Ok(Ok((sender, io))) => Ok(Conn {
                 origin,
                 sender,
-                io,
+                io: Some(io),
                 idle_since: Instant::now(),
             }),
             Ok(Err(e)) => Err(Failure::Connect(e)),
@@ -280,13 +284,11 @@ impl From<Failure> for Refused {
 
 /// Runs `work` (a request and its answer on one connection) while driving the connection's
 /// `io`: writing the request and reading the answer happen on this future, so a send needs no
-/// connection task to wake and no wake-up back. `closed` is set when the connection ended
-/// (the server closed it, or it broke); then it must not be reused.
-async fn driving<W: Future>(
-    io: &mut Connection<TokioIo<Stream>, reqwest::Body>,
-    closed: &mut bool,
-    work: W,
-) -> W::Output {
+/// connection task to wake and no wake-up back. When the connection ends (the server closed
+/// it, or it broke) `io` is dropped: a request it had not written yet comes back to `work` as
+/// unsent (kept, it would wait for an answer until the timeout), and the connection is not
+/// reused.
+async fn driving<W: Future>(io: &mut Option<Io>, work: W) -> W::Output {
     let mut work = std::pin::pin!(work);
     // `work` before the connection: it hands the request over, and the connection writes it
     // in the same poll; and `work` again after the connection read: the answer is there. In
@@ -296,8 +298,10 @@ async fn driving<W: Future>(
         if let Poll::Ready(done) = work.as_mut().poll(cx) {
             return Poll::Ready(done);
         }
-        if !*closed && Pin::new(&mut *io).poll(cx).is_ready() {
-            *closed = true;
+        if let Some(connection) = io
+            && Pin::new(connection).poll(cx).is_ready()
+        {
+            *io = None;
         }
         work.as_mut().poll(cx)
     })
@@ -577,7 +581,7 @@ mod tests {
     enum Then {
         /// 202, and the connection stays open.
         Accept,
-        /// 202, then the server closes the connection.
+        /// 202, then the server closes the connection a moment later (an idle timeout).
         AcceptAndClose,
         /// Closes the connection without answering.
         Drop,
@@ -615,6 +619,7 @@ mod tests {
                                     let answer = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nrequest-id: r-1\r\n\r\n";
                                     socket.write_all(answer).await.unwrap();
                                     if matches!(then, Then::AcceptAndClose) {
+                                        tokio::time::sleep(Duration::from_millis(30)).await;
                                         return;
                                     }
                                 }
@@ -760,6 +765,35 @@ mod tests {
             );
             let none = race(vec![], Duration::from_secs(30), attempt).await;
             assert!(none.is_err());
+        });
+    }
+
+    /// The race [`Conn::usable`] cannot see: the server closes the connection after it was
+    /// checked out. The request must come back unsent at once (to go again on a fresh
+    /// connection), not wait for an answer until the timeout.
+    #[test]
+    fn a_request_on_a_connection_that_closed_comes_back_unsent() {
+        run(async {
+            let direct = client();
+            let closing = server(Then::AcceptAndClose).await;
+            let url = Url::parse(&closing.url).unwrap();
+            let mut conn = direct.connect(origin(&url).unwrap()).await.unwrap();
+            let exchange = |conn: &mut Conn| {
+                let request = to_hyper(post(&closing.url), &direct.user_agent).unwrap();
+                let sent = conn.sender.try_send_request(request);
+                async move { sent.await.map(|r| r.status()).map_err(Refused::from) }
+            };
+            let first = exchange(&mut conn);
+            let status = driving(&mut conn.io, first).await;
+            assert!(matches!(status, Ok(s) if s == 202));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let second = exchange(&mut conn);
+            let refused =
+                tokio::time::timeout(Duration::from_secs(5), driving(&mut conn.io, second))
+                    .await
+                    .expect("the request waited for an answer on a closed connection");
+            assert!(matches!(refused, Err(Refused::Unsent(_))));
+            assert!(conn.io.is_none(), "the ended connection is not kept");
         });
     }
 }
