@@ -126,6 +126,8 @@ pub(crate) enum Failure {
     Body(hyper::Error),
     /// `http.timeoutSeconds` passed after the request was handed to the connection.
     Timeout,
+    /// The request cannot be put on the wire (a bug: reqwest checked it already).
+    Invalid(BoxError),
 }
 
 impl DirectSend {
@@ -165,11 +167,10 @@ impl DirectSend {
 
     /// Sends `request` (a URL [`DirectSend::serves`]) and reads its whole answer.
     pub(crate) async fn send(&self, request: reqwest::Request) -> Result<Answer, Failure> {
-        let origin = origin(request.url()).ok_or_else(|| {
-            Failure::Connect("the URL has no host a connection can be opened to".into())
-        })?;
+        let origin = origin(request.url())
+            .ok_or_else(|| Failure::Invalid("the URL has no host and port to connect to".into()))?;
         let mut request =
-            to_hyper(request, &self.user_agent).map_err(|e| Failure::Connect(e.into()))?;
+            to_hyper(request, &self.user_agent).map_err(|e| Failure::Invalid(e.into()))?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             let (mut conn, reused) = match self.checkout(&origin) {

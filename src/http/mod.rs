@@ -501,6 +501,7 @@ fn classify_direct_failure(failure: &direct::Failure) -> SendFailure {
             "the new connection closed before it took the request",
         ),
         direct::Failure::Body(e) => send_failure(Cause::BodyCutOff, &error_chain(e)),
+        direct::Failure::Invalid(e) => send_failure(Cause::Invalid, &error_chain(e.as_ref())),
         direct::Failure::Timeout => {
             send_failure(Cause::Timeout, "no answer within http.timeoutSeconds")
         }
