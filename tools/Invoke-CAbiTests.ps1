@@ -190,6 +190,8 @@ users = [{ address = "alerts@nodwd.example" }]
         smoke     = Join-Path $repo 'tests/c/smoke.c'
         test_abi  = Join-Path $repo 'tests/c/test_abi.c'
         send_mail = Join-Path $repo 'examples/c/send_mail.c'
+        # Compiled only, so the benchmark keeps building (build.ps1 bench runs it).
+        send_cpu  = Join-Path $repo 'bench/send-cpu.c'
     }
     $exe = @{}
     foreach ($program in $programs.Keys) {
