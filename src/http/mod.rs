@@ -9,8 +9,9 @@
 //! and upload-session POSTs) go over a second client that speaks HTTP/1.1 only (ALPN
 //! `http/1.1`): one request per connection at a time, connections pooled and reused, so a
 //! drop costs the one send it carried. Sends that go to the server directly use hyper's
-//! connections without reqwest's layers ([`direct`]); sends through a proxy use reqwest. Token requests and idempotent Graph calls (GET, PUT,
-//! DELETE) keep HTTP/2 on one connection; a drop there is retried. HTTP/2's own signals cannot
+//! connections without reqwest's layers ([`direct`]); sends through a proxy use reqwest.
+//! Token requests and idempotent Graph calls (GET, PUT, DELETE) keep HTTP/2 on one
+//! connection; a drop there is retried. HTTP/2's own signals cannot
 //! do this: an abrupt drop has no GOAWAY, and after a GOAWAY hyper hands the streams below its
 //! last-stream-id the same error as those above it.
 //!
@@ -489,7 +490,7 @@ fn classify_direct_failure(failure: &direct::Failure) -> SendFailure {
             send_failure(cause, &chain)
         }
         direct::Failure::Request(e) => {
-            let cause = if e.is_canceled() {
+            let cause = if never_started(e) {
                 Cause::NeverStarted
             } else {
                 Cause::AfterSend

@@ -355,10 +355,17 @@ async fn send_once(
         .execute(request)
         .await
         .map_err(|e| classify_send_error(&e))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
+    // The header fields are taken before the body consumes the response (no header copy).
+    let mut answer = answered(
+        response.status().as_u16(),
+        response.headers(),
+        bytes::Bytes::new(),
+    );
     match response.bytes().await {
-        Ok(body) => Ok(answered(status, &headers, body)),
+        Ok(body) => {
+            answer.body = body;
+            Ok(answer)
+        }
         Err(e) => Err(send_failure(Cause::BodyCutOff, &error_chain(&e))),
     }
 }
