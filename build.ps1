@@ -441,17 +441,11 @@ maxRequests = 10000000
         $server = Start-PmpEmulator -Path $Emulator -ConfigPath $directory -StateDir (Join-Path $work 'state') -StandardErrorPath (Join-Path $work 'emulator.err')
         try {
             $config = Join-Path $work 'config.json'
-            [ordered]@{
-                tenant        = 'contoso.onmicrosoft.com'
-                clientId      = '22222222-2222-2222-2222-222222222222'
-                auth          = [ordered]@{ type = 'clientSecret'; secret = 'send-cpu-secret' }
-                authorityHost = $server.BaseUrl
-                graphRoot     = $server.BaseUrl
-                http          = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $server.CaPath -Raw); useSystemProxy = $false }
-                # The client keeps to Graph's 10,000 per mailbox per 10 minutes itself (it queues
-                # the rest); 15,050 sends in a minute need that budget raised.
-                sending       = [ordered]@{ maxMessagesPerMailbox = 1000000 }
-            } | ConvertTo-Json -Compress -Depth 5 | Set-Content -LiteralPath $config -Encoding utf8NoBOM
+            $client = New-PmpEmulatorClientConfig -Emulator $server -Secret 'send-cpu-secret'
+            # The client keeps to Graph's 10,000 per mailbox per 10 minutes itself (it queues the
+            # rest); 15,050 sends in a minute need that budget raised.
+            $client.sending = [ordered]@{ maxMessagesPerMailbox = 1000000 }
+            $client | ConvertTo-Json -Compress -Depth 5 | Set-Content -LiteralPath $config -Encoding utf8NoBOM
             Invoke-Native $program @($config, 'alerts@contoso.onmicrosoft.com', '3000', '5')
         }
         finally {

@@ -127,15 +127,9 @@ users = [{ address = "alerts@nodwd.example" }]
 
     # Compact JSON: test_abi.c finds "auth":{...} and "secret":"..." in the text.
     function New-ClientConfig([string] $Secret) {
-        [ordered]@{
-            tenant        = 'contoso.onmicrosoft.com'
-            clientId      = $clientId
-            auth          = [ordered]@{ type = 'clientSecret'; secret = $Secret }
-            authorityHost = $emulator.BaseUrl
-            graphRoot     = $emulator.BaseUrl
-            http          = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $emulator.CaPath -Raw); useSystemProxy = $false; timeoutSeconds = 60 }
-            retry         = [ordered]@{ maxAttempts = 3; maxTotalWaitSeconds = 30 }
-        } | ConvertTo-Json -Compress -Depth 5
+        $client = New-PmpEmulatorClientConfig -Emulator $emulator -ClientId $clientId -Secret $Secret -TimeoutSeconds 60
+        $client.retry = [ordered]@{ maxAttempts = 3; maxTotalWaitSeconds = 30 }
+        $client | ConvertTo-Json -Compress -Depth 5
     }
     $config = Join-Path $work 'config.json'
     $wrongConfig = Join-Path $work 'wrong-secret.json'

@@ -441,8 +441,36 @@ function Complete-PmpCheckRun {
     if ($Run.Failures.Count -gt 0) { throw "${Suite}: $($Run.Failures.Count) check(s) failed" }
 }
 
+function New-PmpEmulatorClientConfig {
+    <#
+    .SYNOPSIS
+        The client config of an app with a client secret against a running emulator
+        (Start-PmpEmulator): authority and Graph on the emulator, its CA trusted, the system
+        proxy off. An ordered dictionary, so the caller can add keys (retry, sending) before
+        ConvertTo-Json; keys keep this order.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] $Emulator,
+        [Parameter(Mandatory)] [string] $Secret,
+        [string] $ClientId = '22222222-2222-2222-2222-222222222222',
+        # http.timeoutSeconds; left out (the library's default) when 0.
+        [int] $TimeoutSeconds
+    )
+    $http = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $Emulator.CaPath -Raw); useSystemProxy = $false }
+    if ($TimeoutSeconds) { $http.timeoutSeconds = $TimeoutSeconds }
+    [ordered]@{
+        tenant        = 'contoso.onmicrosoft.com'
+        clientId      = $ClientId
+        auth          = [ordered]@{ type = 'clientSecret'; secret = $Secret }
+        authorityHost = $Emulator.BaseUrl
+        graphRoot     = $Emulator.BaseUrl
+        http          = $http
+    }
+}
+
 Export-ModuleMember -Function Get-PmpRepositoryRoot, Get-PmpTargetDirectory, Get-PmpVersion, Get-PmpNativeLibrary, Get-PmpEmulatorPath,
-    Invoke-Native, Invoke-NativeCapture, New-PmpEmulatorHttpClient, Start-PmpEmulator, Stop-PmpEmulator,
+    Invoke-Native, Invoke-NativeCapture, New-PmpEmulatorHttpClient, New-PmpEmulatorClientConfig, Start-PmpEmulator, Stop-PmpEmulator,
     Invoke-PmpEmulatorControl, New-PmpCheckRun, Invoke-PmpCheck, Show-PmpEmulatorLog, Complete-PmpCheckRun
 
 # --- Added for the C SDK package (tools/New-CSdkPackage.ps1, tools/Test-CSdkPackage.ps1) ---

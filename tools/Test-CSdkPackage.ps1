@@ -268,14 +268,8 @@ try {
         -StandardErrorPath (Join-Path $work 'emulator.err')
     $mailbox = 'alerts@contoso.onmicrosoft.com'
     $config = Join-Path $work 'config.json'
-    [ordered]@{
-        tenant        = 'contoso.onmicrosoft.com'
-        clientId      = '22222222-2222-2222-2222-222222222222'
-        auth          = [ordered]@{ type = 'clientSecret'; secret = 'demo-secret-value' }
-        authorityHost = $emulator.BaseUrl
-        graphRoot     = $emulator.BaseUrl
-        http          = [ordered]@{ extraCaCertificatesPem = (Get-Content -LiteralPath $emulator.CaPath -Raw); useSystemProxy = $false; timeoutSeconds = 60 }
-    } | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath $config -Encoding utf8NoBOM
+    New-PmpEmulatorClientConfig -Emulator $emulator -Secret 'demo-secret-value' -TimeoutSeconds 60 |
+        ConvertTo-Json -Depth 5 | Set-Content -LiteralPath $config -Encoding utf8NoBOM
 
     $subjects = [System.Collections.Generic.List[string]]::new()
     foreach ($label in $exe.Keys) {
